@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import * as path from 'node:path'
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js'
+import { makeWorkspace, runAction, type RunResult } from '../../scripts/local-runner.js'
+
+export const TOKEN = 'e2e-token'
+export const REPO = 'octocat/hello-world'
+
+/** An emulator and a workspace for one test, and a way to run the bundled action in it. */
+export interface Stage {
+  emulator: Emulator
+  workspace: string
+  /** Writes files into the workspace (relative path → content). */
+  files(files: Record<string, string | Buffer>): Promise<void>
+  run(inputs: Record<string, string>, env?: Record<string, string>): Promise<RunResult>
+  /** Requests that changed something (create, delete, S3 upload). */
+  changes(): string[]
+  close(): Promise<void>
+}
+
+export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
+  const emulator = await startEmulator({
+    tokens: [TOKEN],
+    repos: [REPO, 'octocat/other'],
+    ...options
+  })
+  const workspace = await makeWorkspace()
+  return {
+    emulator,
+    workspace,
+    async files(files) {
+      for (const [name, content] of Object.entries(files)) {
+        const file = path.join(workspace, name)
+        await mkdir(path.dirname(file), { recursive: true })
+        await writeFile(file, content)
+      }
+    },
+    run(inputs, env = {}) {
+      return runAction({
+        workspace,
+        inputs,
+        github: { token: TOKEN, repository: REPO, apiUrl: emulator.apiUrl },
+        // Backoff in milliseconds, not seconds: the faults are injected, the waits need not be real.
+        env: { UPLOAD_DOWNLOADS_RETRY_DELAY_MS: '20', ...env }
+      })
+    },
+    changes() {
+      return emulator.requests
+        .filter((r) => r.method === 'POST' || r.method === 'DELETE')
+        .map((r) => `${r.method} ${r.path}`)
+    },
+    async close() {
+      await emulator.close()
+      await rm(workspace, { recursive: true, force: true })
+    }
+  }
+}
+
+export const sha256 = (data: string | Buffer): string =>
+  createHash('sha256').update(data).digest('hex')
+
+/** Fetches a download through its html_url, following the redirect to S3, as a browser would. */
+export async function fetchBytes(url: string): Promise<Buffer> {
+  const res = await fetch(url, { redirect: 'follow' })
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}`)
+  return Buffer.from(await res.arrayBuffer())
+}
+
+export interface DownloadOutput {
+  id: number
+  name: string
+  size: number
+  content_type: string
+  url: string
+  html_url: string
+  sha256: string
+}
+
+export function downloadsOutput(result: RunResult): DownloadOutput[] {
+  return JSON.parse(result.outputs.downloads ?? '[]') as DownloadOutput[]
+}

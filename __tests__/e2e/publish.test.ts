@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, it } from '@jest/globals'
+import { randomBytes } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import * as path from 'node:path'
+import { downloadsOutput, fetchBytes, REPO, sha256, stage, type Stage } from './harness.js'
+
+let current: Stage | undefined
+afterEach(async () => {
+  await current?.close()
+  current = undefined
+})
+
+describe('the bundled action against the emulator', () => {
+  it('publishes every matched file byte-exact, with outputs and a summary', async () => {
+    const s = (current = await stage())
+    const files: Record<string, Buffer | string> = {
+      'out/app-1.0.0.tar.gz': randomBytes(300_000),
+      'out/read me.txt': 'spaces in the name\n',
+      'out/résumé-ünïcödé.bin': randomBytes(1234),
+      'out/empty.dat': '',
+      'out/skip.log': 'excluded',
+      'out/nested/deeper.zip': randomBytes(70_000)
+    }
+    await s.files(files)
+    await mkdir(path.join(s.workspace, 'out', 'just-a-dir.zip'))
+
+    const result = await s.run({
+      glob: 'out/**\n# a comment\n!out/*.log',
+      description: 'Release 1.0.0'
+    })
+
+    expect(result.errors).toEqual([])
+    expect(result.code).toBe(0)
+    const published = downloadsOutput(result)
+    const names = [
+      'app-1.0.0.tar.gz',
+      'deeper.zip',
+      'empty.dat',
+      'read me.txt',
+      'résumé-ünïcödé.bin'
+    ]
+    expect(published.map((d) => d.name)).toEqual(names)
+    expect(result.outputs.count).toBe('5')
+    expect(result.outputs.urls.split('\n')).toEqual(published.map((d) => d.html_url))
+
+    const source = (name: string): Buffer | string =>
+      Object.entries(files).find(([file]) => path.basename(file) === name)?.[1] ?? 'missing'
+    for (const d of published) {
+      const expected = source(d.name)
+      expect(d.sha256).toBe(sha256(expected))
+      expect(d.size).toBe(Buffer.byteLength(expected))
+      expect(sha256(await fetchBytes(d.html_url))).toBe(sha256(expected))
+    }
+    const stored = s.emulator.downloads(REPO)
+    expect(stored.map((d) => [d.name, d.uploaded, d.description])).toEqual(
+      names.map((n) => [n, true, 'Release 1.0.0'])
+    )
+    expect(published.find((d) => d.name === 'app-1.0.0.tar.gz')?.content_type).toBe(
+      'application/gzip'
+    )
+    expect(result.summary).toContain('read me.txt')
+    expect(result.summary).toContain(published[0].html_url)
+    // The token goes to the API origin only.
+    const s3Requests = s.emulator.requests.filter((r) => r.origin === 's3')
+    expect(s3Requests.length).toBeGreaterThanOrEqual(5)
+    for (const r of s3Requests) expect(r.headers.authorization).toBeUndefined()
+  })
+
+  it('finds a clash past the first page of 100 downloads and refuses it, changing nothing', async () => {
+    const s = (current = await stage())
+    for (let i = 0; i < 150; i++)
+      s.emulator.seed(REPO, { name: `old-${i}.txt`, content: `old ${i}` })
+    await s.files({ 'old-140.txt': 'new 140', 'old-7.txt': 'new 7', 'fresh.txt': 'fresh' })
+
+    const result = await s.run({ glob: '*.txt' })
+
+    expect(result.code).toBe(1)
+    expect(result.errors).toHaveLength(1)
+    expect(result.errors[0]).toContain('old-140.txt')
+    expect(result.errors[0]).toContain('old-7.txt')
+    expect(result.errors[0]).toContain('replace-existing')
+    expect(s.changes()).toEqual([])
+    expect(s.emulator.downloads(REPO)).toHaveLength(150)
+    // Every page was read: 150 at 100 a page.
+    expect(s.emulator.requests.filter((r) => r.hop === 'list')).toHaveLength(2)
+  })
+
+  it('replaces a download past the first page when replace-existing is true', async () => {
+    const s = (current = await stage())
+    for (let i = 0; i < 120; i++)
+      s.emulator.seed(REPO, { name: `old-${i}.txt`, content: `old ${i}`, description: `was ${i}` })
+    await s.files({ 'old-110.txt': 'the new 110' })
+
+    const result = await s.run({ glob: '*.txt', 'replace-existing': 'true', description: 'new' })
+
+    expect(result.errors).toEqual([])
+    expect(result.code).toBe(0)
+    const [published] = downloadsOutput(result)
+    expect(published.name).toBe('old-110.txt')
+    expect((await fetchBytes(published.html_url)).toString()).toBe('the new 110')
+    const stored = s.emulator.downloads(REPO)
+    expect(stored).toHaveLength(120)
+    expect(stored.filter((d) => d.name === 'old-110.txt').map((d) => d.description)).toEqual([
+      'new'
+    ])
+    expect(result.summary).toContain('replaced')
+  })
+
+  it('a dry run reports the plan and changes nothing', async () => {
+    const s = (current = await stage())
+    s.emulator.seed(REPO, { name: 'a.txt', content: 'old a' })
+    await s.files({ 'a.txt': 'new a', 'b.txt': 'b' })
+
+    const result = await s.run({ glob: '*.txt', 'replace-existing': 'true', 'dry-run': 'true' })
+
+    expect(result.code).toBe(0)
+    expect(s.changes()).toEqual([])
+    expect(result.stdout).toContain('replace a.txt')
+    expect(result.stdout).toContain('create b.txt')
+    expect(result.summary).toContain('dry run')
+    expect(result.outputs.count).toBe('0')
+  })
+})

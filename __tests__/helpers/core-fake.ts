@@ -1,0 +1,122 @@
+import { jest } from '@jest/globals'
+import type * as Core from '@actions/core'
+
+/**
+ * One typed fake of @actions/core for every unit test: inputs come from a plain object
+ * (names as in action.yml), and everything the code says is recorded for assertions.
+ */
+export interface CoreFake {
+  module: Partial<typeof Core>
+  inputs: Record<string, string>
+  outputs: Record<string, string>
+  secrets: string[]
+  /** Every line logged, prefixed with its level: `info: …`, `warning: …`, `error: …`. */
+  log: string[]
+  failed: string[]
+  /** The summary as written, one entry per builder call. */
+  summary: string[]
+  /**
+   * Forgets everything recorded and sets the inputs afresh, so that one fake (mocked once per
+   * test file, before the code under test is imported) serves every test of the file.
+   */
+  reset(inputs?: Record<string, string>): void
+}
+
+export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
+  const fake: CoreFake = {
+    module: {},
+    inputs: { ...inputs },
+    outputs: {},
+    secrets: [],
+    log: [],
+    failed: [],
+    summary: [],
+    reset(inputs = {}) {
+      fake.inputs = { ...inputs }
+      fake.outputs = {}
+      fake.secrets = []
+      fake.log = []
+      fake.failed = []
+      fake.summary = []
+      for (const member of Object.values(fake.module)) {
+        if (jest.isMockFunction(member)) member.mockClear()
+      }
+    }
+  }
+  const getInput = (name: string, options?: Core.InputOptions): string => {
+    const value = (fake.inputs[name] ?? '').trim()
+    if (options?.required && value === '') {
+      throw new Error(`Input required and not supplied: ${name}`)
+    }
+    return value
+  }
+  const summaryFake = {
+    addHeading: (text: string) => record(`heading: ${text}`),
+    addTable: (rows: unknown[][]) =>
+      record(
+        `table: ${rows
+          .map((row) =>
+            row
+              .map((cell) => (typeof cell === 'string' ? cell : (cell as { data: string }).data))
+              .join(' | ')
+          )
+          .join('\n')}`
+      ),
+    addList: (items: string[]) => record(`list: ${items.join('\n')}`),
+    addRaw: (text: string) => record(`raw: ${text}`),
+    write: async () => summaryFake
+  }
+  function record(entry: string): typeof summaryFake {
+    fake.summary.push(entry)
+    return summaryFake
+  }
+  const say = (level: string) => (message: string | Error) => {
+    fake.log.push(`${level}: ${message instanceof Error ? message.message : message}`)
+  }
+  fake.module = {
+    getInput: jest.fn(getInput),
+    getMultilineInput: jest.fn((name: string, options?: Core.InputOptions) =>
+      getInput(name, options)
+        .split('\n')
+        .filter((line) => line !== '')
+    ),
+    getBooleanInput: jest.fn((name: string) => getInput(name) === 'true'),
+    setOutput: jest.fn((name: string, value: unknown) => {
+      fake.outputs[name] = String(value)
+    }),
+    setSecret: jest.fn((secret: string) => {
+      fake.secrets.push(secret)
+    }),
+    setFailed: jest.fn((message: string | Error) => {
+      fake.failed.push(message instanceof Error ? message.message : message)
+    }),
+    info: jest.fn(say('info')),
+    debug: jest.fn(say('debug')),
+    warning: jest.fn(say('warning')),
+    error: jest.fn(say('error')),
+    notice: jest.fn(say('notice')),
+    startGroup: jest.fn(say('group')),
+    endGroup: jest.fn(() => undefined),
+    group: jest.fn(async <T>(name: string, fn: () => Promise<T>) => {
+      say('group')(name)
+      return fn()
+    }) as typeof Core.group,
+    isDebug: jest.fn(() => false),
+    summary: summaryFake as unknown as typeof Core.summary
+  }
+  return fake
+}
+
+/** The inputs action.yml gives when a workflow sets only `glob`. */
+export const ACTION_DEFAULTS: Record<string, string> = {
+  description: '',
+  'replace-existing': 'false',
+  token: 'test-token',
+  repository: 'octocat/hello-world',
+  'api-url': 'https://api.github.com',
+  'if-no-files-found': 'error',
+  'dry-run': 'false',
+  concurrency: '4',
+  'max-attempts': '5',
+  'rate-limit-wait': '600'
+}

@@ -1,0 +1,471 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
+import type { Download } from '../../src/downloads-api.js'
+import { ApiError, NetworkError } from '../../src/errors.js'
+import { RateLimitGate } from '../../src/rate-limits.js'
+import { isTransient, type RetryOptions } from '../../src/retry.js'
+import { createCoreFake } from '../helpers/core-fake.js'
+import { FakeHttp, json, type RecordedRequest } from '../helpers/fake-http.js'
+import { rejectionOf } from '../helpers/rejection.js'
+
+const fake = createCoreFake()
+jest.unstable_mockModule('@actions/core', () => fake.module)
+const { DownloadsApi, nextLink } = await import('../../src/downloads-api.js')
+
+const API = 'https://api.example.test'
+const BASE = `${API}/repos/octo/demo/downloads`
+const LIST = `${BASE}?per_page=100`
+
+let http: FakeHttp
+let delays: number[]
+let dir: string
+
+beforeEach(async () => {
+  fake.reset()
+  http = new FakeHttp()
+  delays = []
+  dir = await mkdtemp(path.join(tmpdir(), 'downloads-api-test-'))
+})
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+  expect(http.unused()).toEqual([])
+})
+
+const retry = (): RetryOptions => ({
+  maxAttempts: 3,
+  baseDelayMs: 100,
+  maxDelayMs: 1000,
+  random: () => 0,
+  sleep: async (ms) => {
+    delays.push(ms)
+  }
+})
+
+/** A client of octo/demo on the fake, with a rate-limit gate on a fake clock. */
+function api(apiUrl = API, clock = { now: Date.UTC(2024, 0, 1) }) {
+  const gate = new RateLimitGate({
+    maxWaitMs: 600_000,
+    now: () => clock.now,
+    sleep: async (ms) => {
+      delays.push(ms)
+      clock.now += ms
+    }
+  })
+  return new DownloadsApi(
+    http,
+    { apiUrl, token: 'tkn-123', owner: 'octo', repo: 'demo' },
+    retry(),
+    gate
+  )
+}
+
+function downloadJson(id: number, name: string) {
+  return {
+    url: `${BASE}/${id}`,
+    html_url: `https://www.example.test/downloads/octo/demo/${name}`,
+    id,
+    name,
+    description: `about ${name}`,
+    size: 1024,
+    download_count: 40,
+    content_type: '.zip'
+  }
+}
+
+function created(id: number, name: string, overrides: Record<string, unknown> = {}) {
+  return json(
+    201,
+    {
+      ...downloadJson(id, name),
+      size: 0,
+      policy: 'eyJleHBpcmF0aW9uIjogIjIxMTMifQ==',
+      signature: 'c2lnbmF0dXJl/+=',
+      bucket: 'github',
+      accesskeyid: 'AKIAEXAMPLE',
+      path: `downloads/octo/demo/${name}`,
+      acl: 'private',
+      expirationdate: '2113-06-24T15:49:15.000Z',
+      prefix: 'downloads/octo/demo/',
+      mime_type: 'application/zip',
+      redirect: false,
+      s3_url: 'https://github.s3.amazonaws.com/',
+      ...overrides
+    },
+    { location: `${BASE}/${id}` }
+  )
+}
+
+const alreadyExists = json(422, {
+  message: 'Validation Failed',
+  errors: [{ resource: 'Download', field: 'name', code: 'already_exists' }]
+})
+
+const lines = (requests: RecordedRequest[]) => requests.map((r) => `${r.method} ${r.url}`)
+
+const spec = { name: 'app.zip', size: 5, description: 'Nightly', contentType: 'application/zip' }
+
+describe('DownloadsApi.list', () => {
+  it('follows Link rel="next" through every page, asking for 100 a page', async () => {
+    const page = (n: number) => `${BASE}?per_page=100&page=${n}`
+    http.on(
+      'GET',
+      LIST,
+      json(200, [downloadJson(1, 'a.zip'), downloadJson(2, 'b.zip')], {
+        link: `<${page(2)}>; rel="next", <${page(3)}>; rel="last"`
+      })
+    )
+    http.on(
+      'GET',
+      page(2),
+      json(200, [downloadJson(3, 'c.zip')], {
+        link: `<${page(1)}>; rel="prev", <${page(3)}>; rel="next", <${page(3)}>; rel="last", <${page(1)}>; rel="first"`
+      })
+    )
+    http.on(
+      'GET',
+      page(3),
+      json(200, [downloadJson(4, 'd.zip')], {
+        link: `<${page(2)}>; rel="prev", <${page(1)}>; rel="first"`
+      })
+    )
+
+    const downloads = await api().list()
+
+    expect(downloads.map((d) => d.name)).toEqual(['a.zip', 'b.zip', 'c.zip', 'd.zip'])
+    expect(lines(http.requests)).toEqual([`GET ${LIST}`, `GET ${page(2)}`, `GET ${page(3)}`])
+    expect(http.requests.every((r) => new URL(r.url).searchParams.get('per_page') === '100')).toBe(
+      true
+    )
+    expect(downloads[0]).toEqual({
+      id: 1,
+      name: 'a.zip',
+      description: 'about a.zip',
+      size: 1024,
+      contentType: '.zip',
+      url: `${BASE}/1`,
+      htmlUrl: 'https://www.example.test/downloads/octo/demo/a.zip'
+    })
+  })
+
+  it('sends the token as "token …" with GitHub\'s media type to the API', async () => {
+    http.on('GET', LIST, json(200, []))
+    await api().list()
+    expect(http.requests[0].headers).toMatchObject({
+      authorization: 'token tkn-123',
+      accept: 'application/vnd.github+json'
+    })
+    expect(http.requests[0].headers['user-agent']).toBeTruthy()
+  })
+
+  it('refuses a next page on another origin, never sending the token there', async () => {
+    http.on(
+      'GET',
+      LIST,
+      json(200, [downloadJson(1, 'a.zip')], {
+        link: '<https://evil.example.test/repos/octo/demo/downloads?page=2>; rel="next"'
+      })
+    )
+    await expect(api().list()).rejects.toThrow(
+      'The API sent the next page to another origin (https://evil.example.test); refusing to send the token there.'
+    )
+    expect(http.requests).toHaveLength(1)
+  })
+
+  it('keeps a path prefix of the api-url (GitHub Enterprise)', async () => {
+    const ghe = 'https://ghe.example.test/api/v3'
+    http.on('GET', `${ghe}/repos/octo/demo/downloads?per_page=100`, json(200, []))
+    expect(await api(ghe).list()).toEqual([])
+  })
+
+  it('on 401 tells the user to check the token input, without retrying', async () => {
+    http.on('GET', LIST, json(401, { message: 'Bad credentials' }))
+    const error = await rejectionOf(api().list())
+    expect(error).toBeInstanceOf(ApiError)
+    expect((error as ApiError).status).toBe(401)
+    expect((error as Error).message).toBe(
+      "The token was refused (Bad credentials): check the 'token' input; it must be able to write octo/demo."
+    )
+    expect(http.requests).toHaveLength(1)
+  })
+
+  it("on 404 names the 'repository' and 'api-url' inputs", async () => {
+    http.on('GET', LIST, json(404, { message: 'Not Found' }))
+    const error = await rejectionOf<Error>(api().list())
+    expect(error.message).toContain("check 'repository' (octo/demo)")
+    expect(error.message).toContain(`'api-url' (${API})`)
+    expect(error.message).toContain('GET /repos/octo/demo/downloads')
+    expect(http.requests).toHaveLength(1)
+  })
+
+  it('on a 403 that is no rate limit says the token cannot write', async () => {
+    http.on('GET', LIST, json(403, { message: 'Resource not accessible by integration' }))
+    await expect(api().list()).rejects.toThrow(
+      "Forbidden (Resource not accessible by integration): the token may read but not write octo/demo's downloads"
+    )
+  })
+
+  it('retries 5xx answers and a lost connection, with growing waits', async () => {
+    http.on(
+      'GET',
+      LIST,
+      json(502, { message: 'Server Error' }),
+      new NetworkError('GET api.example.test failed: ECONNRESET', undefined),
+      json(200, [downloadJson(1, 'a.zip')])
+    )
+    expect(await api().list()).toHaveLength(1)
+    expect(http.requests).toHaveLength(3)
+    expect(delays).toEqual([50, 100])
+  })
+
+  it('gives up on 5xx after max-attempts, saying what it was doing', async () => {
+    http.on('GET', LIST, ...Array.from({ length: 3 }, () => ({ status: 503, body: 'busy' })))
+    await expect(api().list()).rejects.toThrow(
+      'Listing the downloads of octo/demo failed: GET /repos/octo/demo/downloads answered 503 (HTTP 503) (gave up after 3 attempts)'
+    )
+  })
+
+  it('waits out a primary rate limit until its reset, then carries on', async () => {
+    const clock = { now: Date.UTC(2024, 0, 1) }
+    const reset = clock.now + 30_000
+    http.on(
+      'GET',
+      LIST,
+      json(
+        403,
+        { message: 'API rate limit exceeded for installation.' },
+        { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset / 1000) }
+      ),
+      json(200, [])
+    )
+    await api(API, clock).list()
+    expect(http.requests).toHaveLength(2)
+    expect(delays).toEqual([0, 31_000])
+    expect(clock.now).toBe(reset + 1000)
+  })
+
+  it('refuses an answer that is not a list of downloads', async () => {
+    http.on('GET', LIST, { status: 200, body: '<html>login</html>' })
+    await expect(api().list()).rejects.toThrow(
+      "The server's answer with the list of downloads is not JSON: <html>login</html>"
+    )
+  })
+})
+
+describe('DownloadsApi.create', () => {
+  it('posts name, size, description and content_type as JSON and hands back the ticket', async () => {
+    http.on('POST', BASE, created(9, 'app.zip'))
+    const ticket = await api().create(spec)
+
+    expect(JSON.parse(http.requests[0].text)).toEqual({
+      name: 'app.zip',
+      size: 5,
+      description: 'Nightly',
+      content_type: 'application/zip'
+    })
+    expect(http.requests[0].headers).toMatchObject({
+      'content-type': 'application/json; charset=utf-8',
+      authorization: 'token tkn-123'
+    })
+    expect(ticket).toEqual({
+      download: expect.objectContaining({ id: 9, name: 'app.zip' }),
+      s3Url: 'https://github.s3.amazonaws.com/',
+      key: 'downloads/octo/demo/app.zip',
+      acl: 'private',
+      accessKeyId: 'AKIAEXAMPLE',
+      policy: 'eyJleHBpcmF0aW9uIjogIjIxMTMifQ==',
+      signature: 'c2lnbmF0dXJl/+=',
+      mimeType: 'application/zip'
+    })
+  })
+
+  it('masks the policy, signature and access key id', async () => {
+    http.on('POST', BASE, created(9, 'app.zip'))
+    await api().create(spec)
+    expect(fake.secrets).toEqual(
+      expect.arrayContaining(['eyJleHBpcmF0aW9uIjogIjIxMTMifQ==', 'c2lnbmF0dXJl/+=', 'AKIAEXAMPLE'])
+    )
+  })
+
+  it('says clearly when the answer lacks the signed form', async () => {
+    const answer = created(9, 'app.zip')
+    const body = JSON.parse(answer.body) as Record<string, unknown>
+    delete body.policy
+    http.on('POST', BASE, { ...answer, body: JSON.stringify(body) })
+    await expect(api().create(spec)).rejects.toThrow(
+      'The created download lacks policy: the server does not look like the Downloads API.'
+    )
+    expect(http.requests).toHaveLength(1)
+  })
+
+  it('surfaces 422 already_exists with its code, touching nothing', async () => {
+    http.on('POST', BASE, alreadyExists)
+    const error = await rejectionOf<ApiError>(api().create(spec))
+    expect(error).toBeInstanceOf(ApiError)
+    expect(error.status).toBe(422)
+    expect(error.codes).toEqual(['already_exists'])
+    expect(error.message).toBe(
+      'The server refused the request (Validation Failed: name already_exists).'
+    )
+    expect(isTransient(error)).toBe(false)
+    expect(lines(http.requests)).toEqual([`POST ${BASE}`])
+  })
+
+  it('retries a 5xx', async () => {
+    http.on('POST', BASE, json(500, { message: 'Server Error' }), created(9, 'app.zip'))
+    expect((await api().create(spec)).download.id).toBe(9)
+    expect(http.requests).toHaveLength(2)
+  })
+
+  it('after a lost answer, deletes the download its own first attempt made and creates it again', async () => {
+    http.on(
+      'POST',
+      BASE,
+      new NetworkError(
+        'POST api.example.test failed: UND_ERR_SOCKET: other side closed',
+        undefined
+      ),
+      alreadyExists,
+      created(12, 'app.zip')
+    )
+    http.on('GET', LIST, json(200, [downloadJson(3, 'other.zip'), downloadJson(11, 'app.zip')]))
+    http.on('DELETE', `${BASE}/11`, { status: 204 })
+
+    const ticket = await api().create(spec)
+
+    expect(ticket.download.id).toBe(12)
+    expect(lines(http.requests)).toEqual([
+      `POST ${BASE}`,
+      `POST ${BASE}`,
+      `GET ${LIST}`,
+      `DELETE ${BASE}/11`,
+      `POST ${BASE}`
+    ])
+    expect(fake.log).toContain(
+      'info: The answer to creating app.zip was lost, but the server made it: deleting that one and creating it again.'
+    )
+  })
+})
+
+describe('DownloadsApi.delete', () => {
+  it('deletes by id with the token', async () => {
+    http.on('DELETE', `${BASE}/5`, { status: 204 })
+    await api().delete(5)
+    expect(http.requests[0].headers.authorization).toBe('token tkn-123')
+  })
+
+  it('takes 404 as already deleted', async () => {
+    http.on('DELETE', `${BASE}/5`, json(404, { message: 'Not Found' }))
+    await expect(api().delete(5)).resolves.toBeUndefined()
+  })
+
+  it('retries a 503', async () => {
+    http.on('DELETE', `${BASE}/5`, { status: 503 }, { status: 204 })
+    await api().delete(5)
+    expect(http.requests).toHaveLength(2)
+  })
+})
+
+describe('DownloadsApi.saveBytes', () => {
+  const GHE = 'https://ghe.example.test/api/v3'
+  const page = 'https://ghe.example.test/downloads/octo/demo/app.zip'
+  const s3 = 'https://s3.example.test/github/downloads/octo/demo/app.zip?Signature=abc'
+  const existing: Download = {
+    id: 4,
+    name: 'app.zip',
+    description: '',
+    size: 0,
+    contentType: 'application/zip',
+    url: `${GHE}/repos/octo/demo/downloads/4`,
+    htmlUrl: page
+  }
+  const bytes = Buffer.from('previous release bytes \u0000\u00ff')
+
+  it('follows the redirect to S3, sending the token to the API origin only', async () => {
+    http.on('GET', page, { status: 302, headers: { location: s3 } })
+    http.on('GET', s3, {
+      status: 200,
+      headers: { 'content-length': String(bytes.length) },
+      body: bytes
+    })
+    const copy = path.join(dir, 'copy')
+
+    expect(await api(GHE).saveBytes(existing, copy)).toBe(bytes.length)
+
+    expect(await readFile(copy)).toEqual(bytes)
+    expect(http.requests[0].headers.authorization).toBe('token tkn-123')
+    expect(http.requests[1].headers).not.toHaveProperty('authorization')
+  })
+
+  it('sends no token to an html_url on another origin than the API', async () => {
+    const onGithub = {
+      ...existing,
+      htmlUrl: 'https://www.example.test/downloads/octo/demo/app.zip'
+    }
+    http.on('GET', onGithub.htmlUrl, { status: 200, body: bytes })
+    expect(await api().saveBytes(onGithub, path.join(dir, 'copy'))).toBe(bytes.length)
+    expect(http.requests[0].headers).not.toHaveProperty('authorization')
+  })
+
+  it('resolves a relative Location against the page', async () => {
+    http.on('GET', page, { status: 301, headers: { location: '/storage/app.zip' } })
+    http.on('GET', 'https://ghe.example.test/storage/app.zip', { status: 200, body: bytes })
+    expect(await api(GHE).saveBytes(existing, path.join(dir, 'copy'))).toBe(bytes.length)
+  })
+
+  it('answers null when the download has no bytes (404)', async () => {
+    http.on('GET', page, { status: 302, headers: { location: s3 } })
+    http.on('GET', s3, { status: 404, body: '<Error><Code>NoSuchKey</Code></Error>' })
+    expect(await api(GHE).saveBytes(existing, path.join(dir, 'copy'))).toBeNull()
+  })
+
+  it('tries again when fewer bytes arrive than announced', async () => {
+    const short = { status: 200, headers: { 'content-length': '100' }, body: bytes.subarray(0, 10) }
+    http.on('GET', page, short, { status: 200, body: bytes })
+    const copy = path.join(dir, 'copy')
+    expect(await api(GHE).saveBytes(existing, copy)).toBe(bytes.length)
+    expect(await readFile(copy)).toEqual(bytes)
+  })
+
+  it('gives up when the bytes keep falling short, saying how many arrived', async () => {
+    const short = { status: 200, headers: { 'content-length': '100' }, body: bytes.subarray(0, 10) }
+    http.on('GET', page, short, short, short)
+    await expect(api(GHE).saveBytes(existing, path.join(dir, 'copy'))).rejects.toThrow(
+      'Fetching the existing app.zip stopped after 10 of 100 bytes. (gave up after 3 attempts)'
+    )
+  })
+
+  it('refuses to follow a redirect to plain http on another machine', async () => {
+    http.on('GET', page, { status: 302, headers: { location: 'http://s3.example.test/app.zip' } })
+    await expect(api(GHE).saveBytes(existing, path.join(dir, 'copy'))).rejects.toThrow(
+      "app.zip's bytes are served over plain http (http://s3.example.test); refusing to fetch them."
+    )
+    expect(http.requests).toHaveLength(1)
+  })
+
+  it('stops after five redirects', async () => {
+    http.onEvery('GET', page, { status: 302, headers: { location: page } })
+    await expect(api(GHE).saveBytes(existing, path.join(dir, 'copy'))).rejects.toThrow(
+      'Fetching the existing app.zip was redirected more than 5 times.'
+    )
+    expect(http.requests).toHaveLength(6)
+  })
+})
+
+describe('nextLink', () => {
+  it.each([
+    [undefined, undefined],
+    ['', undefined],
+    ['<https://a.test/x?page=2>; rel="next"', 'https://a.test/x?page=2'],
+    [
+      '<https://a.test/x?page=1>; rel="prev", <https://a.test/x?page=3>; rel="next"',
+      'https://a.test/x?page=3'
+    ],
+    ['<https://a.test/x?page=3>; rel=next', 'https://a.test/x?page=3'],
+    ['<https://a.test/x?page=9>; rel="last", <https://a.test/x?page=1>; rel="first"', undefined]
+  ])('%p → %p', (header, url) => {
+    expect(nextLink(header)).toBe(url)
+  })
+})

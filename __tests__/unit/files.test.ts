@@ -1,0 +1,196 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
+import { createCoreFake } from '../helpers/core-fake.js'
+
+// @actions/glob logs through @actions/core; keep its ::debug:: lines out of the test output.
+const fake = createCoreFake()
+jest.unstable_mockModule('@actions/core', () => fake.module)
+const { contentTypeOf, findArtifacts, MAX_FILE_SIZE, rootPattern } =
+  await import('../../src/files.js')
+
+let root: string
+let workspace: string
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'files-test-'))
+  workspace = path.join(root, 'workspace')
+  await mkdir(workspace)
+})
+
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+/** Writes files under `dir`, making folders as needed. */
+async function layout(dir: string, files: Record<string, string | Buffer>): Promise<void> {
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true })
+    await writeFile(path.join(dir, name), content)
+  }
+}
+
+const names = (artifacts: { name: string }[]) => artifacts.map((a) => a.name)
+
+describe('findArtifacts', () => {
+  it('roots relative patterns at the workspace, not at the working directory', async () => {
+    await layout(workspace, { 'dist/app.zip': 'zip bytes', 'dist/notes.txt': 'notes' })
+    // The process's working directory (the repository) has no dist/ at all.
+    expect(process.cwd()).not.toBe(workspace)
+
+    const artifacts = await findArtifacts(['dist/*.zip'], workspace)
+
+    expect(artifacts).toEqual([
+      {
+        path: path.join(workspace, 'dist/app.zip'),
+        name: 'app.zip',
+        size: 9,
+        contentType: 'application/zip'
+      }
+    ])
+  })
+
+  it('leaves out what a ! pattern excludes', async () => {
+    await layout(workspace, {
+      'out/app-linux.tar.gz': 'l',
+      'out/app-debug.tar.gz': 'd',
+      'out/app-mac.tar.gz': 'm'
+    })
+    const artifacts = await findArtifacts(['out/*.tar.gz', '!out/*-debug.tar.gz'], workspace)
+    expect(names(artifacts)).toEqual(['app-linux.tar.gz', 'app-mac.tar.gz'])
+  })
+
+  it('takes absolute patterns as they are', async () => {
+    await layout(root, { 'elsewhere/tool.bin': 'x' })
+    const artifacts = await findArtifacts([path.join(root, 'elsewhere/*.bin')], workspace)
+    expect(artifacts.map((a) => a.path)).toEqual([path.join(root, 'elsewhere/tool.bin')])
+  })
+
+  it('takes a pattern starting with # as a file name: comments are removed by the inputs', async () => {
+    await layout(workspace, { '#1-notes.txt': 'n', 'other.txt': 'o' })
+    expect(names(await findArtifacts(['#1-notes.txt'], workspace))).toEqual(['#1-notes.txt'])
+  })
+
+  it('never matches a directory, even one named by the pattern', async () => {
+    await layout(workspace, { 'release/app.zip': 'z', 'bundle.app/Contents/Info.plist': 'p' })
+    expect(await findArtifacts(['release'], workspace)).toEqual([])
+    expect(await findArtifacts(['*.app'], workspace)).toEqual([])
+    // `**` descends, but still only files come back.
+    expect(names(await findArtifacts(['**'], workspace))).toEqual(['Info.plist', 'app.zip'])
+  })
+
+  it('refuses two files with the same base name, naming both paths', async () => {
+    await layout(workspace, { 'linux/app.zip': 'l', 'mac/app.zip': 'm', 'mac/other.zip': 'o' })
+    const found = findArtifacts(['**/*.zip'], workspace)
+    await expect(found).rejects.toThrow('Several files have the same download name')
+    await expect(findArtifacts(['**/*.zip'], workspace)).rejects.toThrow(
+      `app.zip: ${path.join(workspace, 'linux/app.zip')}, ${path.join(workspace, 'mac/app.zip')}`
+    )
+  })
+
+  it('comes back sorted by name, whatever the folders', async () => {
+    await layout(workspace, { 'b/alpha.txt': '1', 'a/zeta.txt': '2', 'c/Beta.txt': '3' })
+    expect(names(await findArtifacts(['**/*.txt'], workspace))).toEqual([
+      'Beta.txt',
+      'alpha.txt',
+      'zeta.txt'
+    ])
+  })
+
+  it('handles names with spaces and non-ASCII characters', async () => {
+    await layout(workspace, { 'my app 1.0.zip': 'a', 'résumé.pdf': 'b', '日本語.txt': 'c' })
+    const artifacts = await findArtifacts(['*'], workspace)
+    expect(names(artifacts)).toEqual(['my app 1.0.zip', 'résumé.pdf', '日本語.txt'])
+    expect(names(await findArtifacts(['my app 1.0.zip'], workspace))).toEqual(['my app 1.0.zip'])
+    expect(names(await findArtifacts(['résumé.*'], workspace))).toEqual(['résumé.pdf'])
+  })
+
+  it('publishes an empty file, with size 0', async () => {
+    await layout(workspace, { 'EMPTY.md': '' })
+    expect(await findArtifacts(['*.md'], workspace)).toEqual([
+      {
+        path: path.join(workspace, 'EMPTY.md'),
+        name: 'EMPTY.md',
+        size: 0,
+        contentType: 'text/markdown'
+      }
+    ])
+  })
+
+  it('refuses a file over 5 GiB, naming it and the limit', async () => {
+    // Sparse: no 5 GiB is written to disk.
+    const big = path.join(workspace, 'huge.iso')
+    await writeFile(big, '')
+    await truncate(big, MAX_FILE_SIZE + 1)
+    await expect(findArtifacts(['*.iso'], workspace)).rejects.toThrow(
+      `${big} is 5368709121 bytes; one upload to S3 carries at most 5 GiB (5368709120 bytes).`
+    )
+  })
+
+  it('accepts a file of exactly 5 GiB', async () => {
+    const big = path.join(workspace, 'exact.iso')
+    await writeFile(big, '')
+    await truncate(big, MAX_FILE_SIZE)
+    expect((await findArtifacts(['*.iso'], workspace))[0].size).toBe(5 * 1024 ** 3)
+  })
+
+  it('finds nothing, without error, when nothing matches', async () => {
+    expect(await findArtifacts(['dist/*.zip'], workspace)).toEqual([])
+  })
+
+  it.each(['ws*star', 'ws?mark'])(
+    'matches only the workspace itself when its path has glob characters (%s)',
+    async (dir) => {
+      const ws = path.join(root, dir)
+      // Would match the unescaped workspace pattern too.
+      const decoy = path.join(root, dir.replace(/[*?]/, 'X'))
+      await layout(ws, { 'app.zip': 'real' })
+      await layout(decoy, { 'decoy.zip': 'decoy' })
+      const artifacts = await findArtifacts(['*.zip'], ws)
+      expect(artifacts.map((a) => a.path)).toEqual([path.join(ws, 'app.zip')])
+    }
+  )
+
+  // Bug: rootPattern brackets ']' as '[]]', which @actions/glob does not read as a literal
+  // ']', so a workspace whose path holds '[…]' or ']' matches no file at all.
+  it.each(['ws[1]', 'ws]z'])(
+    'finds the files of a workspace whose path has brackets (%s)',
+    async (dir) => {
+      const ws = path.join(root, dir)
+      await layout(ws, { 'app.zip': 'real' })
+      const artifacts = await findArtifacts(['*.zip'], ws)
+      expect(artifacts.map((a) => a.path)).toEqual([path.join(ws, 'app.zip')])
+    }
+  )
+})
+
+describe('contentTypeOf', () => {
+  it.each([
+    ['app.zip', 'application/zip'],
+    ['app-1.0.tar.gz', 'application/gzip'],
+    ['README.TXT', 'text/plain'],
+    ['tool.unknownext', 'application/octet-stream'],
+    ['Makefile', 'application/octet-stream']
+  ])('%s → %s', (name, type) => {
+    expect(contentTypeOf(name)).toBe(type)
+  })
+})
+
+describe('rootPattern', () => {
+  it('joins a relative pattern to the workspace and keeps a leading !', () => {
+    expect(rootPattern('dist/*.zip', '/work/ws')).toBe('/work/ws/dist/*.zip')
+    expect(rootPattern('!dist/debug.zip', '/work/ws')).toBe('!/work/ws/dist/debug.zip')
+    expect(rootPattern('!  dist/debug.zip', '/work/ws')).toBe('!/work/ws/dist/debug.zip')
+  })
+
+  it('leaves absolute and home-relative patterns alone', () => {
+    expect(rootPattern('/opt/out/*.zip', '/work/ws')).toBe('/opt/out/*.zip')
+    expect(rootPattern('!/opt/out/x.zip', '/work/ws')).toBe('!/opt/out/x.zip')
+    expect(rootPattern('~/out/*.zip', '/work/ws')).toBe('~/out/*.zip')
+  })
+
+  it('brackets * and ? in the workspace path so they match only themselves', () => {
+    expect(rootPattern('*.zip', '/work/a*b?c')).toBe('/work/a[*]b[?]c/*.zip')
+  })
+})

@@ -1,0 +1,148 @@
+import { beforeEach, describe, expect, it, jest } from '@jest/globals'
+import type { Download } from '../../src/downloads-api.js'
+import type { Published } from '../../src/publish.js'
+import { createCoreFake } from '../helpers/core-fake.js'
+
+const fake = createCoreFake()
+jest.unstable_mockModule('@actions/core', () => fake.module)
+const { humanSize, setOutputs, writeSummary } = await import('../../src/report.js')
+
+beforeEach(() => fake.reset())
+
+function published(id: number, name: string, size: number, replaced?: Download): Published {
+  return {
+    artifact: { path: `/ws/dist/${name}`, name, size, contentType: 'application/zip' },
+    download: {
+      id,
+      name,
+      description: 'Nightly',
+      size,
+      contentType: 'application/zip',
+      url: `https://api.github.com/repos/o/r/downloads/${id}`,
+      htmlUrl: `https://github.com/downloads/o/r/${name}`
+    },
+    mimeType: name.endsWith('.txt') ? 'text/plain' : 'application/zip',
+    sha256: `${String(id).repeat(12)}${'f'.repeat(52)}`.slice(0, 64),
+    md5: 'd41d8cd98f00b204e9800998ecf8427e',
+    replaced
+  }
+}
+
+const zeta = published(3, 'zeta.zip', 2048)
+const alpha = published(1, 'alpha.txt', 10)
+const Beta = published(2, 'Beta.zip', 3 * 1024 * 1024)
+
+describe('setOutputs', () => {
+  it('lists the html_urls one per line in file-name order, and the count', () => {
+    setOutputs([zeta, alpha, Beta])
+    expect(fake.outputs.urls).toBe(
+      [
+        'https://github.com/downloads/o/r/Beta.zip',
+        'https://github.com/downloads/o/r/alpha.txt',
+        'https://github.com/downloads/o/r/zeta.zip'
+      ].join('\n')
+    )
+    expect(fake.outputs.count).toBe('3')
+  })
+
+  it('gives downloads as JSON with exactly id, name, size, content_type, url, html_url, sha256', () => {
+    setOutputs([zeta, alpha])
+    const downloads = JSON.parse(fake.outputs.downloads) as Record<string, unknown>[]
+    expect(downloads.map((d) => Object.keys(d))).toEqual([
+      ['id', 'name', 'size', 'content_type', 'url', 'html_url', 'sha256'],
+      ['id', 'name', 'size', 'content_type', 'url', 'html_url', 'sha256']
+    ])
+    expect(downloads[0]).toEqual({
+      id: 1,
+      name: 'alpha.txt',
+      size: 10,
+      // The server's MIME type, which S3 stored, not the local guess.
+      content_type: 'text/plain',
+      url: 'https://api.github.com/repos/o/r/downloads/1',
+      html_url: 'https://github.com/downloads/o/r/alpha.txt',
+      sha256: alpha.sha256
+    })
+  })
+
+  it('sets empty outputs and a count of 0 when nothing was published', () => {
+    setOutputs([])
+    expect(fake.outputs).toEqual({ urls: '', downloads: '[]', count: '0' })
+  })
+})
+
+describe('writeSummary', () => {
+  const base = { planned: [], dryRun: false, repository: 'o/r', elapsedMs: 2000 }
+
+  it('tables what landed in name order, with sizes, digests, links and totals', async () => {
+    const old = { ...zeta.download, id: 99 }
+    await writeSummary({
+      ...base,
+      published: [published(3, 'zeta.zip', 2048, old), Beta],
+      failed: []
+    })
+    expect(fake.summary).toEqual([
+      'heading: Downloads for o/r: published',
+      [
+        'table: File | Size | SHA-256 | Download',
+        `Beta.zip | 3.0 MiB | <code>222222222222</code> | <a href="https://github.com/downloads/o/r/Beta.zip">https://github.com/downloads/o/r/Beta.zip</a>`,
+        `zeta.zip (replaced) | 2.0 KiB | <code>333333333333</code> | <a href="https://github.com/downloads/o/r/zeta.zip">https://github.com/downloads/o/r/zeta.zip</a>`
+      ].join('\n'),
+      'raw: 2 files, 3.0 MiB in 2.0 s (1.5 MiB/s)'
+    ])
+  })
+
+  it('lists the files that failed, with their reasons, escaped', async () => {
+    await writeSummary({
+      ...base,
+      published: [alpha],
+      failed: [
+        { name: 'b<1>.zip', message: 'S3 refused b<1>.zip: AccessDenied: "no"' },
+        { name: 'c.zip', message: 'The token was refused' }
+      ]
+    })
+    expect(fake.summary[0]).toBe('heading: Downloads for o/r: 2 failed')
+    expect(fake.summary).toContain('heading: Not published')
+    expect(fake.summary).toContain(
+      'list: b&lt;1&gt;.zip: S3 refused b&lt;1&gt;.zip: AccessDenied: &quot;no&quot;\nc.zip: The token was refused'
+    )
+    expect(fake.summary[fake.summary.length - 1]).toBe('raw: 1 file, 10 B in 2.0 s (5 B/s)')
+  })
+
+  it('has no table when nothing landed, and no rate for no time', async () => {
+    await writeSummary({
+      ...base,
+      elapsedMs: 0,
+      published: [],
+      failed: [{ name: 'a', message: 'x' }]
+    })
+    expect(fake.summary.some((entry) => entry.startsWith('table:'))).toBe(false)
+    expect(fake.summary[fake.summary.length - 1]).toBe('raw: 0 files, 0 B in 0.0 s')
+  })
+
+  it('on a dry run shows the plan and says nothing changed', async () => {
+    const plan = [
+      { artifact: alpha.artifact },
+      { artifact: zeta.artifact, replaces: { ...zeta.download, id: 42 } }
+    ]
+    await writeSummary({ ...base, dryRun: true, planned: plan, published: [], failed: [] })
+    expect(fake.summary).toEqual([
+      'heading: Downloads for o/r: dry run, nothing changed',
+      'table: File | Size | Action\nalpha.txt | 10 B | create\nzeta.zip | 2.0 KiB | replace download 42'
+    ])
+  })
+})
+
+describe('humanSize', () => {
+  it.each([
+    [0, '0 B'],
+    [1023, '1023 B'],
+    [1024, '1.0 KiB'],
+    [1536, '1.5 KiB'],
+    [20 * 1024 ** 2, '20.0 MiB'],
+    [5 * 1024 ** 3, '5.0 GiB'],
+    [3 * 1024 ** 4, '3.0 TiB'],
+    [2048 * 1024 ** 4, '2048.0 TiB']
+  ])('%i bytes → %s', (bytes, text) => {
+    expect(humanSize(bytes)).toBe(text)
+  })
+})

@@ -1,0 +1,419 @@
+/**
+ * The API origin: api.github.com's Downloads endpoints, plus github.com's `html_url` redirect
+ * to S3 (downloads-api.txt; protocol-notes.md "The Downloads API" and "Rate limits").
+ */
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http'
+import type { ServerResponse } from 'node:http'
+import { delay, objectUrl, recordRequest, type EmulatorContext } from './context.js'
+import type { ActiveFault } from './faults.js'
+import { decideMimeType } from './mime-type.js'
+import { formatExpiration, issuePolicy, signPolicy } from './policy.js'
+import { rateLimitHeaders, type RateState } from './rate-limit.js'
+import type { DownloadRecord } from './store.js'
+import type { RequestRecord } from './types.js'
+
+/** A create body larger than this is not a Downloads request. */
+const MAX_JSON_BYTES = 1024 * 1024
+/** The longest name the emulator accepts: one path segment on common file systems. */
+const MAX_NAME_BYTES = 255
+
+type Route =
+  | { hop: 'list' | 'create'; repo: string }
+  | { hop: 'get' | 'delete'; repo: string; id: string }
+  | { hop: 'download'; repo: string; name: string }
+  | { hop: 'other' }
+
+function classify(method: string, pathname: string): Route {
+  let segments: string[]
+  try {
+    segments = pathname.split('/').slice(1).map(decodeURIComponent)
+  } catch {
+    return { hop: 'other' }
+  }
+  const [first, owner, name, fourth, fifth, ...rest] = segments
+  if (owner === undefined || name === undefined || owner === '' || name === '') {
+    return { hop: 'other' }
+  }
+  const repo = `${owner}/${name}`
+  const isGet = method === 'GET' || method === 'HEAD'
+  if (first === 'repos' && fourth === 'downloads' && rest.length === 0) {
+    if (fifth === undefined) {
+      if (isGet) return { hop: 'list', repo }
+      if (method === 'POST') return { hop: 'create', repo }
+    } else if (fifth !== '') {
+      if (isGet) return { hop: 'get', repo, id: fifth }
+      if (method === 'DELETE') return { hop: 'delete', repo, id: fifth }
+    }
+  }
+  // github.com/downloads/:owner/:repo/:name (the html_url) redirected to the object on S3.
+  if (first === 'downloads' && fourth !== undefined && fourth !== '' && fifth === undefined) {
+    if (isGet) return { hop: 'download', repo, name: fourth }
+  }
+  return { hop: 'other' }
+}
+
+/** `Authorization: token T` or `Bearer T`; undefined when absent, '' when unusable. */
+function tokenOf(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization
+  if (header === undefined) return undefined
+  const match = /^(?:token|bearer)\s+(\S+)\s*$/i.exec(header)
+  return match?.[1] ?? ''
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  let tooLarge = false
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_JSON_BYTES) tooLarge = true
+    else chunks.push(chunk)
+  }
+  return tooLarge ? undefined : Buffer.concat(chunks)
+}
+
+/** Answers one request, or loses the answer when a `resetAfterCommit` fault says so. */
+class Answer {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly record: RequestRecord,
+    private readonly loseIt: boolean,
+    private readonly extraHeaders: Record<string, string> = {}
+  ) {}
+
+  withHeaders(headers: Record<string, string>): Answer {
+    return new Answer(this.req, this.res, this.record, this.loseIt, {
+      ...this.extraHeaders,
+      ...headers
+    })
+  }
+
+  send(status: number, headers: Record<string, string>, body?: string): void {
+    if (this.loseIt) {
+      this.record.status = 0
+      this.req.socket.destroy()
+      return
+    }
+    this.record.status = status
+    const all: Record<string, string> = { ...this.extraHeaders, ...headers }
+    if (body !== undefined) all['Content-Length'] = String(Buffer.byteLength(body))
+    this.res.writeHead(status, all)
+    this.res.end(body)
+  }
+
+  json(status: number, value: unknown, headers: Record<string, string> = {}): void {
+    this.send(
+      status,
+      { 'Content-Type': 'application/json; charset=utf-8', ...headers },
+      JSON.stringify(value)
+    )
+  }
+
+  message(status: number, message: string, headers: Record<string, string> = {}): void {
+    this.json(status, { message }, headers)
+  }
+}
+
+function defaultMessage(status: number): string {
+  if (status === 500 || status === 502) return 'Server Error'
+  return STATUS_CODES[status] ?? 'Error'
+}
+
+export function createApiServer(context: EmulatorContext): Server {
+  return createServer((req, res) => {
+    handle(context, req, res).catch(() => {
+      // A handler bug or a socket that went away: never leave the client hanging.
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8' })
+        res.end(JSON.stringify({ message: 'Server Error' }))
+      } else {
+        res.destroy()
+      }
+    })
+  })
+}
+
+async function handle(
+  context: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse
+): Promise<void> {
+  const method = req.method ?? 'GET'
+  const url = new URL(req.url ?? '/', 'http://emulator.invalid')
+  const route = classify(method, url.pathname)
+  const record = recordRequest(context, 'api', route.hop, req)
+
+  let body: Buffer | undefined
+  let name: string | undefined
+  if (route.hop === 'create') {
+    body = await readBody(req)
+    name = peekName(body)
+  }
+  const fault = context.faults.take(route.hop, {
+    origin: 'api',
+    method,
+    path: req.url ?? '/',
+    ...(name !== undefined ? { name } : {})
+  })
+  if (fault) {
+    record.fault = fault.label
+    if (fault.delayMs > 0) await delay(fault.delayMs)
+    if (fault.reset) {
+      req.socket.destroy()
+      return
+    }
+  }
+  const answer = new Answer(req, res, record, fault?.resetAfterCommit === true)
+
+  if (route.hop === 'download') {
+    // github.com, not the API: no token, no rate limit.
+    if (fault?.status !== undefined) return answer.message(fault.status, faultMessage(fault))
+    return redirectToObject(context, route.repo, route.name, answer)
+  }
+
+  const token = tokenOf(req)
+  const authorized = token !== undefined && context.tokens.has(token)
+  const rate = context.limiter.consume(authorized ? `token:${token}` : 'anonymous')
+  if (fault?.status !== undefined) return answerFault(fault, rate, answer)
+  const api = answer.withHeaders(rateLimitHeaders(rate))
+  if (token === undefined) return api.message(401, 'Requires authentication')
+  if (!authorized) return api.message(401, 'Bad credentials')
+  if (rate.exceeded) {
+    // Primary limit: 403 with x-ratelimit-remaining: 0 until x-ratelimit-reset.
+    return api.message(403, 'API rate limit exceeded for user ID 1.')
+  }
+  if (route.hop === 'other') return api.message(404, 'Not Found')
+  const repo = context.store.resolveRepo(route.repo)
+  if (repo === undefined) return api.message(404, 'Not Found')
+
+  switch (route.hop) {
+    case 'list':
+      return list(context, repo, url, api)
+    case 'create':
+      return create(context, repo, body, api)
+    case 'get': {
+      const found = findById(context, repo, route.id)
+      return found ? api.json(200, listItem(context, found)) : api.message(404, 'Not Found')
+    }
+    case 'delete': {
+      const found = findById(context, repo, route.id)
+      if (!found) return api.message(404, 'Not Found')
+      await context.store.remove(found)
+      return api.send(204, {})
+    }
+  }
+}
+
+function faultMessage(fault: ActiveFault): string {
+  if (fault.message !== undefined) return fault.message
+  if (fault.rateLimit === 'primary') return 'API rate limit exceeded for user ID 1.'
+  if (fault.rateLimit === 'secondary') {
+    return 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.'
+  }
+  return defaultMessage(fault.status ?? 500)
+}
+
+function answerFault(fault: ActiveFault, rate: RateState, answer: Answer): void {
+  const status = fault.status ?? 500
+  if (fault.rateLimit === 'primary') {
+    const exhausted: RateState = {
+      ...rate,
+      remaining: 0,
+      used: rate.limit,
+      reset: Math.floor(Date.now() / 1000) + fault.resetInSeconds
+    }
+    return answer.withHeaders(rateLimitHeaders(exhausted)).message(status, faultMessage(fault))
+  }
+  const headers = rateLimitHeaders(rate)
+  if (fault.rateLimit === 'secondary' && fault.retryAfterSeconds !== null) {
+    headers['Retry-After'] = String(fault.retryAfterSeconds)
+  }
+  return answer.withHeaders(headers).message(status, faultMessage(fault))
+}
+
+function peekName(body: Buffer | undefined): string | undefined {
+  if (!body) return undefined
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'))
+    if (value !== null && typeof value === 'object' && 'name' in value) {
+      return typeof value.name === 'string' ? value.name : undefined
+    }
+  } catch {
+    // The handler answers "Problems parsing JSON" for it.
+  }
+  return undefined
+}
+
+function findById(context: EmulatorContext, repo: string, id: string): DownloadRecord | undefined {
+  return /^[1-9]\d{0,15}$/.test(id) ? context.store.get(repo, Number(id)) : undefined
+}
+
+function repoPath(repo: string): string {
+  return repo.split('/').map(encodeURIComponent).join('/')
+}
+
+function downloadUrl(context: EmulatorContext, record: DownloadRecord): string {
+  return `${context.apiUrl}/repos/${repoPath(record.repo)}/downloads/${record.id}`
+}
+
+function htmlUrl(context: EmulatorContext, record: DownloadRecord): string {
+  return `${context.apiUrl}/downloads/${repoPath(record.repo)}/${encodeURIComponent(record.name)}`
+}
+
+/** The list/get shape (downloads-api.txt, with `created_at` as recorded in 2013). */
+function listItem(context: EmulatorContext, record: DownloadRecord): Record<string, unknown> {
+  return {
+    url: downloadUrl(context, record),
+    id: record.id,
+    html_url: htmlUrl(context, record),
+    name: record.name,
+    description: record.description,
+    created_at: record.createdAt,
+    size: record.size,
+    download_count: record.downloadCount,
+    content_type: record.contentType
+  }
+}
+
+function positiveInt(raw: string | null): number | undefined {
+  if (raw === null || !/^\d+$/.test(raw.trim())) return undefined
+  const n = Number(raw.trim())
+  return n >= 1 ? n : undefined
+}
+
+/** Paging as the REST API does it: `per_page` (default 30, max 100), `page` from 1, `Link`. */
+function list(context: EmulatorContext, repo: string, url: URL, api: Answer): void {
+  const all = context.store.list(repo)
+  const perPage = Math.min(positiveInt(url.searchParams.get('per_page')) ?? 30, 100)
+  const page = positiveInt(url.searchParams.get('page')) ?? 1
+  const last = Math.max(1, Math.ceil(all.length / perPage))
+  const items = all.slice((page - 1) * perPage, page * perPage)
+  const link = (target: number, rel: string): string => {
+    const params = new URLSearchParams(url.searchParams)
+    params.set('page', String(target))
+    return `<${context.apiUrl}${url.pathname}?${params.toString()}>; rel="${rel}"`
+  }
+  const links: string[] = []
+  // GitHub's order: prev, next, last, first; no prev/first on page 1, no next/last on the last.
+  if (page > 1) links.push(link(Math.min(page - 1, last), 'prev'))
+  if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'))
+  if (page > 1) links.push(link(1, 'first'))
+  const headers: Record<string, string> = links.length > 0 ? { Link: links.join(', ') } : {}
+  api.json(
+    200,
+    items.map((record) => listItem(context, record)),
+    headers
+  )
+}
+
+type FieldError = { resource: 'Download'; field: string; code: 'missing_field' | 'invalid' }
+
+function validName(name: string): boolean {
+  return (
+    name !== '' &&
+    name !== '.' &&
+    name !== '..' &&
+    !name.includes('/') &&
+    // Control characters cannot appear in an S3 form field or a file name.
+    !/[\u0000-\u001f\u007f]/.test(name) &&
+    Buffer.byteLength(name) <= MAX_NAME_BYTES
+  )
+}
+
+function create(
+  context: EmulatorContext,
+  repo: string,
+  body: Buffer | undefined,
+  api: Answer
+): void {
+  if (body === undefined) return api.message(413, 'Payload too large')
+  let input: unknown
+  try {
+    // An empty body is an empty object, as GitHub read it.
+    input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'))
+  } catch {
+    return api.message(400, 'Problems parsing JSON')
+  }
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return api.message(400, 'Body should be a JSON object')
+  }
+  const fields = input as Record<string, unknown>
+  const errors: FieldError[] = []
+  const problem = (field: string, code: FieldError['code']): void => {
+    errors.push({ resource: 'Download', field, code })
+  }
+  const { name, size, description, content_type: contentType } = fields
+  if (name === undefined || name === null) problem('name', 'missing_field')
+  else if (typeof name !== 'string' || !validName(name)) problem('name', 'invalid')
+  if (size === undefined || size === null) problem('size', 'missing_field')
+  else if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    problem('size', 'invalid')
+  }
+  if (description !== undefined && description !== null && typeof description !== 'string') {
+    problem('description', 'invalid')
+  }
+  if (contentType !== undefined && contentType !== null && typeof contentType !== 'string') {
+    problem('content_type', 'invalid')
+  }
+  if (errors.length > 0 || typeof name !== 'string' || typeof size !== 'number') {
+    return api.json(422, { message: 'Validation Failed', errors })
+  }
+  if (context.store.findByName(repo, name)) {
+    return api.json(422, {
+      message: 'Validation Failed',
+      errors: [{ resource: 'Download', field: 'name', code: 'already_exists' }]
+    })
+  }
+  const givenType = typeof contentType === 'string' ? contentType : undefined
+  const mimeType = decideMimeType(name, givenType)
+  const record = context.store.create(repo, {
+    name,
+    description: typeof description === 'string' ? description : '',
+    contentType: givenType ?? mimeType,
+    mimeType,
+    declaredSize: size
+  })
+  const expiration = new Date(Date.now() + context.policyTtlSeconds * 1000)
+  const policy = issuePolicy({
+    expiration,
+    bucket: context.bucket,
+    key: record.key,
+    acl: context.acl,
+    successActionStatus: '201'
+  })
+  const url = downloadUrl(context, record)
+  // Field order and names as recorded in 2013 (recorded-exchange-2013.txt).
+  api.json(
+    201,
+    {
+      ...listItem(context, record),
+      policy,
+      signature: signPolicy(context.secret, policy),
+      bucket: context.bucket,
+      accesskeyid: context.accessKeyId,
+      path: record.key,
+      acl: context.acl,
+      expirationdate: formatExpiration(expiration),
+      prefix: `downloads/${record.repo}`,
+      mime_type: mimeType,
+      redirect: false,
+      'x-amz-meta-content-disposition': `attachment; filename=${name}`,
+      s3_url: context.s3Url
+    },
+    { Location: url }
+  )
+}
+
+function redirectToObject(
+  context: EmulatorContext,
+  repoName: string,
+  name: string,
+  answer: Answer
+): void {
+  const repo = context.store.resolveRepo(repoName)
+  const record = repo === undefined ? undefined : context.store.findByName(repo, name)
+  if (!record) return answer.message(404, 'Not Found')
+  record.downloadCount++
+  answer.send(302, { Location: objectUrl(context, record.key), 'Content-Length': '0' })
+}

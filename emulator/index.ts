@@ -1,0 +1,138 @@
+/**
+ * A strict emulator of GitHub's legacy Downloads API and of the S3 POST upload it handed out:
+ * two loopback servers (API and S3, separate origins) sharing one store. See README.md here.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createApiServer } from './api-server.js'
+import type { EmulatorContext } from './context.js'
+import { FaultController } from './faults.js'
+import { decideMimeType } from './mime-type.js'
+import { RateLimiter } from './rate-limit.js'
+import { createS3Server } from './s3-server.js'
+import { DownloadStore, toStoredDownload } from './store.js'
+import type { Emulator, EmulatorOptions, StoredDownload } from './types.js'
+
+export type {
+  Emulator,
+  EmulatorOptions,
+  FaultInjector,
+  FaultRule,
+  Hop,
+  RandomFaults,
+  RequestRecord,
+  StoredDownload
+} from './types.js'
+
+/** The access key id policies are issued under. */
+export const EMULATOR_ACCESS_KEY_ID = 'AKIAEMULATOREXAMPLE'
+/** The default S3 secret (pass `secret` to sign with another). */
+export const EMULATOR_SECRET = 'emulator/secret/do-not-use/0000000000000'
+/** GitHub issued policies valid for 100 years (2113 for 2013). */
+export const DEFAULT_POLICY_TTL_SECONDS = 100 * 365 * 24 * 3600 + 25 * 24 * 3600
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve()
+    server.close(() => resolve())
+    // Uploads in flight and idle keep-alive sockets must not hold close() open.
+    server.closeAllConnections()
+  })
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
+
+/**
+ * Starts both servers and resolves once they listen.
+ * @param options defaults mirror GitHub and S3 in 2013 (see {@link EmulatorOptions})
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const host = options.host ?? '127.0.0.1'
+  const ownsStorage = options.storageDir === undefined
+  const storageDir = options.storageDir ?? (await mkdtemp(join(tmpdir(), 'downloads-emulator-')))
+  await mkdir(storageDir, { recursive: true })
+  const rateLimit = options.rateLimit ?? 5000
+  const context: EmulatorContext = {
+    store: new DownloadStore(storageDir, options.repos ?? ['octocat/hello-world']),
+    faults: new FaultController(),
+    requests: [],
+    tokens: new Set(options.tokens ?? ['emulator-token']),
+    limiter: new RateLimiter(rateLimit),
+    secret: options.secret ?? EMULATOR_SECRET,
+    accessKeyId: EMULATOR_ACCESS_KEY_ID,
+    bucket: 'github',
+    acl: options.acl ?? 'private',
+    policyTtlSeconds: options.policyTtlSeconds ?? DEFAULT_POLICY_TTL_SECONDS,
+    apiUrl: '',
+    s3Url: ''
+  }
+  const api = createApiServer(context)
+  const s3 = createS3Server(context)
+  try {
+    const apiPort = await listen(api, options.apiPort ?? 0, host)
+    const s3Port = await listen(s3, options.s3Port ?? 0, host)
+    context.apiUrl = `http://${urlHost(host)}:${apiPort}`
+    context.s3Url = `http://${urlHost(host)}:${s3Port}/`
+  } catch (err) {
+    await Promise.all([closeServer(api), closeServer(s3)])
+    if (ownsStorage) await rm(storageDir, { recursive: true, force: true })
+    throw err
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    apiUrl: context.apiUrl,
+    s3Url: context.s3Url,
+    storageDir,
+    faults: context.faults,
+    requests: context.requests,
+    downloads(repo: string): StoredDownload[] {
+      return context.store.list(repo).map(toStoredDownload)
+    },
+    seed(repo, d): StoredDownload {
+      const canonical = context.store.resolveRepo(repo)
+      if (canonical === undefined) throw new Error(`unknown repository: ${repo}`)
+      if (context.store.findByName(canonical, d.name)) {
+        throw new Error(`download already exists: ${d.name}`)
+      }
+      const mimeType = decideMimeType(d.name, d.contentType)
+      const record = context.store.create(canonical, {
+        name: d.name,
+        description: d.description ?? '',
+        contentType: d.contentType ?? mimeType,
+        mimeType,
+        declaredSize: Buffer.byteLength(d.content)
+      })
+      context.store.seedUploaded(
+        record,
+        typeof d.content === 'string' ? Buffer.from(d.content) : d.content
+      )
+      return toStoredDownload(record)
+    },
+    setPolicyTtl(seconds: number): void {
+      context.policyTtlSeconds = seconds
+    },
+    close(): Promise<void> {
+      closing ??= (async () => {
+        await Promise.all([closeServer(api), closeServer(s3)])
+        if (ownsStorage) await rm(storageDir, { recursive: true, force: true })
+      })()
+      return closing
+    }
+  }
+}

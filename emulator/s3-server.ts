@@ -1,0 +1,532 @@
+/**
+ * The S3 origin: POST Object with a signature-version-2 policy (the upload step of the
+ * Downloads API) and GET Object (where `html_url` redirects).
+ *
+ * As strict as protocol-notes.md "S3 POST Object (signature version 2)": the spec's field
+ * order, the signature, every policy condition, the extra-fields rule, Content-Length,
+ * multipart/form-data, 20 KiB of fields before the file, one file of at most 5 GiB. The body is
+ * streamed to a temp file while MD5 and SHA-256 are computed; nothing is buffered whole.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
+import { rm, stat } from 'node:fs/promises'
+import { once } from 'node:events'
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse
+} from 'node:http'
+import { finished, pipeline } from 'node:stream/promises'
+import { delay, recordRequest, type EmulatorContext } from './context.js'
+import type { ActiveFault } from './faults.js'
+import {
+  MalformedMultipartError,
+  MultipartParser,
+  isMultipartFormData,
+  multipartBoundary
+} from './multipart.js'
+import {
+  InvalidPolicyError,
+  decodePolicy,
+  evaluatePolicy,
+  verifySignature,
+  type FormField
+} from './policy.js'
+import { errorXml, escapeXml, newRequestId, s3Error, type S3Error } from './s3-errors.js'
+import type { DownloadRecord } from './store.js'
+import type { RequestRecord } from './types.js'
+
+/** "One POST carries at most 5 GiB." */
+export const MAX_OBJECT_BYTES = 5 * 1024 * 1024 * 1024
+/** "Form fields before the file may total at most 20 KiB." */
+export const MAX_PRE_DATA_BYTES = 20 * 1024
+/** Room for the file part's boundary and headers when judging a Content-Length up front. */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+/**
+ * The fields in the spec's order ("The order in which you pass these fields matters! Follow the
+ * order shown above exactly."), lower-cased because names match case-insensitively.
+ */
+export const FIELD_ORDER = [
+  'key',
+  'acl',
+  'success_action_status',
+  'filename',
+  'awsaccesskeyid',
+  'policy',
+  'signature',
+  'content-type'
+] as const
+
+/** The fields without which S3 cannot authenticate the POST at all. */
+const REQUIRED_FIELDS = [
+  ['key', 'key'],
+  ['awsaccesskeyid', 'AWSAccessKeyId'],
+  ['policy', 'Policy'],
+  ['signature', 'Signature']
+] as const
+
+export interface S3ServerOptions {
+  /** Largest object accepted. Default 5 GiB, as S3; tests may lower it. */
+  maxObjectBytes?: number
+}
+
+function missingFieldError(name: string): S3Error {
+  return s3Error(
+    'InvalidArgument',
+    `Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`,
+    { ArgumentName: name, ArgumentValue: '' }
+  )
+}
+
+function sendError(
+  res: ServerResponse,
+  record: RequestRecord,
+  error: S3Error,
+  close = false
+): void {
+  if (res.headersSent || res.destroyed) return
+  const requestId = newRequestId()
+  const body = errorXml(error, requestId)
+  record.status = error.status
+  const headers: OutgoingHttpHeaders = {
+    'Content-Type': 'application/xml',
+    'Content-Length': Buffer.byteLength(body),
+    'x-amz-request-id': requestId,
+    Server: 'AmazonS3'
+  }
+  if (close) headers['Connection'] = 'close'
+  res.writeHead(error.status, headers)
+  res.end(body)
+}
+
+function faultError(fault: ActiveFault): S3Error {
+  return s3Error(fault.s3Code ?? 'InternalError', fault.message)
+}
+
+/** Streams one file part to disk, hashing on the way. */
+class UploadSink {
+  private readonly out: WriteStream
+  private readonly md5 = createHash('md5')
+  private readonly sha256 = createHash('sha256')
+  private failure: Error | undefined
+  size = 0
+
+  constructor(
+    readonly path: string,
+    private readonly limit: number
+  ) {
+    // Large buffers: a multi-GiB upload should cost little beyond hashing and writing.
+    this.out = createWriteStream(path, { flags: 'wx', highWaterMark: 4 * 1024 * 1024 })
+    this.out.on('error', (err) => {
+      this.failure = err
+    })
+  }
+
+  async write(data: Buffer): Promise<void> {
+    this.size += data.length
+    // Past the limit the bytes are counted (for ProposedSize) but not kept.
+    if (this.size > this.limit) return
+    if (this.failure) throw this.failure
+    this.md5.update(data)
+    this.sha256.update(data)
+    if (!this.out.write(data)) await once(this.out, 'drain')
+  }
+
+  get overLimit(): boolean {
+    return this.size > this.limit
+  }
+
+  async finish(): Promise<{ size: number; md5: string; sha256: string }> {
+    this.out.end()
+    await finished(this.out)
+    if (this.failure) throw this.failure
+    return { size: this.size, md5: this.md5.digest('hex'), sha256: this.sha256.digest('hex') }
+  }
+
+  async discard(): Promise<void> {
+    this.out.destroy()
+    await finished(this.out).catch(() => undefined)
+    await rm(this.path, { force: true })
+  }
+}
+
+/** A form that passed every check before the file. */
+interface AcceptedForm {
+  download: DownloadRecord
+  successActionStatus: string
+  contentType: string
+  lengthRange?: { min: number; max: number }
+}
+
+export function createS3Server(context: EmulatorContext, options: S3ServerOptions = {}): Server {
+  const maxObjectBytes = options.maxObjectBytes ?? MAX_OBJECT_BYTES
+  // requestTimeout 0: a 5 GiB upload may take longer than node's default 300 s.
+  const server = createServer({ requestTimeout: 0, highWaterMark: 1024 * 1024 })
+  const dispatch = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+    const method = req.method ?? 'GET'
+    const pathname = (req.url ?? '/').split('?')[0] ?? '/'
+    const run = async (): Promise<void> => {
+      if (method === 'POST' && pathname === '/') {
+        await handlePost(context, maxObjectBytes, req, res, expectsContinue)
+      } else if ((method === 'GET' || method === 'HEAD') && pathname !== '/') {
+        await handleGetObject(context, req, res, pathname)
+      } else {
+        if (expectsContinue) res.writeContinue()
+        const record = recordRequest(context, 's3', 'other', req)
+        // Listing the bucket was not allowed; other methods are not part of this protocol.
+        sendError(res, record, method === 'GET' ? s3Error('AccessDenied') : s3Error('MethodNotAllowed'))
+      }
+    }
+    run().catch(() => {
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(500, { 'Content-Type': 'application/xml' })
+        res.end(errorXml(s3Error('InternalError'), newRequestId()))
+      } else {
+        res.destroy()
+      }
+    })
+  }
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => dispatch(req, res, false))
+  // curl sends `Expect: 100-continue` for bodies over 1 MiB. Answering "100 Continue" only after
+  // the headers passed lets a hopeless upload fail before its body is sent.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
+    dispatch(req, res, true)
+  )
+  return server
+}
+
+/** Checks that need only the headers. */
+function precheck(req: IncomingMessage, maxObjectBytes: number): S3Error | undefined {
+  const contentType = req.headers['content-type']
+  if (!isMultipartFormData(contentType)) return s3Error('PreconditionFailed')
+  // A chunked body has no Content-Length, and S3 did not accept one.
+  const lengthHeader = req.headers['content-length']
+  if (lengthHeader === undefined) return s3Error('MissingContentLength')
+  if (multipartBoundary(contentType) === undefined) return s3Error('MalformedPOSTRequest')
+  const length = Number(lengthHeader)
+  if (length > maxObjectBytes + MAX_PRE_DATA_BYTES + MULTIPART_OVERHEAD_BYTES) {
+    return s3Error('EntityTooLarge', undefined, {
+      ProposedSize: length,
+      MaxSizeAllowed: maxObjectBytes
+    })
+  }
+  return undefined
+}
+
+/** The checks on the fields before the file, in S3's order. */
+function validateForm(context: EmulatorContext, fields: readonly FormField[]): S3Error | AcceptedForm {
+  let last = -1
+  for (const field of fields) {
+    const index = (FIELD_ORDER as readonly string[]).indexOf(field.name.toLowerCase())
+    if (index === -1) continue
+    // A known field out of the spec's order (or repeated) is reported by name.
+    if (index <= last) return missingFieldError(field.name)
+    last = index
+  }
+  const value = (lower: string): string | undefined =>
+    fields.find((field) => field.name.toLowerCase() === lower)?.value
+  for (const [lower, name] of REQUIRED_FIELDS) {
+    if (value(lower) === undefined) return missingFieldError(name)
+  }
+  const key = value('key') ?? ''
+  const accessKeyId = value('awsaccesskeyid') ?? ''
+  const policyField = value('policy') ?? ''
+  const signature = value('signature') ?? ''
+  if (accessKeyId !== context.accessKeyId) {
+    return s3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId })
+  }
+  if (!verifySignature(context.secret, policyField, signature)) {
+    return s3Error('SignatureDoesNotMatch', undefined, {
+      AWSAccessKeyId: accessKeyId,
+      StringToSign: policyField,
+      SignatureProvided: signature
+    })
+  }
+  let verdict
+  try {
+    verdict = evaluatePolicy(decodePolicy(policyField), fields, {
+      bucket: context.bucket,
+      now: new Date()
+    })
+  } catch (err) {
+    if (err instanceof InvalidPolicyError) return s3Error('InvalidPolicyDocument', err.message)
+    throw err
+  }
+  if (!verdict.ok) return s3Error('AccessDenied', verdict.message)
+  // Only keys of created downloads are writable (the policy is GitHub's, the bucket too).
+  const download = context.store.findByKey(key)
+  if (!download) return s3Error('AccessDenied')
+  const accepted: AcceptedForm = {
+    download,
+    successActionStatus: value('success_action_status') ?? '',
+    contentType: value('content-type') ?? 'binary/octet-stream'
+  }
+  if (verdict.lengthRange) accepted.lengthRange = verdict.lengthRange
+  return accepted
+}
+
+/**
+ * The fault decision point: once the fields before the file are known (so `match` sees the
+ * download name). Returns 'go' to carry on, 'answered' when an error went out, 'gone' when
+ * the socket was destroyed.
+ */
+async function applyFault(
+  context: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  record: RequestRecord,
+  fields: readonly FormField[]
+): Promise<{ outcome: 'go' | 'answered' | 'gone'; fault?: ActiveFault }> {
+  const key = fields.find((field) => field.name.toLowerCase() === 'key')?.value
+  const download = key === undefined ? undefined : context.store.findByKey(key)
+  const fault = context.faults.take('s3', {
+    origin: 's3',
+    method: req.method ?? 'POST',
+    path: req.url ?? '/',
+    ...(download ? { name: download.name } : {})
+  })
+  if (!fault) return { outcome: 'go' }
+  record.fault = fault.label
+  if (fault.delayMs > 0) await delay(fault.delayMs)
+  if (fault.reset) {
+    // Part of the body has been read by now: the connection drops mid-upload.
+    req.socket.destroy()
+    return { outcome: 'gone', fault }
+  }
+  if (fault.status !== undefined) {
+    sendError(res, record, faultError(fault))
+    return { outcome: 'answered', fault }
+  }
+  return { outcome: 'go', fault }
+}
+
+async function handlePost(
+  context: EmulatorContext,
+  maxObjectBytes: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectsContinue: boolean
+): Promise<void> {
+  const record = recordRequest(context, 's3', 's3', req)
+  const early = precheck(req, maxObjectBytes)
+  if (early) {
+    // With Expect: 100-continue the body never comes; close so the connection stays in step.
+    sendError(res, record, early, expectsContinue || early.code === 'EntityTooLarge')
+    return
+  }
+  if (expectsContinue) res.writeContinue()
+
+  const parser = new MultipartParser(multipartBoundary(req.headers['content-type']) ?? '')
+  const fields: FormField[] = []
+  let current: { name: string; chunks: Buffer[] } | undefined
+  let phase: 'fields' | 'file' | 'done' = 'fields'
+  let sink: UploadSink | undefined
+  let accepted: AcceptedForm | undefined
+  let fault: ActiveFault | undefined
+  const fail = (error: S3Error): void => {
+    sendError(res, record, error)
+    phase = 'done'
+  }
+
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      // After an answer the rest of the body is read and dropped, so the client can finish
+      // sending and read it; anything after the file is ignored, as S3 does.
+      if (phase === 'done') continue
+      let events
+      try {
+        events = parser.write(chunk)
+      } catch (err) {
+        if (!(err instanceof MalformedMultipartError)) throw err
+        await sink?.discard()
+        fail(s3Error('MalformedPOSTRequest'))
+        continue
+      }
+      for (const event of events) {
+        if (phase === 'fields') {
+          if (event.type === 'part' && event.name?.toLowerCase() === 'file') {
+            if (event.bodyOffset > MAX_PRE_DATA_BYTES) {
+              fail(s3Error('MaxPostPreDataLengthExceeded'))
+              break
+            }
+            const decision = await applyFault(context, req, res, record, fields)
+            fault = decision.fault
+            if (decision.outcome === 'gone') return
+            if (decision.outcome === 'answered') {
+              phase = 'done'
+              break
+            }
+            const verdict = validateForm(context, fields)
+            if ('code' in verdict) {
+              fail(verdict)
+              break
+            }
+            accepted = verdict
+            const limit = Math.min(maxObjectBytes, verdict.lengthRange?.max ?? Infinity)
+            sink = new UploadSink(context.store.incomingPath(), limit)
+            phase = 'file'
+          } else if (event.type === 'part') {
+            current = { name: event.name ?? '', chunks: [] }
+          } else if (event.type === 'data') {
+            current?.chunks.push(event.data)
+          } else if (event.type === 'partEnd') {
+            if (current) {
+              fields.push({ name: current.name, value: Buffer.concat(current.chunks).toString() })
+            }
+            current = undefined
+          } else {
+            // The closing boundary, and no file.
+            const decision = await applyFault(context, req, res, record, fields)
+            if (decision.outcome === 'gone') return
+            if (decision.outcome === 'go') {
+              const verdict = validateForm(context, fields)
+              const isOrderError = 'code' in verdict && verdict.code === 'InvalidArgument'
+              fail(isOrderError ? verdict : s3Error('IncorrectNumberOfFilesInPostRequest'))
+            }
+            phase = 'done'
+            break
+          }
+        } else if (phase === 'file' && sink && accepted) {
+          if (event.type === 'data') {
+            await sink.write(event.data)
+          } else if (event.type === 'partEnd') {
+            phase = 'done'
+            const gone = await completeUpload(context, req, res, record, sink, accepted, fault, maxObjectBytes)
+            sink = undefined
+            if (gone) return
+            break
+          }
+        }
+      }
+      if (phase === 'fields' && parser.bytesConsumed > MAX_PRE_DATA_BYTES) {
+        // The file has not even started within the first 20 KiB.
+        fail(s3Error('MaxPostPreDataLengthExceeded'))
+      }
+    }
+  } catch {
+    // The client went away mid-body (or the disk failed): drop the partial upload.
+    await sink?.discard()
+    if (!req.socket.destroyed) sendError(res, record, s3Error('InternalError'))
+    return
+  }
+  if (phase !== 'done') {
+    // The body ended before the closing boundary (or before the file part ended).
+    await sink?.discard()
+    sendError(res, record, s3Error('MalformedPOSTRequest'))
+  }
+}
+
+/** Size checks, then the rename into place, then S3's success answer. True if the socket died. */
+async function completeUpload(
+  context: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  record: RequestRecord,
+  sink: UploadSink,
+  form: AcceptedForm,
+  fault: ActiveFault | undefined,
+  maxObjectBytes: number
+): Promise<boolean> {
+  const size = sink.size
+  const range = form.lengthRange
+  if (sink.overLimit) {
+    await sink.discard()
+    const max = Math.min(maxObjectBytes, range?.max ?? Infinity)
+    sendError(res, record, s3Error('EntityTooLarge', undefined, { ProposedSize: size, MaxSizeAllowed: max }))
+    return false
+  }
+  if (range && size < range.min) {
+    await sink.discard()
+    sendError(res, record, s3Error('EntityTooSmall', undefined, { ProposedSize: size, MinSizeAllowed: range.min }))
+    return false
+  }
+  const result = await sink.finish()
+  await context.store.commitUpload(form.download, sink.path, { ...result, contentType: form.contentType })
+  if (fault?.resetAfterCommit) {
+    // Stored, but the answer is lost.
+    req.socket.destroy()
+    return true
+  }
+  const key = form.download.key
+  const location = `${context.s3Url}${encodeURIComponent(key)}`
+  const etag = `"${result.md5}"`
+  const headers: OutgoingHttpHeaders = {
+    ETag: etag,
+    Location: location,
+    'x-amz-request-id': newRequestId(),
+    Server: 'AmazonS3'
+  }
+  // success_action_status: 200 and 201 as asked, anything else 204 (S3 POST Object).
+  if (form.successActionStatus === '201') {
+    const body =
+      '<?xml version="1.0" encoding="UTF-8"?>\n' +
+      `<PostResponse><Location>${escapeXml(location)}</Location><Bucket>${escapeXml(context.bucket)}</Bucket>` +
+      `<Key>${escapeXml(key)}</Key><ETag>${escapeXml(etag)}</ETag></PostResponse>`
+    record.status = 201
+    res.writeHead(201, {
+      ...headers,
+      'Content-Type': 'application/xml',
+      'Content-Length': Buffer.byteLength(body)
+    })
+    res.end(body)
+  } else {
+    const status = form.successActionStatus === '200' ? 200 : 204
+    record.status = status
+    res.writeHead(status, status === 200 ? { ...headers, 'Content-Length': 0 } : headers)
+    res.end()
+  }
+  return false
+}
+
+async function handleGetObject(
+  context: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string
+): Promise<void> {
+  const record = recordRequest(context, 's3', 'download', req)
+  const fault = context.faults.take('download', {
+    origin: 's3',
+    method: req.method ?? 'GET',
+    path: req.url ?? '/'
+  })
+  if (fault) {
+    record.fault = fault.label
+    if (fault.delayMs > 0) await delay(fault.delayMs)
+    if (fault.reset || fault.resetAfterCommit) {
+      req.socket.destroy()
+      return
+    }
+    if (fault.status !== undefined) return sendError(res, record, faultError(fault))
+  }
+  let key: string
+  try {
+    key = pathname.slice(1).split('/').map(decodeURIComponent).join('/')
+  } catch {
+    return sendError(res, record, s3Error('NoSuchKey'))
+  }
+  const download = context.store.findByKey(key)
+  if (!download?.uploaded || !download.filePath) {
+    return sendError(res, record, s3Error('NoSuchKey', undefined, { Key: key }))
+  }
+  const path = download.filePath
+  const info = await stat(path)
+  record.status = 200
+  res.writeHead(200, {
+    'Content-Type': download.objectContentType ?? 'application/octet-stream',
+    'Content-Length': info.size,
+    ETag: `"${download.md5 ?? ''}"`,
+    'Last-Modified': info.mtime.toUTCString(),
+    'x-amz-request-id': newRequestId(),
+    Server: 'AmazonS3'
+  })
+  if (req.method === 'HEAD') {
+    res.end()
+    return
+  }
+  // Streamed in large reads: the object may be gigabytes.
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), res)
+}

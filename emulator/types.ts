@@ -1,0 +1,132 @@
+/**
+ * The emulator's public types. They live apart from `index.ts` so the servers can import them
+ * without importing the module that wires the servers together.
+ */
+
+/** Options for {@link startEmulator}. Every field has a default that mirrors GitHub in 2013. */
+export interface EmulatorOptions {
+  /** Interface both servers listen on. Default `127.0.0.1`. */
+  host?: string
+  /** API (api.github.com + github.com) port. Default 0: an ephemeral port. */
+  apiPort?: number
+  /** S3 port. Default 0. The S3 endpoint is a separate server and origin, as on AWS. */
+  s3Port?: number
+  /** Where uploaded bytes live. Default: a fresh temp dir, removed on close. */
+  storageDir?: string
+  /** Accepted tokens. Default `['emulator-token']`. */
+  tokens?: string[]
+  /** Existing `owner/name` repositories. Default `['octocat/hello-world']`. */
+  repos?: string[]
+  /** Policy lifetime after create, in seconds. Default 100 years (GitHub issued 2113 in 2013). */
+  policyTtlSeconds?: number
+  /** The `acl` the create response hands out. Default `private` (2013); 2012 said `public-read`. */
+  acl?: string
+  /** `X-RateLimit-Limit` per hour window. Default 5000. */
+  rateLimit?: number
+  /** S3 secret the policies are signed with (the access key id is `AKIAEMULATOREXAMPLE`). */
+  secret?: string
+}
+
+/** A download as the emulator stores it. */
+export interface StoredDownload {
+  id: number
+  /** Canonical `owner/name`. */
+  repo: string
+  name: string
+  description: string
+  /** `content_type` as the client sent it (a MIME type or a bare extension), else the MIME type. */
+  contentType: string
+  /** The `mime_type` the server decided. */
+  mimeType: string
+  /** `size` from the create request. */
+  declaredSize: number
+  uploaded: boolean
+  /** Bytes stored: 0 until uploaded. */
+  size: number
+  md5?: string
+  sha256?: string
+  filePath?: string
+  createdAt: string
+}
+
+/** Which step of the protocol a request belongs to. */
+export type Hop = 'list' | 'get' | 'create' | 'delete' | 's3' | 'download' | 'other'
+
+/** One request either server saw. */
+export interface RequestRecord {
+  origin: 'api' | 's3'
+  hop: Hop
+  method: string
+  path: string
+  /** The status answered; 0 when the socket was destroyed instead. */
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  /** The injected fault's label (e.g. `create:503`), when one hit this request. */
+  fault?: string
+}
+
+/** One scripted fault. See `emulator/README.md`. */
+export interface FaultRule {
+  hop: Hop
+  /** How many matching requests it hits. Default 1. */
+  times?: number
+  /** Optional filter; `name` is the download name for create/s3 when known. */
+  match?: (req: { method: string; path: string; name?: string }) => boolean
+  /** Answer with this status (API: JSON `{"message": ...}`; S3: XML `<Error>`). */
+  status?: number
+  /** S3 error code for the XML body, e.g. `SlowDown`. */
+  s3Code?: string
+  message?: string
+  /** Destroy the socket without answering (S3: after reading part of the body). */
+  reset?: boolean
+  /** Do the work, then destroy the socket: the answer is lost. */
+  resetAfterCommit?: boolean
+  /** `primary`: 403 + `x-ratelimit-remaining: 0`; `secondary`: 403 + `retry-after`. */
+  rateLimit?: 'primary' | 'secondary'
+  /** Primary limit: `x-ratelimit-reset` is now + this. Default 2. */
+  resetInSeconds?: number
+  /** Secondary limit: `retry-after` value; `null` omits the header. Default 1. */
+  retryAfterSeconds?: number | null
+  /** Wait this long before answering (or before going on, when nothing else is set). */
+  delayMs?: number
+}
+
+/** Seeded random transient faults. */
+export interface RandomFaults {
+  seed: number
+  /** Probability per request, 0..1. */
+  rate: number
+  /** Default: list, create, delete, s3, download. */
+  hops?: Hop[]
+  /** `retry-after` of random secondary limits. Default 1. */
+  retryAfterSeconds?: number
+}
+
+/** Scripted and random fault injection. */
+export interface FaultInjector {
+  inject(rule: FaultRule): void
+  random(config: RandomFaults | null): void
+  clear(): void
+  /** Counts by label, e.g. `{ 'create:503': 2, 's3:SlowDown': 1 }`. */
+  readonly injected: Record<string, number>
+  readonly total: number
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  readonly apiUrl: string
+  /** `http://127.0.0.1:PORT2/`, with the trailing slash GitHub's `s3_url` had. */
+  readonly s3Url: string
+  readonly storageDir: string
+  readonly faults: FaultInjector
+  /** Every request both servers saw, in arrival order. */
+  readonly requests: RequestRecord[]
+  downloads(repo: string): StoredDownload[]
+  seed(
+    repo: string,
+    d: { name: string; description?: string; content: Buffer | string; contentType?: string }
+  ): StoredDownload
+  setPolicyTtl(seconds: number): void
+  close(): Promise<void>
+}

@@ -1,0 +1,182 @@
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
+
+/** The repository's top folder (this file lives in scripts/ or build/scripts/). */
+export const projectRoot = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  fileURLToPath(import.meta.url).includes(`${path.sep}build${path.sep}`) ? '../..' : '..'
+)
+
+interface ActionInput {
+  description?: string
+  required?: boolean
+  default?: string
+}
+
+/** action.yml's inputs with their descriptions and defaults. */
+export async function actionInputs(): Promise<Record<string, ActionInput>> {
+  const action = parse(await readFile(path.join(projectRoot, 'action.yml'), 'utf8')) as {
+    inputs: Record<string, ActionInput>
+  }
+  return action.inputs
+}
+
+export interface RunOptions {
+  /** Where the "checkout" is: GITHUB_WORKSPACE and the working directory. */
+  workspace: string
+  /** Inputs the workflow step sets (`with:`); the rest take action.yml's defaults. */
+  inputs: Record<string, string>
+  /** What `${{ github.token }}`, `${{ github.repository }}` and `${{ github.api_url }}` expand to. */
+  github: { token: string; repository: string; apiUrl: string }
+  env?: Record<string, string>
+  /** Copy the action's log to this stream as it runs (the demo does). */
+  echo?: NodeJS.WritableStream
+}
+
+export interface RunResult {
+  code: number
+  /** What the runner would show as the step's log. */
+  stdout: string
+  stderr: string
+  outputs: Record<string, string>
+  summary: string
+  /** The messages of `::error::` commands. */
+  errors: string[]
+  warnings: string[]
+  /** Peak resident memory of the action process, in bytes (Linux; 0 elsewhere). */
+  peakRss: number
+  elapsedMs: number
+}
+
+/**
+ * Runs the bundled action (dist/index.js) exactly as a GitHub runner does: a child process
+ * of node with `INPUT_*` variables (action.yml's defaults filled in and expressions
+ * expanded), GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and the workspace as its cwd.
+ */
+export async function runAction(options: RunOptions): Promise<RunResult> {
+  const scratch = await mkdtemp(path.join(tmpdir(), 'runner-'))
+  const outputFile = path.join(scratch, 'output')
+  const summaryFile = path.join(scratch, 'summary')
+  await writeFile(outputFile, '')
+  await writeFile(summaryFile, '')
+  try {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? scratch,
+      GITHUB_ACTIONS: 'true',
+      CI: 'true',
+      GITHUB_WORKSPACE: options.workspace,
+      GITHUB_OUTPUT: outputFile,
+      GITHUB_STEP_SUMMARY: summaryFile,
+      GITHUB_REPOSITORY: options.github.repository,
+      GITHUB_API_URL: options.github.apiUrl,
+      RUNNER_TEMP: scratch
+    }
+    const expand = (value: string): string =>
+      value
+        .replace(/\$\{\{\s*github\.token\s*\}\}/g, options.github.token)
+        .replace(/\$\{\{\s*github\.repository\s*\}\}/g, options.github.repository)
+        .replace(/\$\{\{\s*github\.api_url\s*\}\}/g, options.github.apiUrl)
+    for (const [name, input] of Object.entries(await actionInputs())) {
+      const value = options.inputs[name] ?? expand(String(input.default ?? ''))
+      // The runner's naming: spaces to underscores, upper case, hyphens kept.
+      env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
+    }
+    Object.assign(env, options.env)
+
+    const started = Date.now()
+    const child = spawn(process.execPath, [path.join(projectRoot, 'dist', 'index.js')], {
+      cwd: options.workspace,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let peakRss = 0
+    const sampler = setInterval(() => {
+      peakRss = Math.max(peakRss, peakRssOf(child.pid))
+    }, 50)
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      options.echo?.write(chunk)
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      options.echo?.write(chunk)
+    })
+    const code = await new Promise<number>((resolve) => {
+      child.on('close', (exitCode) => resolve(exitCode ?? 1))
+    })
+    clearInterval(sampler)
+    const elapsedMs = Date.now() - started
+    return {
+      code,
+      stdout,
+      stderr,
+      outputs: parseOutputs(await readFile(outputFile, 'utf8')),
+      summary: await readFile(summaryFile, 'utf8'),
+      errors: commands(stdout, 'error'),
+      warnings: commands(stdout, 'warning'),
+      peakRss,
+      elapsedMs
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
+}
+
+/** GITHUB_OUTPUT's format: `name<<DELIMITER`, the value's lines, `DELIMITER`. */
+export function parseOutputs(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^([^<=]+)<<(.+)$/.exec(lines[i])
+    if (match) {
+      const end = lines.indexOf(match[2], i + 1)
+      outputs[match[1]] = lines.slice(i + 1, end).join('\n')
+      i = end
+    } else if (lines[i].includes('=')) {
+      const at = lines[i].indexOf('=')
+      outputs[lines[i].slice(0, at)] = lines[i].slice(at + 1)
+    }
+  }
+  return outputs
+}
+
+/** The messages of workflow commands such as `::error file=…::message`, unescaped. */
+function commands(log: string, name: string): string[] {
+  const found: string[] = []
+  for (const line of log.split('\n')) {
+    const match = new RegExp(`^::${name}(?: [^:]*)?::(.*)$`).exec(line)
+    if (match) {
+      found.push(match[1].replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%'))
+    }
+  }
+  return found
+}
+
+/**
+ * The process's peak resident memory so far (VmHWM, which only grows), in bytes; 0 once it
+ * is gone or off Linux. Sampled while it runs, so the last sample is the peak to within
+ * the sampling interval.
+ */
+function peakRssOf(pid: number | undefined): number {
+  if (pid === undefined) return 0
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? Number(match[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+/** A fresh folder to act as the workflow's checkout. */
+export async function makeWorkspace(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), `workspace-${randomUUID().slice(0, 8)}-`))
+}

@@ -1,0 +1,395 @@
+import * as core from '@actions/core'
+import { createWriteStream } from 'node:fs'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { ActionError, ApiError, NetworkError } from './errors.js'
+import type { HttpClient, HttpRequest, HttpResponse } from './http.js'
+import type { RateLimitGate } from './rate-limits.js'
+import { withRetry, type RetryOptions } from './retry.js'
+import { isSecureOrLocal } from './urls.js'
+
+/** A download as the repository lists it. */
+export interface Download {
+  id: number
+  name: string
+  description: string
+  /** As the server reports it; GitHub answered 0 until the bytes reached S3. */
+  size: number
+  contentType: string
+  url: string
+  htmlUrl: string
+}
+
+/** What a create hands back: the download, and the signed form that lets S3 take its bytes. */
+export interface UploadTicket {
+  download: Download
+  s3Url: string
+  key: string
+  acl: string
+  accessKeyId: string
+  policy: string
+  signature: string
+  /** The server's choice of MIME type; S3's form must carry exactly this value. */
+  mimeType: string
+}
+
+export interface NewDownload {
+  name: string
+  size: number
+  description: string
+  contentType: string
+}
+
+export interface Repository {
+  apiUrl: string
+  token: string
+  owner: string
+  repo: string
+}
+
+/** GitHub's maximum page size for list endpoints. */
+const PAGE_SIZE = 100
+const MAX_REDIRECTS = 5
+
+/**
+ * The Downloads API of one repository (list, create, delete), with retries on transient
+ * faults and GitHub's rate limits honoured. The token goes to the API origin and nowhere
+ * else: redirects are not followed and `Link` pages on another origin are refused.
+ */
+export class DownloadsApi {
+  private readonly base: string
+  private readonly origin: string
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly repository: Repository,
+    private readonly retry: RetryOptions,
+    private readonly gate: RateLimitGate
+  ) {
+    this.base = `${repository.apiUrl}/repos/${encodeURIComponent(repository.owner)}/${encodeURIComponent(repository.repo)}/downloads`
+    this.origin = new URL(repository.apiUrl).origin
+  }
+
+  get slug(): string {
+    return `${this.repository.owner}/${this.repository.repo}`
+  }
+
+  /** Every existing download, following `Link: rel="next"` through all pages. */
+  async list(): Promise<Download[]> {
+    const downloads: Download[] = []
+    let url: string | undefined = `${this.base}?per_page=${PAGE_SIZE}`
+    while (url !== undefined) {
+      const page: string = url
+      const { items, next } = await this.call(
+        `Listing the downloads of ${this.slug}`,
+        { method: 'GET', url: page },
+        async (res) => {
+          const body = parseJson(await res.text(), 'the list of downloads')
+          if (!Array.isArray(body))
+            throw new ApiError('The list of downloads is not a JSON array.', res.status)
+          return { items: body.map(toDownload), next: nextLink(res.headers['link']) }
+        }
+      )
+      downloads.push(...items)
+      if (next !== undefined && new URL(next).origin !== this.origin) {
+        throw new ApiError(
+          `The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`,
+          200
+        )
+      }
+      url = next
+    }
+    return downloads
+  }
+
+  /**
+   * Creates the download resource. If an attempt's answer was lost (the connection dropped
+   * after the server acted), the retry meets `already_exists` for a download this very call
+   * made: it is deleted and created again, since its signed form was never seen.
+   */
+  async create(spec: NewDownload): Promise<UploadTicket> {
+    let answerLost = false
+    return withRetry(`Creating download ${spec.name}`, this.retry, async () => {
+      try {
+        return await this.once(
+          {
+            method: 'POST',
+            url: this.base,
+            body: JSON.stringify({
+              name: spec.name,
+              size: spec.size,
+              description: spec.description,
+              content_type: spec.contentType
+            })
+          },
+          async (res) => toTicket(parseJson(await res.text(), 'the created download'))
+        )
+      } catch (error) {
+        if (error instanceof NetworkError) answerLost = true
+        if (answerLost && error instanceof ApiError && error.codes.includes('already_exists')) {
+          core.info(
+            `The answer to creating ${spec.name} was lost, but the server made it: deleting that one and creating it again.`
+          )
+          await this.deleteByName(spec.name)
+          throw new ActionError(`create ${spec.name} met its own earlier attempt`, {
+            transient: true,
+            retryAfterMs: 0
+          })
+        }
+        throw error
+      }
+    })
+  }
+
+  /** Deletes a download. One that is already gone counts as deleted. */
+  async delete(id: number): Promise<void> {
+    await this.call(
+      `Deleting download ${id}`,
+      { method: 'DELETE', url: `${this.base}/${id}` },
+      async (res) => {
+        await res.dump()
+      },
+      [404]
+    )
+  }
+
+  /**
+   * Streams a download's bytes to `destination` (to keep a copy before replacing it). Follows
+   * the `html_url` redirect to S3 by hand so the token goes to the API origin only. Resolves
+   * to the byte count, or `null` when the download has no bytes to keep (404: a record
+   * whose upload never finished).
+   */
+  async saveBytes(download: Download, destination: string): Promise<number | null> {
+    return withRetry(`Saving a copy of ${download.name}`, this.retry, async () => {
+      let url = download.htmlUrl
+      for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+        const target = new URL(url)
+        if (!isSecureOrLocal(target)) {
+          throw new ApiError(
+            `${download.name}'s bytes are served over plain http (${target.origin}); refusing to fetch them.`,
+            0
+          )
+        }
+        const sameOrigin = target.origin === this.origin
+        if (sameOrigin) await this.gate.ready()
+        const res = await this.http.request({
+          method: 'GET',
+          url,
+          headers: {
+            'user-agent': 'upload-downloads-action',
+            ...(sameOrigin ? { authorization: `token ${this.repository.token}` } : {})
+          }
+        })
+        if (res.status >= 300 && res.status < 400 && res.headers['location']) {
+          await res.dump()
+          url = new URL(res.headers['location'], url).href
+          continue
+        }
+        if (res.status === 404) {
+          await res.dump()
+          return null
+        }
+        if (res.status !== 200) {
+          const transient = res.status >= 500 || res.status === 429
+          await res.dump()
+          throw new ApiError(
+            `Fetching the existing ${download.name} answered ${res.status}.`,
+            res.status,
+            { transient }
+          )
+        }
+        const written = await saveStream(res.body, destination)
+        const expected = Number(res.headers['content-length'] ?? written)
+        if (written !== expected) {
+          throw new NetworkError(
+            `Fetching the existing ${download.name} stopped after ${written} of ${expected} bytes.`,
+            undefined
+          )
+        }
+        return written
+      }
+      throw new ApiError(
+        `Fetching the existing ${download.name} was redirected more than ${MAX_REDIRECTS} times.`,
+        0
+      )
+    })
+  }
+
+  private async deleteByName(name: string): Promise<void> {
+    const found = (await this.list()).find((d) => d.name === name)
+    if (found !== undefined) await this.delete(found.id)
+  }
+
+  private call<T>(
+    what: string,
+    request: HttpRequest,
+    read: (res: HttpResponse) => Promise<T>,
+    okStatuses: number[] = []
+  ): Promise<T> {
+    return withRetry(what, this.retry, () => this.once(request, read, okStatuses))
+  }
+
+  /** One attempt: waits out any rate limit, sends, and turns a failure into a typed error. */
+  private async once<T>(
+    request: HttpRequest,
+    read: (res: HttpResponse) => Promise<T>,
+    okStatuses: number[] = []
+  ): Promise<T> {
+    await this.gate.ready()
+    const res = await this.http.request({
+      ...request,
+      headers: {
+        accept: 'application/vnd.github+json',
+        authorization: `token ${this.repository.token}`,
+        'user-agent': 'upload-downloads-action',
+        ...(request.body !== undefined ? { 'content-type': 'application/json; charset=utf-8' } : {})
+      }
+    })
+    if ((res.status >= 200 && res.status < 300) || okStatuses.includes(res.status)) {
+      return read(res)
+    }
+    throw await this.failure(request, res)
+  }
+
+  private async failure(request: HttpRequest, res: HttpResponse): Promise<ApiError> {
+    const text = await res.text().catch(() => '')
+    const body = safeJson(text)
+    const message = typeof body?.message === 'string' ? body.message : `HTTP ${res.status}`
+    const limited = this.gate.check(res.status, res.headers, message)
+    if (limited) return limited
+    const codes = Array.isArray(body?.errors)
+      ? body.errors.map((e: { code?: unknown }) => String(e?.code))
+      : []
+    const what = `${request.method} ${new URL(request.url).pathname}`
+    switch (res.status) {
+      case 401:
+        return new ApiError(
+          `The token was refused (${message}): check the 'token' input; it must be able to write ${this.slug}.`,
+          401
+        )
+      case 403:
+        return new ApiError(
+          `Forbidden (${message}): the token may read but not write ${this.slug}'s downloads; give it the repo scope or contents: write.`,
+          403
+        )
+      case 404:
+        return new ApiError(
+          `Not found (${message}) at ${what}: check 'repository' (${this.slug}), 'api-url' (${this.repository.apiUrl}) and that the token can see the repository, and that the server serves the Downloads API.`,
+          404
+        )
+      case 422:
+        return new ApiError(
+          `The server refused the request (${message}${codes.length ? `: ${describeErrors(body?.errors)}` : ''}).`,
+          422,
+          { codes }
+        )
+      default: {
+        const transient = res.status >= 500 || res.status === 429 || res.status === 408
+        return new ApiError(`${what} answered ${res.status} (${message})`, res.status, {
+          transient
+        })
+      }
+    }
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from the server, checked field by field where used
+type Json = any
+
+function parseJson(text: string, what: string): Json {
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new ApiError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`, 200)
+  }
+}
+
+function safeJson(text: string): Json {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+function describeErrors(errors: Json): string {
+  return (errors as Json[])
+    .map((e) => [e?.field, e?.code, e?.message].filter(Boolean).join(' '))
+    .join('; ')
+}
+
+function toDownload(raw: Json): Download {
+  if (typeof raw?.id !== 'number' || typeof raw?.name !== 'string') {
+    throw new ApiError(
+      `A download in the server's answer has no id or name: ${JSON.stringify(raw).slice(0, 200)}`,
+      200
+    )
+  }
+  return {
+    id: raw.id,
+    name: raw.name,
+    description: String(raw.description ?? ''),
+    size: Number(raw.size ?? 0),
+    contentType: String(raw.content_type ?? ''),
+    url: String(raw.url ?? ''),
+    htmlUrl: String(raw.html_url ?? '')
+  }
+}
+
+function toTicket(raw: Json): UploadTicket {
+  const required = [
+    'policy',
+    'signature',
+    'accesskeyid',
+    'path',
+    'acl',
+    'mime_type',
+    's3_url'
+  ] as const
+  const missing = required.filter((field) => typeof raw?.[field] !== 'string')
+  if (missing.length > 0) {
+    throw new ApiError(
+      `The created download lacks ${missing.join(', ')}: the server does not look like the Downloads API.`,
+      201
+    )
+  }
+  // Masked before anything could print them: together they let anyone write that S3 key.
+  for (const secret of [raw.policy, raw.signature, raw.accesskeyid]) core.setSecret(secret)
+  return {
+    download: toDownload(raw),
+    s3Url: raw.s3_url,
+    key: raw.path,
+    acl: raw.acl,
+    accessKeyId: raw.accesskeyid,
+    policy: raw.policy,
+    signature: raw.signature,
+    mimeType: raw.mime_type
+  }
+}
+
+/** The `rel="next"` target of a `Link` header (RFC 8288), as GitHub pages its lists. */
+export function nextLink(header: string | undefined): string | undefined {
+  if (!header) return undefined
+  for (const part of header.split(',')) {
+    const match = /<([^>]+)>\s*;(.*)/.exec(part.trim())
+    if (match && /\brel="?([^"]*\s)?next(\s[^"]*)?"?/.test(match[2])) return match[1]
+  }
+  return undefined
+}
+
+/** Writes a stream to a file and counts its bytes; a broken stream is a network fault. */
+async function saveStream(body: Readable, destination: string): Promise<number> {
+  let written = 0
+  body.on('data', (chunk: Buffer) => {
+    written += chunk.length
+  })
+  try {
+    await pipeline(body, createWriteStream(destination))
+  } catch (error) {
+    throw new NetworkError(
+      `Saving to ${destination} failed: ${error instanceof Error ? error.message : String(error)}`,
+      error
+    )
+  }
+  return written
+}

@@ -1,0 +1,60 @@
+/**
+ * Errors the action raises. Every message is written for the person reading the workflow log:
+ * it says what failed and, where we can tell, what to do next. `transient` tells the retry
+ * loop whether another attempt can help.
+ */
+export interface ErrorOptions {
+  transient?: boolean
+  /** Wait this long before the next attempt instead of the usual backoff. */
+  retryAfterMs?: number
+  cause?: unknown
+}
+
+export class ActionError extends Error {
+  readonly transient: boolean
+  readonly retryAfterMs: number | undefined
+
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, { cause: options.cause })
+    this.name = new.target.name
+    this.transient = options.transient ?? false
+    this.retryAfterMs = options.retryAfterMs
+  }
+}
+
+/** A non-2xx answer from the Downloads API. */
+export class ApiError extends ActionError {
+  readonly status: number
+  /** GitHub's validation error codes (`already_exists`, `missing_field`, …), if any. */
+  readonly codes: string[]
+
+  constructor(message: string, status: number, options: ErrorOptions & { codes?: string[] } = {}) {
+    super(message, options)
+    this.status = status
+    this.codes = options.codes ?? []
+  }
+}
+
+/** An XML `<Error>` (or an unexpected answer) from the S3 POST endpoint. */
+export class S3Error extends ActionError {
+  readonly status: number
+  readonly code: string
+
+  constructor(message: string, status: number, code: string, options: ErrorOptions = {}) {
+    super(message, options)
+    this.status = status
+    this.code = code
+  }
+}
+
+/** A request that never got an answer: refused, reset, timed out. Always worth retrying. */
+export class NetworkError extends ActionError {
+  constructor(message: string, cause: unknown) {
+    super(message, { transient: true, cause })
+  }
+}
+
+/** The text of any thrown value, for messages. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

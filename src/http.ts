@@ -1,0 +1,115 @@
+import type { Readable } from 'node:stream'
+import { EnvHttpProxyAgent, type Dispatcher } from 'undici'
+import { NetworkError } from './errors.js'
+
+/** One HTTP request, as the rest of the program states it. */
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'DELETE'
+  url: string
+  headers?: Record<string, string>
+  /** A string, or a stream whose length the caller states in `content-length`. */
+  body?: string | Readable
+}
+
+/** An answer whose body the caller must consume: `text()` or `body`. */
+export interface HttpResponse {
+  status: number
+  /** Lower-cased header names; repeated headers joined with `, `. */
+  headers: Record<string, string>
+  text(): Promise<string>
+  body: Readable
+  /** Discards the body so that the connection can be reused. */
+  dump(): Promise<void>
+}
+
+/** The small interface every network call goes through; tests fake it. */
+export interface HttpClient {
+  request(request: HttpRequest): Promise<HttpResponse>
+  close(): Promise<void>
+}
+
+export interface HttpTimeouts {
+  /** Time allowed to open a connection. */
+  connectMs: number
+  /** Silence allowed while waiting for an answer or between body chunks. */
+  idleMs: number
+}
+
+const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 30_000, idleMs: 120_000 }
+
+/**
+ * The real client: undici with keep-alive connections per origin. Redirects are never
+ * followed here, so a token can never ride a redirect to another origin. `https_proxy`,
+ * `http_proxy` and `no_proxy` are honoured, as the runner's other tools do.
+ */
+export function createHttpClient(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS): HttpClient {
+  const dispatcher = new EnvHttpProxyAgent({
+    connectTimeout: timeouts.connectMs,
+    // Timeouts on silence, never on a large upload's total time: undici re-arms the headers
+    // timer at every write that meets back-pressure, and the body timer at every chunk.
+    headersTimeout: timeouts.idleMs,
+    bodyTimeout: timeouts.idleMs,
+    keepAliveTimeout: 30_000
+  })
+  return {
+    async request(request) {
+      let answer: Dispatcher.ResponseData
+      try {
+        answer = await dispatcher.request({
+          method: request.method,
+          origin: new URL(request.url).origin,
+          path: pathOf(request.url),
+          headers: request.headers,
+          body: request.body
+        })
+      } catch (error) {
+        throw new NetworkError(
+          `${request.method} ${hostOf(request.url)} failed: ${reason(error)}`,
+          error
+        )
+      }
+      return {
+        status: answer.statusCode,
+        headers: flattenHeaders(answer.headers),
+        text: () =>
+          answer.body.text().catch((error: unknown) => {
+            throw new NetworkError(
+              `Reading the answer from ${hostOf(request.url)} failed: ${reason(error)}`,
+              error
+            )
+          }),
+        body: answer.body,
+        dump: () => answer.body.dump().catch(() => undefined)
+      }
+    },
+    close: () => dispatcher.close()
+  }
+}
+
+function pathOf(url: string): string {
+  const parsed = new URL(url)
+  return `${parsed.pathname}${parsed.search}`
+}
+
+function hostOf(url: string): string {
+  return new URL(url).host
+}
+
+/** undici's error codes say more than its messages ("other side closed"). */
+function reason(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: string }).code
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : ''
+    return code ? `${code}: ${error.message}${cause}` : `${error.message}${cause}`
+  }
+  return String(error)
+}
+
+function flattenHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
+  const flat: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return flat
+}

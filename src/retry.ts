@@ -1,0 +1,55 @@
+import { ActionError, describe } from './errors.js'
+
+export interface RetryOptions {
+  /** Attempts in all, the first included. */
+  maxAttempts: number
+  /** The backoff ceiling before the second attempt; it doubles each time. */
+  baseDelayMs: number
+  maxDelayMs: number
+  sleep?: (ms: number) => Promise<void>
+  random?: () => number
+  /** Told before each wait, for the log. */
+  onRetry?: (event: { what: string; attempt: number; delayMs: number; error: unknown }) => void
+}
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Whether another attempt could succeed: network faults, 5xx, 429, S3's busy codes. */
+export function isTransient(error: unknown): boolean {
+  return error instanceof ActionError && error.transient
+}
+
+/**
+ * Runs `attempt` until it succeeds, it fails for good, or the attempts run out. Waits
+ * between attempts grow exponentially, half of each drawn at random (AWS's "equal jitter"),
+ * so a burst of parallel uploads does not retry in lockstep.
+ */
+export async function withRetry<T>(
+  what: string,
+  options: RetryOptions,
+  attempt: (attemptNumber: number) => Promise<T>
+): Promise<T> {
+  const wait = options.sleep ?? sleep
+  const random = options.random ?? Math.random
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n)
+    } catch (error) {
+      if (!isTransient(error)) throw error
+      if (n >= options.maxAttempts) {
+        throw new ActionError(
+          `${what} failed: ${describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`,
+          { cause: error }
+        )
+      }
+      const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1))
+      const delayMs =
+        error instanceof ActionError && error.retryAfterMs !== undefined
+          ? error.retryAfterMs
+          : Math.round(ceiling / 2 + (random() * ceiling) / 2)
+      options.onRetry?.({ what, attempt: n, delayMs, error })
+      await wait(delayMs)
+    }
+  }
+}
