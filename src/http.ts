@@ -1,14 +1,18 @@
 import type { Readable } from 'node:stream'
 import { EnvHttpProxyAgent, type Dispatcher } from 'undici'
-import { NetworkError } from './errors.js'
+import { ActionError, NetworkError } from './errors.js'
 
 /** One HTTP request, as the rest of the program states it. */
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE'
   url: string
   headers?: Record<string, string>
-  /** A string, or a stream whose length the caller states in `content-length`. */
-  body?: string | Readable
+  /**
+   * A string, or a stream or async iterable whose length the caller states in
+   * `content-length`. A chunk of an async iterable is valid only until the next one is asked
+   * for: the uploader reads the file into a few reused buffers.
+   */
+  body?: string | Readable | AsyncIterable<Uint8Array>
 }
 
 /** An answer whose body the caller must consume: `text()` or `body`. */
@@ -60,9 +64,13 @@ export function createHttpClient(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS): Htt
           origin: new URL(request.url).origin,
           path: pathOf(request.url),
           headers: request.headers,
-          body: request.body
+          // undici takes async iterables (and writes each chunk only once the socket has
+          // taken the last), but its request types do not list them.
+          body: request.body as Readable | string | undefined
         })
       } catch (error) {
+        // Our own errors from a request body (a file that changed) pass through as they are.
+        if (error instanceof ActionError) throw error
         throw new NetworkError(
           `${request.method} ${hostOf(request.url)} failed: ${reason(error)}`,
           error

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
-import { createReadStream, type ReadStream } from 'node:fs'
-import { PassThrough, Transform } from 'node:stream'
-import FormData from 'form-data'
+import { open } from 'node:fs/promises'
 import { S3Error } from './errors.js'
 import type { Artifact } from './files.js'
 import type { HttpClient } from './http.js'
 import type { UploadTicket } from './downloads-api.js'
+import { MultipartForm } from './multipart.js'
 import { isSecureOrLocal } from './urls.js'
 
 /** What S3 stored, and what we sent, measured on the way out. */
@@ -44,8 +43,11 @@ const TRANSIENT_CODES = new Set([
   'RequestTimeout'
 ])
 
-/** Large reads keep per-chunk work (hashing, framing, syscalls) off the hot path. */
-const CHUNK_SIZE = 1024 * 1024
+/**
+ * Reads of this size keep per-chunk work (hashing, syscalls, stream hand-offs) negligible
+ * while holding only a few chunks in memory at once.
+ */
+const CHUNK_SIZE = 512 * 1024
 
 export interface UploadOptions {
   /** Told the running byte count as the file is read out to the socket. */
@@ -74,66 +76,26 @@ export async function uploadToS3(
     )
   }
 
-  const md5 = createHash('md5')
-  const sha256 = createHash('sha256')
-  let bytes = 0
-  const hasher = new Transform({
-    readableHighWaterMark: CHUNK_SIZE,
-    writableHighWaterMark: CHUNK_SIZE,
-    transform(chunk: Buffer, _encoding, done) {
-      md5.update(chunk)
-      sha256.update(chunk)
-      bytes += chunk.length
-      options.onProgress?.(bytes)
-      done(null, chunk)
-    }
+  const digests = new Digests()
+  const form = new MultipartForm(formFields(ticket), {
+    filename: ticket.download.name,
+    contentType: ticket.mimeType,
+    size: artifact.size
   })
-  const form = new FormData()
-  for (const [name, value] of formFields(ticket)) form.append(name, value)
-  const part = { filename: ticket.download.name, contentType: ticket.mimeType }
-  let file: ReadStream | undefined
-  if (artifact.size === 0) {
-    // form-data takes a knownLength of 0 for "unknown" and could not state the length.
-    form.append('file', Buffer.alloc(0), part)
-  } else {
-    file = createReadStream(artifact.path, { highWaterMark: CHUNK_SIZE })
-    file.on('error', (error) => hasher.destroy(error))
-    file.pipe(hasher)
-    form.append('file', hasher, { ...part, knownLength: artifact.size })
-  }
-  // Measured before the form starts flowing: form-data counts what is still queued.
-  const length = form.getLengthSync()
-  // form-data is an old-style stream; undici wants a modern Readable.
-  const body = form.pipe(new PassThrough({ highWaterMark: CHUNK_SIZE }))
-  hasher.on('error', (error) => body.destroy(error))
-
-  let res
-  try {
-    res = await http.request({
-      method: 'POST',
-      url: ticket.s3Url,
-      headers: {
-        'content-type': `multipart/form-data; boundary=${form.getBoundary()}`,
-        'content-length': String(length),
-        'user-agent': 'upload-downloads-action'
-      },
-      body
-    })
-  } finally {
-    // A failed request leaves the file open otherwise.
-    file?.destroy()
-  }
+  const res = await http.request({
+    method: 'POST',
+    url: ticket.s3Url,
+    headers: {
+      'content-type': form.contentType,
+      'content-length': String(form.length),
+      'user-agent': 'upload-downloads-action'
+    },
+    body: form.body(fileChunks(artifact, digests, options.onProgress))
+  })
   const text = await res.text()
 
   if (res.status < 200 || res.status >= 300) throw s3Failure(artifact.name, res.status, text)
-  if (bytes !== artifact.size) {
-    throw new S3Error(
-      `${artifact.name} changed while it was uploaded: ${artifact.size} bytes expected, ${bytes} read.`,
-      res.status,
-      'FileChanged'
-    )
-  }
-  const result = { bytes, md5: md5.digest('hex'), sha256: sha256.digest('hex') }
+  const result = digests.result()
   const etag = (res.headers['etag'] ?? xmlTag(text, 'ETag') ?? '').replace(/"/g, '')
   // For a single-part upload S3's ETag is the MD5 of the object: an end-to-end check that
   // every byte arrived as sent.
@@ -185,5 +147,81 @@ export function isPolicyExpired(error: unknown): boolean {
     error instanceof S3Error &&
     error.code === 'AccessDenied' &&
     /Policy expired/i.test(error.message)
+  )
+}
+
+/** MD5 (for S3's ETag) and SHA-256 (for the outputs) of the bytes as they go out. */
+class Digests {
+  private readonly md5 = createHash('md5')
+  private readonly sha256 = createHash('sha256')
+  bytes = 0
+
+  update(chunk: Buffer): void {
+    this.md5.update(chunk)
+    this.sha256.update(chunk)
+    this.bytes += chunk.length
+  }
+
+  result(): { bytes: number; md5: string; sha256: string } {
+    return { bytes: this.bytes, md5: this.md5.digest('hex'), sha256: this.sha256.digest('hex') }
+  }
+}
+
+/** Buffers in the read ring: a chunk's buffer is read into again only this many chunks later. */
+const RING_SIZE = 4
+
+/**
+ * The file's bytes, `size` of them, in large chunks, each hashed on its way to the socket.
+ * Reads go into a small ring of reused buffers, so memory stays flat however large the file
+ * (fresh buffers per read pile up as garbage until the next GC: tens of MiB). Reuse is safe
+ * because the HTTP client asks for the next chunk only once the socket has taken the last
+ * (it awaits 'drain'), and the ring keeps three more chunks of margin; the MD5 checked
+ * against S3's ETag would catch a chunk changed in flight.
+ */
+async function* fileChunks(
+  artifact: Artifact,
+  digests: Digests,
+  onProgress?: (bytesSent: number) => void
+): AsyncGenerator<Buffer> {
+  const file = await open(artifact.path, 'r')
+  const ring = Array.from({ length: RING_SIZE }, () => Buffer.allocUnsafe(CHUNK_SIZE))
+  let offset = 0
+  let slot = 0
+  // One read ahead: the disk works on the next chunk while the socket takes this one.
+  const readNext = (): Promise<Buffer> | undefined => {
+    if (offset >= artifact.size) return undefined
+    const buffer = ring[slot]
+    const at = offset
+    const wanted = Math.min(CHUNK_SIZE, artifact.size - at)
+    offset += wanted
+    slot = (slot + 1) % RING_SIZE
+    return file.read(buffer, 0, wanted, at).then(({ bytesRead }) => {
+      if (bytesRead < wanted) throw fileChanged(artifact)
+      return buffer.subarray(0, bytesRead)
+    })
+  }
+  let pending = readNext()
+  try {
+    while (pending !== undefined) {
+      const chunk = await pending
+      pending = readNext()
+      digests.update(chunk)
+      onProgress?.(digests.bytes)
+      yield chunk
+    }
+    // A file that grew since it was measured would land cut short.
+    if ((await file.stat()).size !== artifact.size) throw fileChanged(artifact)
+  } finally {
+    // The request may have ended early (an error): let a read in flight finish first.
+    await pending?.catch(() => undefined)
+    await file.close()
+  }
+}
+
+function fileChanged(artifact: Artifact): S3Error {
+  return new S3Error(
+    `${artifact.name} changed while it was uploaded (it was ${artifact.size} bytes when the run began): make sure no other step writes it.`,
+    0,
+    'FileChanged'
   )
 }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { NetworkError } from '../../src/errors.js'
+import { ActionError, NetworkError } from '../../src/errors.js'
 import type { HttpClient, HttpRequest, HttpResponse } from '../../src/http.js'
 
 /** A request as the fake received it, body read to the end. */
@@ -125,10 +125,12 @@ async function record(request: HttpRequest): Promise<RecordedRequest> {
     const chunks: Buffer[] = []
     try {
       for await (const chunk of request.body) {
-        chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))
+        // Copied: a body chunk is valid only until the next is asked for (HttpRequest.body).
+        chunks.push(Buffer.from(chunk as Uint8Array))
       }
     } catch (error) {
-      // What the real client reports when the body it sends breaks off.
+      // As the real client: our own errors pass through, anything else is the network's.
+      if (error instanceof ActionError) throw error
       throw new NetworkError(`${request.method} ${request.url} failed: body broke off`, error)
     }
     body = Buffer.concat(chunks)

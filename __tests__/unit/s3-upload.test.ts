@@ -263,9 +263,10 @@ describe('uploadToS3', () => {
   it('notices a file that grew after it was measured', async () => {
     const artifact = await artifactWith('grow.log', Buffer.from('0123456789'))
     await writeFile(artifact.path, '0123456789 and more')
-    http.on('POST', S3, stored)
+    // The body breaks off before any answer: nothing to script.
+    http.fallback(stored)
     await expect(uploadToS3(http, ticketFor('grow.log'), artifact)).rejects.toThrow(
-      'grow.log changed while it was uploaded: 10 bytes expected, 19 read.'
+      'grow.log changed while it was uploaded (it was 10 bytes when the run began)'
     )
   })
 
