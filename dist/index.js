@@ -52867,9 +52867,13 @@ function glob_hashFiles(patterns_1) {
     });
 }
 //# sourceMappingURL=glob.js.map
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: ./node_modules/mime-types/index.js
 var mime_types = __nccwpck_require__(4096);
 ;// CONCATENATED MODULE: ./src/files.ts
+
+
 
 
 
@@ -52938,6 +52942,14 @@ function rootPattern(pattern, workspace) {
         ? workspace.replace(/[[*?]/g, (c) => `[${c}]`)
         : workspace.replace(/[[*?\\]/g, (c) => (c === '\\' ? '\\\\' : `[${c}]`));
     return `${negated ? '!' : ''}${external_node_path_.join(base, body)}`;
+}
+/** The SHA-256 of a file's bytes (a dry run reports it; an upload hashes as it sends). */
+async function sha256Of(file) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file, { highWaterMark: 1024 * 1024 })) {
+        hash.update(chunk);
+    }
+    return hash.digest('hex');
 }
 
 ;// CONCATENATED MODULE: ./src/http.ts
@@ -53183,6 +53195,25 @@ function setOutputs(published) {
     }))));
     setOutput('count', String(sorted.length));
 }
+/**
+ * The outputs of a dry run: nothing was uploaded (`count` 0, no URLs), and `downloads`
+ * lists what would be, with what is known before the server is asked: name, size, the
+ * content type we would declare, SHA-256, and whether it would create or replace.
+ */
+function setPlannedOutputs(plan) {
+    setOutput('urls', '');
+    setOutput('downloads', JSON.stringify(plan.map(({ item, sha256 }) => ({
+        id: null,
+        name: item.artifact.name,
+        size: item.artifact.size,
+        content_type: item.artifact.contentType,
+        url: null,
+        html_url: null,
+        sha256,
+        planned: item.replaces ? 'replace' : 'create'
+    }))));
+    setOutput('count', '0');
+}
 /** Writes the job summary: what landed, what replaced what, what failed, and the totals. */
 async function writeSummary(report) {
     const summary = summary_summary;
@@ -53295,8 +53326,6 @@ class ProgressLog {
     }
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/multipart.ts
 
 /**
@@ -53780,8 +53809,10 @@ async function run() {
             return items;
         });
         if (inputs.dryRun) {
-            info('Dry run: nothing was changed.');
-            setOutputs([]);
+            const planned = [];
+            for (const item of plan)
+                planned.push({ item, sha256: await sha256Of(item.artifact.path) });
+            setPlannedOutputs(planned);
             await writeSummary({
                 published: [],
                 failed: [],
@@ -53790,6 +53821,7 @@ async function run() {
                 repository: api.slug,
                 elapsedMs: Date.now() - started
             });
+            info('Dry run: nothing was changed.');
             return;
         }
         tempDir = await (0,promises_.mkdtemp)(external_node_path_.join(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'upload-downloads-'));

@@ -316,7 +316,7 @@ function validName(name: string): boolean {
     name !== '..' &&
     !name.includes('/') &&
     // Control characters cannot appear in an S3 form field or a file name.
-    !/[\u0000-\u001f\u007f]/.test(name) &&
+    ![...name].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) &&
     Buffer.byteLength(name) <= MAX_NAME_BYTES
   )
 }

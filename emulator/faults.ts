@@ -142,7 +142,12 @@ export class FaultController implements FaultInjector {
       ...(context.name !== undefined ? { name: context.name } : {})
     }
     const index = this.rules.findIndex(
-      ({ rule }) => rule.hop === hop && (rule.match === undefined || rule.match(request))
+      ({ rule }) =>
+        rule.hop === hop &&
+        // An S3 error code means the rule is for S3: on the 'download' hop it skips the
+        // github.com redirect and hits the object GET.
+        (rule.s3Code === undefined || context.origin === 's3') &&
+        (rule.match === undefined || rule.match(request))
     )
     let fault: ActiveFault | undefined
     const entry = this.rules[index]

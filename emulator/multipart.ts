@@ -165,7 +165,8 @@ export class MultipartParser {
           }
           next = end + 4
         }
-        if (end - pos > MAX_HEADER_BYTES) throw new MalformedMultipartError('part headers too large')
+        if (end - pos > MAX_HEADER_BYTES)
+          throw new MalformedMultipartError('part headers too large')
         events.push(this.partEvent(buf.toString('utf8', pos, end), base + next))
         pos = next
         this.state = 'body'

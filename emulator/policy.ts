@@ -9,12 +9,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 
 /** A value of the policy document, once parsed. */
 export type PolicyValue =
-  | string
-  | number
-  | boolean
-  | null
-  | PolicyValue[]
-  | { [key: string]: PolicyValue }
+  string | number | boolean | null | PolicyValue[] | { [key: string]: PolicyValue }
 
 /** One condition, normalised. `text` is how S3 quotes it in a failure message. */
 export type PolicyCondition =
@@ -317,8 +312,7 @@ function isExemptField(lowerName: string): boolean {
 }
 
 export type PolicyVerdict =
-  | { ok: true; lengthRange?: { min: number; max: number } }
-  | { ok: false; message: string }
+  { ok: true; lengthRange?: { min: number; max: number } } | { ok: false; message: string }
 
 /**
  * Checks a policy against the form fields that precede the file, the way S3 did: expiration,

@@ -35,7 +35,8 @@ const KNOWN: Record<string, { status: number; message: string }> = {
   InvalidArgument: { status: 400, message: 'Invalid Argument' },
   InvalidPolicyDocument: {
     status: 400,
-    message: 'The content of the form does not meet the conditions specified in the policy document.'
+    message:
+      'The content of the form does not meet the conditions specified in the policy document.'
   },
   MalformedPOSTRequest: {
     status: 400,
@@ -114,13 +115,12 @@ export function codeForStatus(status: number): string {
   }
 }
 
+/**
+ * Escapes XML element text. Quotes stay literal: S3 wrote `<ETag>"md5"</ETag>`
+ * (recorded-exchange-2013.txt), and clients may match that text.
+ */
 export function escapeXml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;')
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
 /** A request id in S3's style (16 upper-case hex digits). */

@@ -177,7 +177,11 @@ export function createS3Server(context: EmulatorContext, options: S3ServerOption
         if (expectsContinue) res.writeContinue()
         const record = recordRequest(context, 's3', 'other', req)
         // Listing the bucket was not allowed; other methods are not part of this protocol.
-        sendError(res, record, method === 'GET' ? s3Error('AccessDenied') : s3Error('MethodNotAllowed'))
+        sendError(
+          res,
+          record,
+          method === 'GET' ? s3Error('AccessDenied') : s3Error('MethodNotAllowed')
+        )
       }
     }
     run().catch(() => {
@@ -217,7 +221,10 @@ function precheck(req: IncomingMessage, maxObjectBytes: number): S3Error | undef
 }
 
 /** The checks on the fields before the file, in S3's order. */
-function validateForm(context: EmulatorContext, fields: readonly FormField[]): S3Error | AcceptedForm {
+function validateForm(
+  context: EmulatorContext,
+  fields: readonly FormField[]
+): S3Error | AcceptedForm {
   let last = -1
   for (const field of fields) {
     const index = (FIELD_ORDER as readonly string[]).indexOf(field.name.toLowerCase())
@@ -394,7 +401,16 @@ async function handlePost(
             await sink.write(event.data)
           } else if (event.type === 'partEnd') {
             phase = 'done'
-            const gone = await completeUpload(context, req, res, record, sink, accepted, fault, maxObjectBytes)
+            const gone = await completeUpload(
+              context,
+              req,
+              res,
+              record,
+              sink,
+              accepted,
+              fault,
+              maxObjectBytes
+            )
             sink = undefined
             if (gone) return
             break
@@ -435,16 +451,27 @@ async function completeUpload(
   if (sink.overLimit) {
     await sink.discard()
     const max = Math.min(maxObjectBytes, range?.max ?? Infinity)
-    sendError(res, record, s3Error('EntityTooLarge', undefined, { ProposedSize: size, MaxSizeAllowed: max }))
+    sendError(
+      res,
+      record,
+      s3Error('EntityTooLarge', undefined, { ProposedSize: size, MaxSizeAllowed: max })
+    )
     return false
   }
   if (range && size < range.min) {
     await sink.discard()
-    sendError(res, record, s3Error('EntityTooSmall', undefined, { ProposedSize: size, MinSizeAllowed: range.min }))
+    sendError(
+      res,
+      record,
+      s3Error('EntityTooSmall', undefined, { ProposedSize: size, MinSizeAllowed: range.min })
+    )
     return false
   }
   const result = await sink.finish()
-  await context.store.commitUpload(form.download, sink.path, { ...result, contentType: form.contentType })
+  await context.store.commitUpload(form.download, sink.path, {
+    ...result,
+    contentType: form.contentType
+  })
   if (fault?.resetAfterCommit) {
     // Stored, but the answer is lost.
     req.socket.destroy()

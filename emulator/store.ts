@@ -143,7 +143,11 @@ export class DownloadStore {
    * same key overwrites, as S3 does. If the download was deleted meanwhile, S3 still took the
    * bytes but nothing refers to them, so they are dropped.
    */
-  async commitUpload(record: DownloadRecord, incoming: string, result: UploadResult): Promise<void> {
+  async commitUpload(
+    record: DownloadRecord,
+    incoming: string,
+    result: UploadResult
+  ): Promise<void> {
     if (!this.isLive(record)) {
       await rm(incoming, { force: true })
       return

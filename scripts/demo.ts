@@ -39,7 +39,10 @@ try {
       'replace-existing': 'true'
     },
     github: { token, repository, apiUrl: emulator.apiUrl },
-    echo: process.stdout
+    onLine: (line) => {
+      const shown = asRunnerShows(line)
+      if (shown !== undefined) console.log(shown)
+    }
   })
 
   console.log(`\n--- exit code ${result.code}`)
@@ -53,6 +56,21 @@ try {
 } finally {
   await emulator.close()
   await rm(workspace, { recursive: true, force: true })
+}
+
+/**
+ * A log line as the Actions log shows it: masks and debug lines hidden, groups as headings,
+ * annotations labelled.
+ */
+function asRunnerShows(line: string): string | undefined {
+  const command = /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line)
+  if (command === null) return `  ${line}`
+  const [, name, text] = command
+  if (name === 'group') return `▸ ${text}`
+  if (name === 'error') return `  Error: ${text}`
+  if (name === 'warning') return `  Warning: ${text}`
+  if (name === 'notice') return `  Notice: ${text}`
+  return undefined
 }
 
 /** A rough rendering of the summary's HTML for a terminal. */

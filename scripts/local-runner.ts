@@ -35,8 +35,8 @@ export interface RunOptions {
   /** What `${{ github.token }}`, `${{ github.repository }}` and `${{ github.api_url }}` expand to. */
   github: { token: string; repository: string; apiUrl: string }
   env?: Record<string, string>
-  /** Copy the action's log to this stream as it runs (the demo does). */
-  echo?: NodeJS.WritableStream
+  /** Told each line of the action's log as it runs (the demo shows them). */
+  onLine?: (line: string) => void
 }
 
 export interface RunResult {
@@ -102,13 +102,16 @@ export async function runAction(options: RunOptions): Promise<RunResult> {
     }, 50)
     let stdout = ''
     let stderr = ''
+    let partial = ''
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString()
-      options.echo?.write(chunk)
+      if (options.onLine === undefined) return
+      const lines = (partial + chunk.toString()).split('\n')
+      partial = lines.pop() ?? ''
+      lines.forEach(options.onLine)
     })
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
-      options.echo?.write(chunk)
     })
     const code = await new Promise<number>((resolve) => {
       child.on('close', (exitCode) => resolve(exitCode ?? 1))

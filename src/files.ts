@@ -1,6 +1,8 @@
 import * as glob from '@actions/glob'
 import { constants } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
 import * as path from 'node:path'
 import { lookup } from 'mime-types'
 
@@ -87,4 +89,13 @@ export function rootPattern(pattern: string, workspace: string): string {
       ? workspace.replace(/[[*?]/g, (c) => `[${c}]`)
       : workspace.replace(/[[*?\\]/g, (c) => (c === '\\' ? '\\\\' : `[${c}]`))
   return `${negated ? '!' : ''}${path.join(base, body)}`
+}
+
+/** The SHA-256 of a file's bytes (a dry run reports it; an upload hashes as it sends). */
+export async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer)
+  }
+  return hash.digest('hex')
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { DownloadsApi } from './downloads-api.js'
 import { describe } from './errors.js'
-import { findArtifacts, type Artifact } from './files.js'
+import { findArtifacts, sha256Of, type Artifact } from './files.js'
 import { createHttpClient, type HttpClient } from './http.js'
 import { readInputs, type Inputs } from './inputs.js'
 import { makePlan, type PlanItem } from './plan.js'
@@ -12,7 +12,7 @@ import { AdaptiveLimit, settleAll } from './pool.js'
 import { ProgressLog } from './progress.js'
 import { Publisher, type Published } from './publish.js'
 import { RateLimitGate } from './rate-limits.js'
-import { humanSize, setOutputs, writeSummary, type Failure } from './report.js'
+import { humanSize, setOutputs, setPlannedOutputs, writeSummary, type Failure } from './report.js'
 import type { RetryOptions } from './retry.js'
 
 /**
@@ -77,8 +77,9 @@ export async function run(): Promise<void> {
     })
 
     if (inputs.dryRun) {
-      core.info('Dry run: nothing was changed.')
-      setOutputs([])
+      const planned = []
+      for (const item of plan) planned.push({ item, sha256: await sha256Of(item.artifact.path) })
+      setPlannedOutputs(planned)
       await writeSummary({
         published: [],
         failed: [],
@@ -87,6 +88,7 @@ export async function run(): Promise<void> {
         repository: api.slug,
         elapsedMs: Date.now() - started
       })
+      core.info('Dry run: nothing was changed.')
       return
     }
 

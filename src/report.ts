@@ -39,6 +39,31 @@ export function setOutputs(published: Published[]): void {
   core.setOutput('count', String(sorted.length))
 }
 
+/**
+ * The outputs of a dry run: nothing was uploaded (`count` 0, no URLs), and `downloads`
+ * lists what would be, with what is known before the server is asked: name, size, the
+ * content type we would declare, SHA-256, and whether it would create or replace.
+ */
+export function setPlannedOutputs(plan: { item: PlanItem; sha256: string }[]): void {
+  core.setOutput('urls', '')
+  core.setOutput(
+    'downloads',
+    JSON.stringify(
+      plan.map(({ item, sha256 }) => ({
+        id: null,
+        name: item.artifact.name,
+        size: item.artifact.size,
+        content_type: item.artifact.contentType,
+        url: null,
+        html_url: null,
+        sha256,
+        planned: item.replaces ? 'replace' : 'create'
+      }))
+    )
+  )
+  core.setOutput('count', '0')
+}
+
 /** Writes the job summary: what landed, what replaced what, what failed, and the totals. */
 export async function writeSummary(report: RunReport): Promise<void> {
   const summary = core.summary

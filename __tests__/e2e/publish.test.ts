@@ -119,5 +119,28 @@ describe('the bundled action against the emulator', () => {
     expect(result.stdout).toContain('create b.txt')
     expect(result.summary).toContain('dry run')
     expect(result.outputs.count).toBe('0')
+    expect(result.outputs.urls).toBe('')
+    expect(JSON.parse(result.outputs.downloads)).toEqual([
+      {
+        id: null,
+        name: 'a.txt',
+        size: 5,
+        content_type: 'text/plain',
+        url: null,
+        html_url: null,
+        sha256: sha256('new a'),
+        planned: 'replace'
+      },
+      {
+        id: null,
+        name: 'b.txt',
+        size: 1,
+        content_type: 'text/plain',
+        url: null,
+        html_url: null,
+        sha256: sha256('b'),
+        planned: 'create'
+      }
+    ])
   })
 })

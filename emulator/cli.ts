@@ -1,0 +1,105 @@
+/**
+ * `npm run emulator`: runs the Downloads API + S3 emulator in the foreground until SIGINT or
+ * SIGTERM. Prints one JSON line with the URLs first, so scripts can read it, then hints.
+ */
+import { parseArgs } from 'node:util'
+import { startEmulator } from './index.js'
+import type { EmulatorOptions } from './types.js'
+
+const USAGE = `Usage: npm run emulator -- [options]
+
+  --host HOST          interface to listen on (default 127.0.0.1)
+  --api-port N         API port (default 3000; 0 = any free port)
+  --s3-port N          S3 port (default 3001; 0 = any free port)
+  --token T            accepted token, repeatable (default emulator-token)
+  --repo OWNER/NAME    existing repository, repeatable (default octocat/hello-world)
+  --storage DIR        keep uploaded bytes in DIR (default: a temp dir, removed on exit)
+  --fault-rate R       inject random transient faults with probability R (0..1) per request
+  --fault-seed N       seed for --fault-rate (default 1)
+  --help               this text`
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number`)
+  return n
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      host: { type: 'string' },
+      'api-port': { type: 'string' },
+      's3-port': { type: 'string' },
+      token: { type: 'string', multiple: true },
+      repo: { type: 'string', multiple: true },
+      storage: { type: 'string' },
+      'fault-rate': { type: 'string' },
+      'fault-seed': { type: 'string' },
+      help: { type: 'boolean' }
+    },
+    strict: true
+  })
+  if (values.help) {
+    console.log(USAGE)
+    return
+  }
+  const tokens = values.token ?? ['emulator-token']
+  const repos = values.repo ?? ['octocat/hello-world']
+  const options: EmulatorOptions = {
+    host: values.host ?? '127.0.0.1',
+    apiPort: port(values['api-port'], 3000, '--api-port'),
+    s3Port: port(values['s3-port'], 3001, '--s3-port'),
+    tokens,
+    repos
+  }
+  if (values.storage !== undefined) options.storageDir = values.storage
+  const emulator = await startEmulator(options)
+
+  if (values['fault-rate'] !== undefined) {
+    const rate = Number(values['fault-rate'])
+    const seed = Number(values['fault-seed'] ?? '1')
+    if (!(rate >= 0 && rate <= 1)) throw new Error('--fault-rate must be within 0..1')
+    if (!Number.isInteger(seed)) throw new Error('--fault-seed must be an integer')
+    emulator.faults.random({ seed, rate })
+  }
+
+  console.log(
+    JSON.stringify({
+      apiUrl: emulator.apiUrl,
+      s3Url: emulator.s3Url,
+      token: tokens[0],
+      repository: repos[0]
+    })
+  )
+  console.log(`Downloads API emulator
+  API:     ${emulator.apiUrl}   (token: ${tokens.join(', ')})
+  S3:      ${emulator.s3Url}
+  Repos:   ${repos.join(', ')}
+  Storage: ${emulator.storageDir}
+Try:
+  curl -H "Authorization: token ${tokens[0]}" ${emulator.apiUrl}/repos/${repos[0]}/downloads
+Press Ctrl+C to stop.`)
+
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    console.log(`\n${signal}: closing (${emulator.requests.length} requests served)`)
+    emulator.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err)
+        process.exit(1)
+      }
+    )
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err)
+  console.error(USAGE)
+  process.exit(2)
+})
