@@ -147,7 +147,9 @@ export function multipartBody(parts: Part[], boundary = BOUNDARY): Buffer {
   const chunks: Buffer[] = []
   for (const part of parts) {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"`
-    if (part.filename !== undefined) head += `; filename="${part.filename}"`
+    // Quotes and backslashes escaped with a backslash, as curl does.
+    if (part.filename !== undefined)
+      head += `; filename="${part.filename.replace(/["\\]/g, '\\$&')}"`
     head += '\r\n'
     if (part.contentType !== undefined) head += `Content-Type: ${part.contentType}\r\n`
     chunks.push(Buffer.from(`${head}\r\n`), Buffer.from(part.value ?? ''), Buffer.from('\r\n'))
