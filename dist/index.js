@@ -52988,6 +52988,11 @@ function createHttpClient(timeouts = DEFAULT_TIMEOUTS) {
                 // Our own errors from a request body (a file that changed) pass through as they are.
                 if (error instanceof ActionError)
                     throw error;
+                const code = codeOf(error);
+                if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+                    // No retry fixes a certificate the runner does not trust.
+                    throw new ActionError(`${request.method} ${hostOf(request.url)} failed: ${reason(error)}. If the server uses a private CA, point NODE_EXTRA_CA_CERTS at its PEM file.`, { cause: error });
+                }
                 throw new NetworkError(`${request.method} ${hostOf(request.url)} failed: ${reason(error)}`, error);
             }
             return {
@@ -53009,6 +53014,25 @@ function pathOf(url) {
 }
 function hostOf(url) {
     return new URL(url).host;
+}
+/** Node's TLS verification failures (see tls.TLSSocket's authorizationError). */
+const CERTIFICATE_ERRORS = new Set([
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'CERT_HAS_EXPIRED',
+    'CERT_NOT_YET_VALID',
+    'ERR_TLS_CERT_ALTNAME_INVALID'
+]);
+function codeOf(error) {
+    for (let e = error; e instanceof Error; e = e.cause) {
+        const code = e.code;
+        if (typeof code === 'string' && CERTIFICATE_ERRORS.has(code))
+            return code;
+    }
+    return error?.code;
 }
 /** undici's error codes say more than its messages ("other side closed"). */
 function reason(error) {
@@ -53501,7 +53525,9 @@ const RING_SIZE = 4;
  */
 async function* fileChunks(artifact, digests, onProgress) {
     const file = await (0,promises_.open)(artifact.path, 'r');
-    const ring = Array.from({ length: RING_SIZE }, () => Buffer.allocUnsafe(CHUNK_SIZE));
+    // A small file needs one buffer of its own size, not the whole ring.
+    const chunkSize = Math.max(1, Math.min(CHUNK_SIZE, artifact.size));
+    const ring = Array.from({ length: Math.min(RING_SIZE, Math.ceil(artifact.size / chunkSize)) }, () => Buffer.allocUnsafe(chunkSize));
     let offset = 0;
     let slot = 0;
     // One read ahead: the disk works on the next chunk while the socket takes this one.
@@ -53510,9 +53536,9 @@ async function* fileChunks(artifact, digests, onProgress) {
             return undefined;
         const buffer = ring[slot];
         const at = offset;
-        const wanted = Math.min(CHUNK_SIZE, artifact.size - at);
+        const wanted = Math.min(chunkSize, artifact.size - at);
         offset += wanted;
-        slot = (slot + 1) % RING_SIZE;
+        slot = (slot + 1) % ring.length;
         return file.read(buffer, 0, wanted, at).then(({ bytesRead }) => {
             if (bytesRead < wanted)
                 throw fileChanged(artifact);

@@ -4,7 +4,13 @@
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http'
 import type { ServerResponse } from 'node:http'
-import { delay, objectUrl, recordRequest, type EmulatorContext } from './context.js'
+import {
+  delay,
+  objectUrl,
+  recordRequest,
+  type EmulatorContext,
+  type ServerFactory
+} from './context.js'
 import type { ActiveFault } from './faults.js'
 import { decideMimeType } from './mime-type.js'
 import { formatExpiration, issuePolicy, signPolicy } from './policy.js'
@@ -120,8 +126,11 @@ function defaultMessage(status: number): string {
   return STATUS_CODES[status] ?? 'Error'
 }
 
-export function createApiServer(context: EmulatorContext): Server {
-  return createServer((req, res) => {
+export function createApiServer(
+  context: EmulatorContext,
+  makeServer: ServerFactory = createServer
+): Server {
+  return makeServer({}).on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(context, req, res).catch(() => {
       // A handler bug or a socket that went away: never leave the client hanging.
       if (!res.headersSent && !res.destroyed) {

@@ -2,6 +2,7 @@
  * `npm run emulator`: runs the Downloads API + S3 emulator in the foreground until SIGINT or
  * SIGTERM. Prints one JSON line with the URLs first, so scripts can read it, then hints.
  */
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { startEmulator } from './index.js'
 import type { EmulatorOptions } from './types.js'
@@ -16,6 +17,8 @@ const USAGE = `Usage: npm run emulator -- [options]
   --storage DIR        keep uploaded bytes in DIR (default: a temp dir, removed on exit)
   --fault-rate R       inject random transient faults with probability R (0..1) per request
   --fault-seed N       seed for --fault-rate (default 1)
+  --tls-key FILE       serve HTTPS with this PEM key (with --tls-cert)
+  --tls-cert FILE      serve HTTPS with this PEM certificate (with --tls-key)
   --help               this text`
 
 function port(value: string | undefined, fallback: number, flag: string): number {
@@ -36,6 +39,8 @@ async function main(): Promise<void> {
       storage: { type: 'string' },
       'fault-rate': { type: 'string' },
       'fault-seed': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-cert': { type: 'string' },
       help: { type: 'boolean' }
     },
     strict: true
@@ -54,6 +59,15 @@ async function main(): Promise<void> {
     repos
   }
   if (values.storage !== undefined) options.storageDir = values.storage
+  if ((values['tls-key'] === undefined) !== (values['tls-cert'] === undefined)) {
+    throw new Error('--tls-key and --tls-cert go together')
+  }
+  if (values['tls-key'] !== undefined && values['tls-cert'] !== undefined) {
+    options.tls = {
+      key: await readFile(values['tls-key']),
+      cert: await readFile(values['tls-cert'])
+    }
+  }
   const emulator = await startEmulator(options)
 
   if (values['fault-rate'] !== undefined) {

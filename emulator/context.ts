@@ -2,11 +2,14 @@
  * What both servers share: the store, the fault controller, the request log and the settings
  * that tests may change while the emulator runs.
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, Server, ServerOptions } from 'node:http'
 import type { FaultController } from './faults.js'
 import type { RateLimiter } from './rate-limit.js'
 import type { DownloadStore } from './store.js'
 import type { Hop, RequestRecord } from './types.js'
+
+/** Makes the listening server: node:http's createServer, or node:https's with a certificate. */
+export type ServerFactory = (options: ServerOptions) => Server
 
 export interface EmulatorContext {
   readonly store: DownloadStore

@@ -3,12 +3,13 @@
  * two loopback servers (API and S3, separate origins) sharing one store. See README.md here.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApiServer } from './api-server.js'
-import type { EmulatorContext } from './context.js'
+import type { EmulatorContext, ServerFactory } from './context.js'
 import { FaultController } from './faults.js'
 import { decideMimeType } from './mime-type.js'
 import { RateLimiter } from './rate-limit.js'
@@ -81,13 +82,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     apiUrl: '',
     s3Url: ''
   }
-  const api = createApiServer(context)
-  const s3 = createS3Server(context)
+  const tls = options.tls
+  const makeServer: ServerFactory = tls
+    ? // An https.Server answers the same 'request' and 'checkContinue' events.
+      (serverOptions) => createHttpsServer({ ...serverOptions, ...tls }) as unknown as Server
+    : createServer
+  const scheme = tls ? 'https' : 'http'
+  const api = createApiServer(context, makeServer)
+  const s3 = createS3Server(context, { makeServer })
   try {
     const apiPort = await listen(api, options.apiPort ?? 0, host)
     const s3Port = await listen(s3, options.s3Port ?? 0, host)
-    context.apiUrl = `http://${urlHost(host)}:${apiPort}`
-    context.s3Url = `http://${urlHost(host)}:${s3Port}/`
+    context.apiUrl = `${scheme}://${urlHost(host)}:${apiPort}`
+    context.s3Url = `${scheme}://${urlHost(host)}:${s3Port}/`
   } catch (err) {
     await Promise.all([closeServer(api), closeServer(s3)])
     if (ownsStorage) await rm(storageDir, { recursive: true, force: true })

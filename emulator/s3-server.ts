@@ -19,7 +19,7 @@ import {
   type ServerResponse
 } from 'node:http'
 import { finished, pipeline } from 'node:stream/promises'
-import { delay, recordRequest, type EmulatorContext } from './context.js'
+import { delay, recordRequest, type EmulatorContext, type ServerFactory } from './context.js'
 import type { ActiveFault } from './faults.js'
 import {
   MalformedMultipartError,
@@ -71,6 +71,8 @@ const REQUIRED_FIELDS = [
 export interface S3ServerOptions {
   /** Largest object accepted. Default 5 GiB, as S3; tests may lower it. */
   maxObjectBytes?: number
+  /** node:http's createServer, or an HTTPS one. */
+  makeServer?: ServerFactory
 }
 
 function missingFieldError(name: string): S3Error {
@@ -164,7 +166,10 @@ interface AcceptedForm {
 export function createS3Server(context: EmulatorContext, options: S3ServerOptions = {}): Server {
   const maxObjectBytes = options.maxObjectBytes ?? MAX_OBJECT_BYTES
   // requestTimeout 0: a 5 GiB upload may take longer than node's default 300 s.
-  const server = createServer({ requestTimeout: 0, highWaterMark: 1024 * 1024 })
+  const server = (options.makeServer ?? createServer)({
+    requestTimeout: 0,
+    highWaterMark: 1024 * 1024
+  })
   const dispatch = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     const method = req.method ?? 'GET'
     const pathname = (req.url ?? '/').split('?')[0] ?? '/'

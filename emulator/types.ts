@@ -25,6 +25,11 @@ export interface EmulatorOptions {
   rateLimit?: number
   /** S3 secret the policies are signed with (the access key id is `AKIAEMULATOREXAMPLE`). */
   secret?: string
+  /**
+   * Serve both origins over HTTPS with this key and certificate (PEM), as a GitHub Enterprise
+   * Server with a private CA would. Default: plain HTTP.
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer }
 }
 
 /** A download as the emulator stores it. */

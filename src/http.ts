@@ -71,6 +71,14 @@ export function createHttpClient(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS): Htt
       } catch (error) {
         // Our own errors from a request body (a file that changed) pass through as they are.
         if (error instanceof ActionError) throw error
+        const code = codeOf(error)
+        if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+          // No retry fixes a certificate the runner does not trust.
+          throw new ActionError(
+            `${request.method} ${hostOf(request.url)} failed: ${reason(error)}. If the server uses a private CA, point NODE_EXTRA_CA_CERTS at its PEM file.`,
+            { cause: error }
+          )
+        }
         throw new NetworkError(
           `${request.method} ${hostOf(request.url)} failed: ${reason(error)}`,
           error
@@ -101,6 +109,26 @@ function pathOf(url: string): string {
 
 function hostOf(url: string): string {
   return new URL(url).host
+}
+
+/** Node's TLS verification failures (see tls.TLSSocket's authorizationError). */
+const CERTIFICATE_ERRORS = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID'
+])
+
+function codeOf(error: unknown): string | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && CERTIFICATE_ERRORS.has(code)) return code
+  }
+  return (error as { code?: string } | undefined)?.code
 }
 
 /** undici's error codes say more than its messages ("other side closed"). */

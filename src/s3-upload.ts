@@ -184,7 +184,12 @@ async function* fileChunks(
   onProgress?: (bytesSent: number) => void
 ): AsyncGenerator<Buffer> {
   const file = await open(artifact.path, 'r')
-  const ring = Array.from({ length: RING_SIZE }, () => Buffer.allocUnsafe(CHUNK_SIZE))
+  // A small file needs one buffer of its own size, not the whole ring.
+  const chunkSize = Math.max(1, Math.min(CHUNK_SIZE, artifact.size))
+  const ring = Array.from(
+    { length: Math.min(RING_SIZE, Math.ceil(artifact.size / chunkSize)) },
+    () => Buffer.allocUnsafe(chunkSize)
+  )
   let offset = 0
   let slot = 0
   // One read ahead: the disk works on the next chunk while the socket takes this one.
@@ -192,9 +197,9 @@ async function* fileChunks(
     if (offset >= artifact.size) return undefined
     const buffer = ring[slot]
     const at = offset
-    const wanted = Math.min(CHUNK_SIZE, artifact.size - at)
+    const wanted = Math.min(chunkSize, artifact.size - at)
     offset += wanted
-    slot = (slot + 1) % RING_SIZE
+    slot = (slot + 1) % ring.length
     return file.read(buffer, 0, wanted, at).then(({ bytesRead }) => {
       if (bytesRead < wanted) throw fileChanged(artifact)
       return buffer.subarray(0, bytesRead)

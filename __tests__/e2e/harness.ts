@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createProxy } from 'proxy'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js'
 import { makeWorkspace, runAction, type RunResult } from '../../scripts/local-runner.js'
 
@@ -79,4 +82,29 @@ export interface DownloadOutput {
 
 export function downloadsOutput(result: RunResult): DownloadOutput[] {
   return JSON.parse(result.outputs.downloads ?? '[]') as DownloadOutput[]
+}
+
+/** A real HTTP proxy on loopback that notes every host it carries traffic to. */
+export interface Proxy {
+  url: string
+  /** `host:port` of every tunnel (CONNECT) and every forwarded request, in order. */
+  hosts: string[]
+  close(): Promise<void>
+}
+
+export async function startProxy(): Promise<Proxy> {
+  const hosts: string[] = []
+  const server = createProxy(createServer())
+  server.prependListener('connect', (req) => hosts.push(String(req.url)))
+  server.prependListener('request', (req) => hosts.push(new URL(String(req.url)).host))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hosts,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  }
 }

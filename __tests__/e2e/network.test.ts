@@ -1,35 +1,28 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { createProxy } from 'proxy'
-import { downloadsOutput, fetchBytes, sha256, stage, type Stage } from './harness.js'
+import {
+  downloadsOutput,
+  fetchBytes,
+  sha256,
+  stage,
+  startProxy,
+  type Proxy,
+  type Stage
+} from './harness.js'
 
 let current: Stage | undefined
-let proxy: Server | undefined
+let proxy: Proxy | undefined
 afterEach(async () => {
   await current?.close()
-  current = undefined
-  await new Promise((resolve) => proxy?.close(resolve) ?? resolve(undefined))
-  proxy = undefined
+  await proxy?.close()
+  current = proxy = undefined
 })
-
-/** A real HTTP proxy on loopback that notes every host it carries traffic to. */
-async function startProxy(): Promise<{ url: string; hosts: string[] }> {
-  const hosts: string[] = []
-  const server = createProxy(createServer())
-  // Tunnels (CONNECT host:port) and plain forwarding (GET http://host/…) both count.
-  server.prependListener('connect', (req) => hosts.push(String(req.url)))
-  server.prependListener('request', (req) => hosts.push(new URL(String(req.url)).host))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  proxy = server
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hosts }
-}
 
 describe('proxies', () => {
   it('sends the API and the S3 traffic through http_proxy', async () => {
     const s = (current = await stage())
     await s.files({ 'app.bin': 'through the proxy' })
-    const { url, hosts } = await startProxy()
+    proxy = await startProxy()
+    const { url, hosts } = proxy
 
     const result = await s.run({ glob: 'app.bin' }, { http_proxy: url, HTTP_PROXY: url })
 
@@ -46,7 +39,8 @@ describe('proxies', () => {
   it('goes direct to hosts listed in no_proxy', async () => {
     const s = (current = await stage())
     await s.files({ 'app.bin': 'direct' })
-    const { url, hosts } = await startProxy()
+    proxy = await startProxy()
+    const { url, hosts } = proxy
 
     const result = await s.run(
       { glob: 'app.bin' },
