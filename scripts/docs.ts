@@ -2,6 +2,7 @@
 // `--check` changes nothing and fails when the README is not what action.yml makes.
 import { readFile, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
+import { format, resolveConfig } from 'prettier'
 import { parse } from 'yaml'
 import { projectRoot } from './local-runner.js'
 
@@ -46,7 +47,14 @@ function replaceBlock(text: string, name: string, body: string): string {
 }
 
 const readme = await readFile(readmePath, 'utf8')
-const wanted = replaceBlock(replaceBlock(readme, 'inputs', inputs), 'outputs', outputs)
+// Formatted as `npm run format` would, so that Prettier and this script agree on the tables.
+const wanted = await format(
+  replaceBlock(replaceBlock(readme, 'inputs', inputs), 'outputs', outputs),
+  {
+    ...(await resolveConfig(readmePath)),
+    filepath: readmePath
+  }
+)
 if (process.argv.includes('--check')) {
   if (wanted !== readme) {
     console.error("README.md's inputs/outputs tables differ from action.yml: run `npm run docs`.")
