@@ -48947,8 +48947,10 @@ class DownloadsApi {
                 }, async (res) => toTicket(parseJson(await res.text(), 'the created download')));
             }
             catch (error) {
-                if (error instanceof NetworkError)
+                // A dropped connection, or a gateway's 5xx, may hide a create the server did.
+                if (error instanceof NetworkError || (error instanceof ApiError && error.status >= 500)) {
                     answerLost = true;
+                }
                 if (answerLost && error instanceof ApiError && error.codes.includes('already_exists')) {
                     info(`The answer to creating ${spec.name} was lost, but the server made it: deleting that one and creating it again.`);
                     await this.deleteByName(spec.name);
@@ -53174,9 +53176,11 @@ class AdaptiveLimit {
     get current() {
         return this.value;
     }
-    /** Halves the limit, down to one at a time. */
+    /** Halves the limit, down to one at a time; tells whether it changed. */
     lower() {
+        const before = this.value;
         this.value = Math.max(1, Math.floor(this.value / 2));
+        return this.value !== before;
     }
 }
 /**
@@ -53811,8 +53815,9 @@ async function run() {
         const gate = new RateLimitGate({
             maxWaitMs: inputs.rateLimitWait * 1000,
             onSecondary: () => {
-                limit.lower();
-                warning(`GitHub's secondary rate limit hit: uploading ${limit.current} at a time from now on.`);
+                if (limit.lower()) {
+                    warning(`GitHub's secondary rate limit hit: uploading ${limit.current} at a time from now on.`);
+                }
             },
             onWait: (kind, ms) => info(`GitHub's ${kind} rate limit: holding every request for ${Math.ceil(ms / 1000)} s.`)
         });
@@ -53884,8 +53889,9 @@ async function run() {
     }
     finally {
         await http?.close();
+        // Only if empty: a copy that a failed restore left is the user's last copy of that file.
         if (tempDir !== undefined)
-            await (0,promises_.rm)(tempDir, { recursive: true, force: true });
+            await (0,promises_.rmdir)(tempDir).catch(() => undefined);
     }
 }
 async function matchFiles(inputs) {

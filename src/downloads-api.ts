@@ -125,7 +125,10 @@ export class DownloadsApi {
           async (res) => toTicket(parseJson(await res.text(), 'the created download'))
         )
       } catch (error) {
-        if (error instanceof NetworkError) answerLost = true
+        // A dropped connection, or a gateway's 5xx, may hide a create the server did.
+        if (error instanceof NetworkError || (error instanceof ApiError && error.status >= 500)) {
+          answerLost = true
+        }
         if (answerLost && error instanceof ApiError && error.codes.includes('already_exists')) {
           core.info(
             `The answer to creating ${spec.name} was lost, but the server made it: deleting that one and creating it again.`

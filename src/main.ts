@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rmdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { DownloadsApi } from './downloads-api.js'
@@ -36,10 +36,11 @@ export async function run(): Promise<void> {
     const gate = new RateLimitGate({
       maxWaitMs: inputs.rateLimitWait * 1000,
       onSecondary: () => {
-        limit.lower()
-        core.warning(
-          `GitHub's secondary rate limit hit: uploading ${limit.current} at a time from now on.`
-        )
+        if (limit.lower()) {
+          core.warning(
+            `GitHub's secondary rate limit hit: uploading ${limit.current} at a time from now on.`
+          )
+        }
       },
       onWait: (kind, ms) =>
         core.info(
@@ -127,7 +128,8 @@ export async function run(): Promise<void> {
     core.setFailed(describe(error))
   } finally {
     await http?.close()
-    if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true })
+    // Only if empty: a copy that a failed restore left is the user's last copy of that file.
+    if (tempDir !== undefined) await rmdir(tempDir).catch(() => undefined)
   }
 }
 

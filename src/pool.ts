@@ -6,9 +6,11 @@ export class AdaptiveLimit {
     return this.value
   }
 
-  /** Halves the limit, down to one at a time. */
-  lower(): void {
+  /** Halves the limit, down to one at a time; tells whether it changed. */
+  lower(): boolean {
+    const before = this.value
     this.value = Math.max(1, Math.floor(this.value / 2))
+    return this.value !== before
   }
 }
 

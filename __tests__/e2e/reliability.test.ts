@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
 import { downloadsOutput, fetchBytes, REPO, sha256, stage, TOKEN, type Stage } from './harness.js'
 
 let current: Stage | undefined
@@ -145,6 +148,27 @@ describe('failures that cannot be ridden out', () => {
       ['app.bin', 'v1', true]
     ])
     expect(stored[0].sha256).toBe(sha256('the old bytes'))
+  })
+  it('when restoring fails too, the saved copy outlives the run and the error says where', async () => {
+    const s = (current = await stage())
+    s.emulator.seed(REPO, { name: 'app.bin', content: 'the old bytes', description: 'v1' })
+    await s.files({ 'app.bin': 'the new bytes' })
+    // Both the new upload and the restore's upload are refused.
+    s.emulator.faults.inject({ hop: 's3', status: 403, s3Code: 'AccessDenied', times: 2 })
+    const runnerTemp = await mkdtemp(path.join(tmpdir(), 'runner-temp-'))
+
+    const result = await s.run(
+      { glob: 'app.bin', 'replace-existing': 'true' },
+      { RUNNER_TEMP: runnerTemp }
+    )
+
+    expect(result.code).toBe(1)
+    expect(result.errors).toHaveLength(1)
+    const kept = /its bytes are at (\S+) until the job ends/.exec(result.errors[0])?.[1]
+    expect(kept?.startsWith(runnerTemp)).toBe(true)
+    expect(await readFile(kept ?? '', 'utf8')).toBe('the old bytes')
+    expectNoOrphanNoDuplicate(s)
+    await rm(runnerTemp, { recursive: true, force: true })
   })
 })
 
