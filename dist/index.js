@@ -53638,10 +53638,8 @@ class Publisher {
                     info(`The upload policy for ${artifact.name} expired: creating the download again.`);
                     await api.delete(ticket.download.id);
                     ticket = await api.create(spec);
-                    throw new ActionError(`The upload policy for ${artifact.name} expired.`, {
-                        transient: true,
-                        retryAfterMs: 0
-                    });
+                    // A policy that is dead on arrival again and again means a clock is off.
+                    throw new ActionError(`${describe(error)} (if every policy arrives expired, the server's clock is off)`, { transient: true, retryAfterMs: 0 });
                 }
             });
             return {

@@ -42,7 +42,8 @@ export function recordRequest(
     method: req.method ?? 'GET',
     path: req.url ?? '/',
     status: 0,
-    headers: { ...req.headers }
+    headers: { ...req.headers },
+    connection: `${req.socket.remoteAddress}:${req.socket.remotePort}`
   }
   context.requests.push(record)
   return record

@@ -66,6 +66,8 @@ export interface RequestRecord {
   /** The status answered; 0 when the socket was destroyed instead. */
   status: number
   headers: Record<string, string | string[] | undefined>
+  /** The client's `address:port`: one per TCP connection, so tests can see keep-alive reuse. */
+  connection: string
   /** The injected fault's label (e.g. `create:503`), when one hit this request. */
   fault?: string
 }

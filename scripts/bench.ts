@@ -124,7 +124,8 @@ async function action(
 ): Promise<{ seconds: number; peakRss: number; count: number }> {
   const result = await runAction({
     workspace,
-    inputs: { glob, concurrency: '8' },
+    // The inputs a user would set: the glob, and action.yml's defaults for the rest.
+    inputs: { glob },
     github: { token: TOKEN, repository: repo, apiUrl: emulator.apiUrl }
   })
   if (result.code !== 0)

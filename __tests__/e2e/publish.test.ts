@@ -66,6 +66,47 @@ describe('the bundled action against the emulator', () => {
     for (const r of s3Requests) expect(r.headers.authorization).toBeUndefined()
   })
 
+  it('sends one API request per file beyond the listing, over kept-alive connections', async () => {
+    const s = (current = await stage())
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 60; i++) files[`part-${String(i).padStart(2, '0')}.txt`] = `part ${i}\n`
+    await s.files(files)
+
+    const result = await s.run({ glob: '*.txt', concurrency: '4' })
+
+    expect(result.code).toBe(0)
+    const api = s.emulator.requests.filter((r) => r.origin === 'api')
+    expect(api.map((r) => r.hop).sort()).toEqual(
+      ['list', ...Array<string>(60).fill('create')].sort()
+    )
+    const s3 = s.emulator.requests.filter((r) => r.origin === 's3')
+    expect(s3).toHaveLength(60)
+    // Four at a time: at most four connections per origin (five for the API, the listing's own).
+    expect(new Set(api.map((r) => r.connection)).size).toBeLessThanOrEqual(5)
+    expect(new Set(s3.map((r) => r.connection)).size).toBeLessThanOrEqual(4)
+  })
+
+  it('logs progress for a large file at most every 10%, and totals in the summary', async () => {
+    const s = (current = await stage())
+    const big = randomBytes(24 * 1024 * 1024)
+    await s.files({ 'image.iso': big })
+
+    const result = await s.run({ glob: 'image.iso' })
+
+    expect(result.code).toBe(0)
+    const progress = result.stdout.split('\n').filter((l) => /^image\.iso: \d+% \(/.test(l))
+    expect(progress.length).toBeGreaterThanOrEqual(2)
+    expect(progress.length).toBeLessThanOrEqual(11)
+    expect(progress[progress.length - 1]).toMatch(
+      /^image\.iso: 100% \(24\.0 MiB of 24\.0 MiB, [\d.]+ [KMG]iB\/s\)$/
+    )
+    const [published] = downloadsOutput(result)
+    expect(result.summary).toContain(`<code>${sha256(big).slice(0, 12)}</code>`)
+    expect(result.summary).toContain('24.0 MiB')
+    expect(result.summary).toMatch(/1 file, 24\.0 MiB in [\d.]+ s \([\d.]+ [KMG]iB\/s\)/)
+    expect(published.sha256).toBe(sha256(big))
+  })
+
   it('finds a clash past the first page of 100 downloads and refuses it, changing nothing', async () => {
     const s = (current = await stage())
     for (let i = 0; i < 150; i++)

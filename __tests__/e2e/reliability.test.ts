@@ -115,6 +115,21 @@ describe('failures that cannot be ridden out', () => {
     expect(result.summary).toContain('Not published')
   })
 
+  it('a large file S3 refuses before reading it fails at once with S3’s code, not a network error', async () => {
+    const s = (current = await stage())
+    await s.files({ 'big.bin': randomBytes(16 * 1024 * 1024) })
+    s.emulator.faults.inject({ hop: 's3', status: 403, s3Code: 'SignatureDoesNotMatch' })
+
+    const result = await s.run({ glob: 'big.bin' })
+
+    expect(result.code).toBe(1)
+    expect(result.errors).toEqual([
+      expect.stringMatching(/^big\.bin: S3 refused big\.bin: SignatureDoesNotMatch/)
+    ])
+    expect(result.stdout).not.toMatch(/attempt 1 failed/)
+    expect(s.emulator.downloads(REPO)).toEqual([])
+  })
+
   it('gives up after max-attempts on a server that stays broken', async () => {
     const s = (current = await stage())
     await s.files({ 'a.bin': 'a' })
