@@ -53073,8 +53073,8 @@ function readInputs() {
     if (token === '') {
         throw new Error("Input 'token' is empty: pass a token that can write the repository, e.g. `token: ${{ github.token }}`.");
     }
-    // Masked before anything else can print it; the runner masks github.token, not a PAT
-    // read from some other place.
+    // Masked before anything can print it: the runner masks github.token and secrets, but not
+    // a token that reached the input some other way (a step output, a file).
     core_setSecret(token);
     const { owner, repo } = parseRepository(getInput('repository'));
     return {
@@ -53873,14 +53873,14 @@ async function run() {
             repository: api.slug,
             elapsedMs: Date.now() - started
         });
-        if (failed.length === 1) {
-            setFailed(`${failed[0].name}: ${failed[0].message}`);
-        }
-        else if (failed.length > 1) {
-            for (const failure of failed)
-                error(`${failure.name}: ${failure.message}`);
-            setFailed(`${failed.length} of ${plan.length} files were not published (see the errors above).`);
-        }
+        // One annotation per failed file, naming it and the cause; the last one fails the step.
+        failed.forEach((failure, i) => {
+            const message = `${failure.name}: ${failure.message}`;
+            if (i < failed.length - 1)
+                error(message);
+            else
+                setFailed(message);
+        });
     }
     catch (error) {
         setFailed(describe(error));

@@ -45,8 +45,8 @@ export function readInputs(): Inputs {
       "Input 'token' is empty: pass a token that can write the repository, e.g. `token: ${{ github.token }}`."
     )
   }
-  // Masked before anything else can print it; the runner masks github.token, not a PAT
-  // read from some other place.
+  // Masked before anything can print it: the runner masks github.token and secrets, but not
+  // a token that reached the input some other way (a step output, a file).
   core.setSecret(token)
 
   const { owner, repo } = parseRepository(core.getInput('repository'))

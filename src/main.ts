@@ -116,14 +116,12 @@ export async function run(): Promise<void> {
       repository: api.slug,
       elapsedMs: Date.now() - started
     })
-    if (failed.length === 1) {
-      core.setFailed(`${failed[0].name}: ${failed[0].message}`)
-    } else if (failed.length > 1) {
-      for (const failure of failed) core.error(`${failure.name}: ${failure.message}`)
-      core.setFailed(
-        `${failed.length} of ${plan.length} files were not published (see the errors above).`
-      )
-    }
+    // One annotation per failed file, naming it and the cause; the last one fails the step.
+    failed.forEach((failure, i) => {
+      const message = `${failure.name}: ${failure.message}`
+      if (i < failed.length - 1) core.error(message)
+      else core.setFailed(message)
+    })
   } catch (error) {
     core.setFailed(describe(error))
   } finally {
