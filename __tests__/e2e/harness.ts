@@ -1,3 +1,4 @@
+import { afterEach } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
@@ -6,6 +7,18 @@ import type { AddressInfo } from 'node:net'
 import { createProxy } from 'proxy'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js'
 import { makeWorkspace, runAction, type RunResult } from '../../scripts/local-runner.js'
+
+/** What a test opened and must close: stages and proxies. */
+const opened: { close(): Promise<void> }[] = []
+afterEach(async () => {
+  for (const thing of opened.splice(0).reverse()) await thing.close()
+})
+
+/** Closes `thing` after the current test, pass or fail. */
+export function closeAfterTest<T extends { close(): Promise<void> }>(thing: T): T {
+  opened.push(thing)
+  return thing
+}
 
 export const TOKEN = 'e2e-token'
 export const REPO = 'octocat/hello-world'

@@ -1,27 +1,18 @@
-import { afterEach, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import {
   downloadsOutput,
   fetchBytes,
   sha256,
+  closeAfterTest,
   stage,
-  startProxy,
-  type Proxy,
-  type Stage
+  startProxy
 } from './harness.js'
-
-let current: Stage | undefined
-let proxy: Proxy | undefined
-afterEach(async () => {
-  await current?.close()
-  await proxy?.close()
-  current = proxy = undefined
-})
 
 describe('proxies', () => {
   it('sends the API and the S3 traffic through http_proxy', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'app.bin': 'through the proxy' })
-    proxy = await startProxy()
+    const proxy = closeAfterTest(await startProxy())
     const { url, hosts } = proxy
 
     const result = await s.run({ glob: 'app.bin' }, { http_proxy: url, HTTP_PROXY: url })
@@ -37,9 +28,9 @@ describe('proxies', () => {
   })
 
   it('goes direct to hosts listed in no_proxy', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'app.bin': 'direct' })
-    proxy = await startProxy()
+    const proxy = closeAfterTest(await startProxy())
     const { url, hosts } = proxy
 
     const result = await s.run(
@@ -54,7 +45,7 @@ describe('proxies', () => {
 
 describe('GitHub Enterprise', () => {
   it('falls back to the runner’s GITHUB_API_URL when api-url is empty', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'app.bin': 'ghes' })
 
     const result = await s.run({ glob: 'app.bin', 'api-url': '' })

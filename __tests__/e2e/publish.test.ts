@@ -1,18 +1,12 @@
-import { afterEach, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import * as path from 'node:path'
-import { downloadsOutput, fetchBytes, REPO, sha256, stage, type Stage } from './harness.js'
-
-let current: Stage | undefined
-afterEach(async () => {
-  await current?.close()
-  current = undefined
-})
+import { downloadsOutput, fetchBytes, REPO, sha256, closeAfterTest, stage } from './harness.js'
 
 describe('the bundled action against the emulator', () => {
   it('publishes every matched file byte-exact, with outputs and a summary', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     const files: Record<string, Buffer | string> = {
       'out/app-1.0.0.tar.gz': randomBytes(300_000),
       'out/read me.txt': 'spaces in the name\n',
@@ -67,7 +61,7 @@ describe('the bundled action against the emulator', () => {
   })
 
   it('sends one API request per file beyond the listing, over kept-alive connections', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     const files: Record<string, string> = {}
     for (let i = 0; i < 60; i++) files[`part-${String(i).padStart(2, '0')}.txt`] = `part ${i}\n`
     await s.files(files)
@@ -87,7 +81,7 @@ describe('the bundled action against the emulator', () => {
   })
 
   it('logs progress for a large file at most every 10%, and totals in the summary', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     const big = randomBytes(24 * 1024 * 1024)
     await s.files({ 'image.iso': big })
 
@@ -108,7 +102,7 @@ describe('the bundled action against the emulator', () => {
   })
 
   it('finds a clash past the first page of 100 downloads and refuses it, changing nothing', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     for (let i = 0; i < 150; i++)
       s.emulator.seed(REPO, { name: `old-${i}.txt`, content: `old ${i}` })
     await s.files({ 'old-140.txt': 'new 140', 'old-7.txt': 'new 7', 'fresh.txt': 'fresh' })
@@ -127,7 +121,7 @@ describe('the bundled action against the emulator', () => {
   })
 
   it('replaces a download past the first page when replace-existing is true', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     for (let i = 0; i < 120; i++)
       s.emulator.seed(REPO, { name: `old-${i}.txt`, content: `old ${i}`, description: `was ${i}` })
     await s.files({ 'old-110.txt': 'the new 110' })
@@ -148,7 +142,7 @@ describe('the bundled action against the emulator', () => {
   })
 
   it('a dry run reports the plan and changes nothing', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     s.emulator.seed(REPO, { name: 'a.txt', content: 'old a' })
     await s.files({ 'a.txt': 'new a', 'b.txt': 'b' })
 

@@ -1,15 +1,18 @@
-import { afterEach, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { downloadsOutput, fetchBytes, REPO, sha256, stage, TOKEN, type Stage } from './harness.js'
-
-let current: Stage | undefined
-afterEach(async () => {
-  await current?.close()
-  current = undefined
-})
+import {
+  downloadsOutput,
+  fetchBytes,
+  REPO,
+  sha256,
+  closeAfterTest,
+  stage,
+  TOKEN,
+  type Stage
+} from './harness.js'
 
 /** Every download in the repository has its bytes, and each name is there once. */
 function expectNoOrphanNoDuplicate(s: Stage): void {
@@ -29,7 +32,7 @@ describe('transient faults on every hop', () => {
     ['S3 reset mid-body', { hop: 's3', reset: true }],
     ['S3 answer lost after storing', { hop: 's3', resetAfterCommit: true }]
   ] as const)('%s: retried, and the file lands byte-exact', async (_name, rule) => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     const bytes = randomBytes(200_000)
     await s.files({ 'app.bin': bytes })
     s.emulator.faults.inject({ ...rule, times: 2 })
@@ -46,7 +49,7 @@ describe('transient faults on every hop', () => {
   })
 
   it('a delete that fails once during a replace is retried', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     s.emulator.seed(REPO, { name: 'app.bin', content: 'old' })
     await s.files({ 'app.bin': 'new' })
     s.emulator.faults.inject({ hop: 'delete', status: 500 })
@@ -59,7 +62,7 @@ describe('transient faults on every hop', () => {
   })
 
   it('a create whose answer was lost is recognised as the run’s own', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'app.bin': 'payload' })
     s.emulator.faults.inject({ hop: 'create', resetAfterCommit: true })
 
@@ -72,7 +75,7 @@ describe('transient faults on every hop', () => {
   })
 
   it('an expired policy gets a fresh download resource', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'app.bin': 'payload' })
     s.emulator.setPolicyTtl(-60)
     s.emulator.faults.inject({
@@ -95,7 +98,7 @@ describe('transient faults on every hop', () => {
 
 describe('failures that cannot be ridden out', () => {
   it('a file S3 refuses for good leaves no record behind, and the others still land', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'a.bin': 'a', 'b.bin': 'b', 'c.bin': 'c' })
     s.emulator.faults.inject({
       hop: 's3',
@@ -116,7 +119,7 @@ describe('failures that cannot be ridden out', () => {
   })
 
   it('a large file S3 refuses before reading it fails at once with S3’s code, not a network error', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'big.bin': randomBytes(16 * 1024 * 1024) })
     s.emulator.faults.inject({ hop: 's3', status: 403, s3Code: 'SignatureDoesNotMatch' })
 
@@ -131,7 +134,7 @@ describe('failures that cannot be ridden out', () => {
   })
 
   it('gives up after max-attempts on a server that stays broken', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'a.bin': 'a' })
     s.emulator.faults.inject({ hop: 's3', status: 503, s3Code: 'ServiceUnavailable', times: 3 })
 
@@ -143,7 +146,7 @@ describe('failures that cannot be ridden out', () => {
   })
 
   it('a failed replace puts the previous version back', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     s.emulator.seed(REPO, { name: 'app.bin', content: 'the old bytes', description: 'v1' })
     await s.files({ 'app.bin': 'the new bytes' })
     s.emulator.faults.inject({
@@ -165,7 +168,7 @@ describe('failures that cannot be ridden out', () => {
     expect(stored[0].sha256).toBe(sha256('the old bytes'))
   })
   it('when restoring fails too, the saved copy outlives the run and the error says where', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     s.emulator.seed(REPO, { name: 'app.bin', content: 'the old bytes', description: 'v1' })
     await s.files({ 'app.bin': 'the new bytes' })
     // Both the new upload and the restore's upload are refused.
@@ -189,7 +192,7 @@ describe('failures that cannot be ridden out', () => {
 
 describe('rate limits', () => {
   it('waits out a primary limit, sending nothing meanwhile', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'a.bin': 'a' })
     s.emulator.faults.inject({ hop: 'create', rateLimit: 'primary', resetInSeconds: 1 })
 
@@ -202,7 +205,7 @@ describe('rate limits', () => {
   })
 
   it('fails saying when the limit lifts when that is beyond rate-limit-wait, changing nothing', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'a.bin': 'a' })
     s.emulator.faults.inject({ hop: 'list', rateLimit: 'primary', resetInSeconds: 600 })
 
@@ -217,7 +220,7 @@ describe('rate limits', () => {
   })
 
   it('honours retry-after on a secondary limit and lowers the concurrency', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'a.bin': 'a', 'b.bin': 'b', 'c.bin': 'c', 'd.bin': 'd' })
     s.emulator.faults.inject({ hop: 'create', rateLimit: 'secondary', retryAfterSeconds: 1 })
 
@@ -231,7 +234,7 @@ describe('rate limits', () => {
 
 describe('secrets', () => {
   it('with debug logging on, no token, policy, signature or access key id reaches the log unmasked', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     await s.files({ 'a.bin': 'a', 'b.bin': 'b' })
 
     const result = await s.run({ glob: '*.bin' }, { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1' })
@@ -253,7 +256,7 @@ describe('secrets', () => {
 
 describe('soak', () => {
   it('100 files through a seeded 20% rate of mixed transient faults on every hop all land byte-exact', async () => {
-    const s = (current = await stage())
+    const s = closeAfterTest(await stage())
     const files: Record<string, Buffer> = {}
     for (let i = 0; i < 100; i++)
       files[`file-${String(i).padStart(3, '0')}.bin`] = randomBytes(1000 + i * 37)

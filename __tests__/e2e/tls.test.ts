@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { downloadsOutput, stage, startProxy, type Proxy, type Stage } from './harness.js'
+import { downloadsOutput, closeAfterTest, stage, startProxy } from './harness.js'
 
 /**
  * GitHub Enterprise Server behind a private CA: the emulator serves HTTPS with a certificate
@@ -68,17 +68,9 @@ afterAll(async () => {
   await rm(certs, { recursive: true, force: true })
 })
 
-let current: Stage | undefined
-let proxy: Proxy | undefined
-afterEach(async () => {
-  await current?.close()
-  await proxy?.close()
-  current = proxy = undefined
-})
-
 describe('HTTPS with a private CA', () => {
   it('uploads when NODE_EXTRA_CA_CERTS names the CA', async () => {
-    const s = (current = await stage({ tls }))
+    const s = closeAfterTest(await stage({ tls }))
     await s.files({ 'app.bin': 'over tls' })
     expect(s.emulator.apiUrl).toMatch(/^https:/)
 
@@ -94,7 +86,7 @@ describe('HTTPS with a private CA', () => {
   })
 
   it('without the CA: one error that says what to do, no retries, nothing changed', async () => {
-    const s = (current = await stage({ tls }))
+    const s = closeAfterTest(await stage({ tls }))
     await s.files({ 'app.bin': 'over tls' })
 
     const result = await s.run({ glob: 'app.bin' })
@@ -108,9 +100,9 @@ describe('HTTPS with a private CA', () => {
   })
 
   it('tunnels through https_proxy to an HTTPS server', async () => {
-    const s = (current = await stage({ tls }))
+    const s = closeAfterTest(await stage({ tls }))
     await s.files({ 'app.bin': 'tunnelled' })
-    proxy = await startProxy()
+    const proxy = closeAfterTest(await startProxy())
 
     const result = await s.run(
       { glob: 'app.bin' },
