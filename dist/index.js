@@ -53260,7 +53260,7 @@ async function writeSummary(report) {
                 item.replaces ? `replace download ${item.replaces.id}` : 'create'
             ])
         ]);
-        await summary.write();
+        await flush();
         return;
     }
     const status = failed.length === 0 ? 'published' : `${failed.length} failed`;
@@ -53290,7 +53290,23 @@ async function writeSummary(report) {
     const seconds = report.elapsedMs / 1000;
     summary.addRaw(`${published.length} file${published.length === 1 ? '' : 's'}, ${humanSize(bytes)} in ${seconds.toFixed(1)} s` +
         (seconds > 0 ? ` (${humanSize(bytes / seconds)}/s)` : ''), true);
-    await summary.write();
+    await flush();
+}
+/**
+ * The summary of a run that stopped before uploading anything: bad input, a clash, a
+ * repository that cannot be listed. Nothing was published, and the reader learns why.
+ */
+async function writeStoppedSummary(message) {
+    summary_summary.addHeading('Downloads: nothing published', 2);
+    summary_summary.addRaw(escapeHtml(message), true);
+    await flush();
+}
+/** Writes the summary; a run outside a runner (no GITHUB_STEP_SUMMARY) just skips it. */
+async function flush() {
+    await summary_summary.write().then(() => undefined, (error) => {
+        summary_summary.emptyBuffer();
+        info(`No job summary written: ${error instanceof Error ? error.message : String(error)}`);
+    });
 }
 /** Sizes as people read them: 1023 B, 1.5 KiB, 20.0 MiB. */
 function humanSize(bytes) {
@@ -53883,6 +53899,7 @@ async function run() {
         });
     }
     catch (error) {
+        await writeStoppedSummary(describe(error));
         setFailed(describe(error));
     }
     finally {

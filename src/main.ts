@@ -12,7 +12,14 @@ import { AdaptiveLimit, settleAll } from './pool.js'
 import { ProgressLog } from './progress.js'
 import { Publisher, type Published } from './publish.js'
 import { RateLimitGate } from './rate-limits.js'
-import { humanSize, setOutputs, setPlannedOutputs, writeSummary, type Failure } from './report.js'
+import {
+  humanSize,
+  setOutputs,
+  setPlannedOutputs,
+  writeStoppedSummary,
+  writeSummary,
+  type Failure
+} from './report.js'
 import type { RetryOptions } from './retry.js'
 
 /**
@@ -123,6 +130,7 @@ export async function run(): Promise<void> {
       else core.setFailed(message)
     })
   } catch (error) {
+    await writeStoppedSummary(describe(error))
     core.setFailed(describe(error))
   } finally {
     await http?.close()

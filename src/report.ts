@@ -82,7 +82,7 @@ export async function writeSummary(report: RunReport): Promise<void> {
         item.replaces ? `replace download ${item.replaces.id}` : 'create'
       ])
     ])
-    await summary.write()
+    await flush()
     return
   }
 
@@ -116,7 +116,28 @@ export async function writeSummary(report: RunReport): Promise<void> {
       (seconds > 0 ? ` (${humanSize(bytes / seconds)}/s)` : ''),
     true
   )
-  await summary.write()
+  await flush()
+}
+
+/**
+ * The summary of a run that stopped before uploading anything: bad input, a clash, a
+ * repository that cannot be listed. Nothing was published, and the reader learns why.
+ */
+export async function writeStoppedSummary(message: string): Promise<void> {
+  core.summary.addHeading('Downloads: nothing published', 2)
+  core.summary.addRaw(escapeHtml(message), true)
+  await flush()
+}
+
+/** Writes the summary; a run outside a runner (no GITHUB_STEP_SUMMARY) just skips it. */
+async function flush(): Promise<void> {
+  await core.summary.write().then(
+    () => undefined,
+    (error: unknown) => {
+      core.summary.emptyBuffer()
+      core.info(`No job summary written: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  )
 }
 
 /** Sizes as people read them: 1023 B, 1.5 KiB, 20.0 MiB. */

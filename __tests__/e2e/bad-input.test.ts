@@ -102,6 +102,8 @@ describe('bad input', () => {
     expect(result.code).toBe(1)
     expect(result.errors).toHaveLength(1)
     expect(result.errors[0]).toMatch(message)
+    // The job summary says so too.
+    expect(result.summary).toContain('nothing published')
     const changing = s.emulator.requests
       .slice(before)
       .filter((r) => r.method === 'POST' || r.method === 'DELETE')

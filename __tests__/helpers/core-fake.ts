@@ -64,7 +64,8 @@ export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
       ),
     addList: (items: string[]) => record(`list: ${items.join('\n')}`),
     addRaw: (text: string) => record(`raw: ${text}`),
-    write: async () => summaryFake
+    write: async () => summaryFake,
+    emptyBuffer: () => summaryFake
   }
   function record(entry: string): typeof summaryFake {
     fake.summary.push(entry)
