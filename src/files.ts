@@ -1,8 +1,7 @@
 import * as glob from '@actions/glob'
-import { constants } from 'node:fs'
-import { createReadStream } from 'node:fs'
-import { access, stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
+import { constants, createReadStream } from 'node:fs'
+import { access, stat } from 'node:fs/promises'
 import * as path from 'node:path'
 import { lookup } from 'mime-types'
 

@@ -71,8 +71,7 @@ export function createHttpClient(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS): Htt
       } catch (error) {
         // Our own errors from a request body (a file that changed) pass through as they are.
         if (error instanceof ActionError) throw error
-        const code = codeOf(error)
-        if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+        if (certificateError(error) !== undefined) {
           // No retry fixes a certificate the runner does not trust.
           throw new ActionError(
             `${request.method} ${hostOf(request.url)} failed: ${reason(error)}. If the server uses a private CA, point NODE_EXTRA_CA_CERTS at its PEM file.`,
@@ -123,12 +122,13 @@ const CERTIFICATE_ERRORS = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID'
 ])
 
-function codeOf(error: unknown): string | undefined {
+/** The TLS verification code anywhere in an error's cause chain, if there is one. */
+function certificateError(error: unknown): string | undefined {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     const code = (e as { code?: unknown }).code
     if (typeof code === 'string' && CERTIFICATE_ERRORS.has(code)) return code
   }
-  return (error as { code?: string } | undefined)?.code
+  return undefined
 }
 
 /** undici's error codes say more than its messages ("other side closed"). */
