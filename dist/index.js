@@ -52880,7 +52880,6 @@ var mime_types = __nccwpck_require__(4096);
 
 
 
-
 /** S3 takes at most 5 GiB in one POST (AWS: "One POST carries at most 5 GiB"). */
 const MAX_FILE_SIZE = 5 * 1024 ** 3;
 /**
@@ -52990,8 +52989,7 @@ function createHttpClient(timeouts = DEFAULT_TIMEOUTS) {
                 // Our own errors from a request body (a file that changed) pass through as they are.
                 if (error instanceof ActionError)
                     throw error;
-                const code = codeOf(error);
-                if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+                if (certificateError(error) !== undefined) {
                     // No retry fixes a certificate the runner does not trust.
                     throw new ActionError(`${request.method} ${hostOf(request.url)} failed: ${reason(error)}. If the server uses a private CA, point NODE_EXTRA_CA_CERTS at its PEM file.`, { cause: error });
                 }
@@ -53028,13 +53026,14 @@ const CERTIFICATE_ERRORS = new Set([
     'CERT_NOT_YET_VALID',
     'ERR_TLS_CERT_ALTNAME_INVALID'
 ]);
-function codeOf(error) {
+/** The TLS verification code anywhere in an error's cause chain, if there is one. */
+function certificateError(error) {
     for (let e = error; e instanceof Error; e = e.cause) {
         const code = e.code;
         if (typeof code === 'string' && CERTIFICATE_ERRORS.has(code))
             return code;
     }
-    return error?.code;
+    return undefined;
 }
 /** undici's error codes say more than its messages ("other side closed"). */
 function reason(error) {
