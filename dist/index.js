@@ -45799,7 +45799,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1930);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3763);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -45808,7 +45808,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1930:
+/***/ 3763:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -45816,6 +45816,8 @@ __webpack_async_result__();
 __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
+
+// UNUSED EXPORTS: runPost
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
@@ -47269,7 +47271,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -47300,7 +47302,7 @@ const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
 function exists(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         try {
-            yield stat(fsPath);
+            yield io_util_stat(fsPath);
         }
         catch (err) {
             if (err.code === 'ENOENT') {
@@ -47313,7 +47315,7 @@ function exists(fsPath) {
 }
 function isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        const stats = useStat ? yield io_util_stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
 }
@@ -47343,7 +47345,7 @@ function tryGetExecutablePath(filePath, extensions) {
         let stats = undefined;
         try {
             // test file exists
-            stats = yield stat(filePath);
+            stats = yield io_util_stat(filePath);
         }
         catch (err) {
             if (err.code !== 'ENOENT') {
@@ -47371,7 +47373,7 @@ function tryGetExecutablePath(filePath, extensions) {
             filePath = originalFilePath + extension;
             stats = undefined;
             try {
-                stats = yield stat(filePath);
+                stats = yield io_util_stat(filePath);
             }
             catch (err) {
                 if (err.code !== 'ENOENT') {
@@ -48727,9 +48729,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -48768,10 +48770,6 @@ var promises_ = __nccwpck_require__(1455);
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/errors.ts
 class ActionError extends Error {
     transient;
@@ -48810,355 +48808,90 @@ class NetworkError extends ActionError {
         super(message, { transient: true, cause });
     }
 }
+/**
+ * The run was cancelled (the runner's SIGINT or SIGTERM): the work in hand stops, and what it
+ * left half-done is undone. Never retried.
+ */
+class CancelledError extends ActionError {
+    constructor(message = 'cancelled') {
+        super(message);
+    }
+}
+/**
+ * A file on the runner could not be opened or read: missing, unreadable, changed. No retry
+ * helps, and no request should be sent for it.
+ */
+class LocalFileError extends ActionError {
+}
+/**
+ * Another writer changed the same downloads while this run worked on them (a second run of
+ * the workflow, a person): this run stepped back instead of overwriting what it did not make.
+ */
+class ConflictError extends ActionError {
+}
 /** The text of any thrown value, for messages. */
-function describe(error) {
+function errors_describe(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
-;// CONCATENATED MODULE: ./src/retry.ts
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Whether another attempt could succeed: network faults, 5xx, 429, S3's busy codes. */
-function isTransient(error) {
-    return error instanceof ActionError && error.transient;
-}
-/**
- * Runs `attempt` until it succeeds, it fails for good, or the attempts run out. Waits
- * between attempts grow exponentially, half of each drawn at random (AWS's "equal jitter"),
- * so a burst of parallel uploads does not retry in lockstep.
- */
-async function withRetry(what, options, attempt) {
-    const wait = options.sleep ?? sleep;
-    const random = options.random ?? Math.random;
-    for (let n = 1;; n++) {
-        try {
-            return await attempt(n);
-        }
-        catch (error) {
-            if (!isTransient(error))
-                throw error;
-            if (n >= options.maxAttempts) {
-                throw new ActionError(`${what} failed: ${describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`, { cause: error });
-            }
-            const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1));
-            const delayMs = error instanceof ActionError && error.retryAfterMs !== undefined
-                ? error.retryAfterMs
-                : Math.round(ceiling / 2 + (random() * ceiling) / 2);
-            options.onRetry?.({ what, attempt: n, delayMs, error });
-            await wait(delayMs);
-        }
-    }
-}
-
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-;// CONCATENATED MODULE: ./src/urls.ts
+;// CONCATENATED MODULE: ./src/cancellation.ts
 
 /**
- * Whether a URL host is this machine. Only such hosts may be reached over plain http: the
- * token and the files must never cross a network unencrypted.
+ * The runner cancels a step with SIGINT, sends SIGTERM 7.5 s later, and kills the process
+ * tree 2.5 s after that. The first signal asks the run to stop: nothing new starts, uploads
+ * in flight are aborted, and their clean-up (deleting a record without bytes, putting back a
+ * replaced download) runs to the end. Later signals only say that the undo goes on; they
+ * never cut it short, since that is when the user's files are at stake. Whatever a kill
+ * interrupts, the post step finishes from the journal.
  */
-function isLoopbackHost(hostname) {
-    const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    if (host === 'localhost' || host.endsWith('.localhost'))
-        return true;
-    if ((0,external_node_net_.isIP)(host) === 4)
-        return host.startsWith('127.');
-    if ((0,external_node_net_.isIP)(host) === 6)
-        return host === '::1' || host === '0:0:0:0:0:0:0:1';
-    return false;
-}
-/** Whether a URL may carry data: https anywhere, http only to loopback. */
-function isSecureOrLocal(url) {
-    return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
-}
-
-;// CONCATENATED MODULE: ./src/downloads-api.ts
-
-
-
-
-
-
-/** GitHub's maximum page size for list endpoints. */
-const PAGE_SIZE = 100;
-const MAX_REDIRECTS = 5;
-/**
- * The Downloads API of one repository (list, create, delete), with retries on transient
- * faults and GitHub's rate limits honoured. The token goes to the API origin and nowhere
- * else: redirects are not followed and `Link` pages on another origin are refused.
- */
-class DownloadsApi {
-    http;
-    repository;
-    retry;
-    gate;
-    base;
-    origin;
-    constructor(http, repository, retry, gate) {
-        this.http = http;
-        this.repository = repository;
-        this.retry = retry;
-        this.gate = gate;
-        this.base = `${repository.apiUrl}/repos/${encodeURIComponent(repository.owner)}/${encodeURIComponent(repository.repo)}/downloads`;
-        this.origin = new URL(repository.apiUrl).origin;
+class cancellation_Cancellation {
+    say;
+    controller = new AbortController();
+    signalName;
+    handlers = new Map();
+    constructor(say = () => undefined) {
+        this.say = say;
     }
-    get slug() {
-        return `${this.repository.owner}/${this.repository.repo}`;
-    }
-    /** Every existing download, following `Link: rel="next"` through all pages. */
-    async list() {
-        const downloads = [];
-        let url = `${this.base}?per_page=${PAGE_SIZE}`;
-        while (url !== undefined) {
-            const page = url;
-            const { items, next } = await this.call(`Listing the downloads of ${this.slug}`, { method: 'GET', url: page }, async (res) => {
-                const body = parseJson(await res.text(), 'the list of downloads');
-                if (!Array.isArray(body))
-                    throw new ApiError('The list of downloads is not a JSON array.', res.status);
-                return { items: body.map(toDownload), next: nextLink(res.headers['link']) };
-            });
-            downloads.push(...items);
-            if (next !== undefined && new URL(next).origin !== this.origin) {
-                throw new ApiError(`The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`, 200);
-            }
-            url = next;
+    /** Listens for SIGINT and SIGTERM until {@link dispose}. */
+    listen() {
+        for (const name of ['SIGINT', 'SIGTERM']) {
+            const handler = () => this.cancel(name);
+            this.handlers.set(name, handler);
+            process.on(name, handler);
         }
-        return downloads;
+        return this;
     }
-    /**
-     * Creates the download resource. If an attempt's answer was lost (the connection dropped
-     * after the server acted), the retry meets `already_exists` for a download this very call
-     * made: it is deleted and created again, since its signed form was never seen.
-     */
-    async create(spec) {
-        let answerLost = false;
-        return withRetry(`Creating download ${spec.name}`, this.retry, async () => {
-            try {
-                return await this.once({
-                    method: 'POST',
-                    url: this.base,
-                    body: JSON.stringify({
-                        name: spec.name,
-                        size: spec.size,
-                        description: spec.description,
-                        content_type: spec.contentType
-                    })
-                }, async (res) => toTicket(parseJson(await res.text(), 'the created download')));
-            }
-            catch (error) {
-                // A dropped connection, or a gateway's 5xx, may hide a create the server did.
-                if (error instanceof NetworkError || (error instanceof ApiError && error.status >= 500)) {
-                    answerLost = true;
-                }
-                if (answerLost && error instanceof ApiError && error.codes.includes('already_exists')) {
-                    info(`The answer to creating ${spec.name} was lost, but the server made it: deleting that one and creating it again.`);
-                    await this.deleteByName(spec.name);
-                    throw new ActionError(`create ${spec.name} met its own earlier attempt`, {
-                        transient: true,
-                        retryAfterMs: 0
-                    });
-                }
-                throw error;
-            }
-        });
+    /** Stops listening: the default handling (exit) applies again. */
+    dispose() {
+        for (const [name, handler] of this.handlers)
+            process.off(name, handler);
+        this.handlers.clear();
     }
-    /** Deletes a download. One that is already gone counts as deleted. */
-    async delete(id) {
-        await this.call(`Deleting download ${id}`, { method: 'DELETE', url: `${this.base}/${id}` }, async (res) => {
-            await res.dump();
-        }, [404]);
+    /** Aborted on the first signal; HTTP requests and waits that may be cut short take it. */
+    get signal() {
+        return this.controller.signal;
     }
-    /**
-     * Streams a download's bytes to `destination` (to keep a copy before replacing it). Follows
-     * the `html_url` redirect to S3 by hand so the token goes to the API origin only. Resolves
-     * to the byte count, or `null` when the download has no bytes to keep (404: a record
-     * whose upload never finished).
-     */
-    async saveBytes(download, destination) {
-        return withRetry(`Saving a copy of ${download.name}`, this.retry, async () => {
-            let url = download.htmlUrl;
-            for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-                const target = new URL(url);
-                if (!isSecureOrLocal(target)) {
-                    throw new ApiError(`${download.name}'s bytes are served over plain http (${target.origin}); refusing to fetch them.`, 0);
-                }
-                const sameOrigin = target.origin === this.origin;
-                if (sameOrigin)
-                    await this.gate.ready();
-                const res = await this.http.request({
-                    method: 'GET',
-                    url,
-                    headers: {
-                        'user-agent': 'upload-downloads-action',
-                        ...(sameOrigin ? { authorization: `token ${this.repository.token}` } : {})
-                    }
-                });
-                if (res.status >= 300 && res.status < 400 && res.headers['location']) {
-                    await res.dump();
-                    url = new URL(res.headers['location'], url).href;
-                    continue;
-                }
-                if (res.status === 404) {
-                    await res.dump();
-                    return null;
-                }
-                if (res.status !== 200) {
-                    const transient = res.status >= 500 || res.status === 429;
-                    await res.dump();
-                    throw new ApiError(`Fetching the existing ${download.name} answered ${res.status}.`, res.status, { transient });
-                }
-                const written = await saveStream(res.body, destination);
-                const expected = Number(res.headers['content-length'] ?? written);
-                if (written !== expected) {
-                    throw new NetworkError(`Fetching the existing ${download.name} stopped after ${written} of ${expected} bytes.`, undefined);
-                }
-                return written;
-            }
-            throw new ApiError(`Fetching the existing ${download.name} was redirected more than ${MAX_REDIRECTS} times.`, 0);
-        });
+    get cancelled() {
+        return this.controller.signal.aborted;
     }
-    async deleteByName(name) {
-        const found = (await this.list()).find((d) => d.name === name);
-        if (found !== undefined)
-            await this.delete(found.id);
+    /** Which signal cancelled the run, for the log and the summary. */
+    get reason() {
+        return this.signalName ?? 'cancelled';
     }
-    call(what, request, read, okStatuses = []) {
-        return withRetry(what, this.retry, () => this.once(request, read, okStatuses));
-    }
-    /** One attempt: waits out any rate limit, sends, and turns a failure into a typed error. */
-    async once(request, read, okStatuses = []) {
-        await this.gate.ready();
-        const res = await this.http.request({
-            ...request,
-            headers: {
-                accept: 'application/vnd.github+json',
-                authorization: `token ${this.repository.token}`,
-                'user-agent': 'upload-downloads-action',
-                ...(request.body !== undefined ? { 'content-type': 'application/json; charset=utf-8' } : {})
-            }
-        });
-        if ((res.status >= 200 && res.status < 300) || okStatuses.includes(res.status)) {
-            return read(res);
+    cancel(name) {
+        if (this.signalName !== undefined) {
+            this.say(`${name} received: still undoing what this run left half-done. If the runner kills this step first, its post step finishes the undo.`);
+            return;
         }
-        throw await this.failure(request, res);
+        this.signalName = name;
+        this.say(`${name} received: the run was cancelled. No new file starts, uploads in flight stop, and what they left half-done is undone.`);
+        this.controller.abort(new CancelledError(`cancelled (${name})`));
     }
-    async failure(request, res) {
-        const text = await res.text().catch(() => '');
-        const body = safeJson(text);
-        const message = typeof body?.message === 'string' ? body.message : `HTTP ${res.status}`;
-        const limited = this.gate.check(res.status, res.headers, message);
-        if (limited)
-            return limited;
-        const codes = Array.isArray(body?.errors)
-            ? body.errors.map((e) => String(e?.code))
-            : [];
-        const what = `${request.method} ${new URL(request.url).pathname}`;
-        switch (res.status) {
-            case 401:
-                return new ApiError(`The token was refused (${message}): check the 'token' input; it must be able to write ${this.slug}.`, 401);
-            case 403:
-                return new ApiError(`Forbidden (${message}): the token may read but not write ${this.slug}'s downloads; give it the repo scope or contents: write.`, 403);
-            case 404:
-                return new ApiError(`Not found (${message}) at ${what}: check 'repository' (${this.slug}), 'api-url' (${this.repository.apiUrl}) and that the token can see the repository, and that the server serves the Downloads API.`, 404);
-            case 422:
-                return new ApiError(`The server refused the request (${message}${codes.length ? `: ${describeErrors(body?.errors)}` : ''}).`, 422, { codes });
-            default: {
-                const transient = res.status >= 500 || res.status === 429 || res.status === 408;
-                return new ApiError(`${what} answered ${res.status} (${message})`, res.status, {
-                    transient
-                });
-            }
-        }
+    /** Throws once cancelled: called before each step that would change something. */
+    check() {
+        if (this.cancelled)
+            throw new CancelledError(`cancelled (${this.reason}) before it started`);
     }
-}
-function parseJson(text, what) {
-    try {
-        return JSON.parse(text);
-    }
-    catch {
-        throw new ApiError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`, 200);
-    }
-}
-function safeJson(text) {
-    try {
-        return JSON.parse(text);
-    }
-    catch {
-        return undefined;
-    }
-}
-function describeErrors(errors) {
-    return errors
-        .map((e) => [e?.field, e?.code, e?.message].filter(Boolean).join(' '))
-        .join('; ');
-}
-function toDownload(raw) {
-    if (typeof raw?.id !== 'number' || typeof raw?.name !== 'string') {
-        throw new ApiError(`A download in the server's answer has no id or name: ${JSON.stringify(raw).slice(0, 200)}`, 200);
-    }
-    return {
-        id: raw.id,
-        name: raw.name,
-        description: String(raw.description ?? ''),
-        size: Number(raw.size ?? 0),
-        contentType: String(raw.content_type ?? ''),
-        url: String(raw.url ?? ''),
-        htmlUrl: String(raw.html_url ?? '')
-    };
-}
-function toTicket(raw) {
-    const required = [
-        'policy',
-        'signature',
-        'accesskeyid',
-        'path',
-        'acl',
-        'mime_type',
-        's3_url'
-    ];
-    const missing = required.filter((field) => typeof raw?.[field] !== 'string');
-    if (missing.length > 0) {
-        throw new ApiError(`The created download lacks ${missing.join(', ')}: the server does not look like the Downloads API.`, 201);
-    }
-    // Masked before anything could print them: together they let anyone write that S3 key.
-    for (const secret of [raw.policy, raw.signature, raw.accesskeyid])
-        core_setSecret(secret);
-    return {
-        download: toDownload(raw),
-        s3Url: raw.s3_url,
-        key: raw.path,
-        acl: raw.acl,
-        accessKeyId: raw.accesskeyid,
-        policy: raw.policy,
-        signature: raw.signature,
-        mimeType: raw.mime_type
-    };
-}
-/** The `rel="next"` target of a `Link` header (RFC 8288), as GitHub pages its lists. */
-function nextLink(header) {
-    if (!header)
-        return undefined;
-    for (const part of header.split(',')) {
-        const match = /<([^>]+)>\s*;(.*)/.exec(part.trim());
-        if (match && /\brel="?([^"]*\s)?next(\s[^"]*)?"?/.test(match[2]))
-            return match[1];
-    }
-    return undefined;
-}
-/** Writes a stream to a file and counts its bytes; a broken stream is a network fault. */
-async function saveStream(body, destination) {
-    let written = 0;
-    body.on('data', (chunk) => {
-        written += chunk.length;
-    });
-    try {
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(body, (0,external_node_fs_namespaceObject.createWriteStream)(destination));
-    }
-    catch (error) {
-        throw new NetworkError(`Saving to ${destination} failed: ${error instanceof Error ? error.message : String(error)}`, error);
-    }
-    return written;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/glob/lib/internal-glob-options-helper.js
@@ -52871,6 +52604,8 @@ function glob_hashFiles(patterns_1) {
 //# sourceMappingURL=glob.js.map
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/mime-types/index.js
 var mime_types = __nccwpck_require__(4096);
 ;// CONCATENATED MODULE: ./src/files.ts
@@ -52946,119 +52681,41 @@ function rootPattern(pattern, workspace) {
 }
 /** The SHA-256 of a file's bytes (a dry run reports it; an upload hashes as it sends). */
 async function sha256Of(file) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file, { highWaterMark: 1024 * 1024 })) {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
         hash.update(chunk);
     }
     return hash.digest('hex');
 }
 
-;// CONCATENATED MODULE: ./src/http.ts
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/urls.ts
 
-
-const DEFAULT_TIMEOUTS = { connectMs: 30_000, idleMs: 120_000 };
 /**
- * The real client: undici with keep-alive connections per origin. Redirects are never
- * followed here, so a token can never ride a redirect to another origin. `https_proxy`,
- * `http_proxy` and `no_proxy` are honoured, as the runner's other tools do.
+ * Whether a URL host is this machine. Only such hosts may be reached over plain http: the
+ * token and the files must never cross a network unencrypted.
  */
-function createHttpClient(timeouts = DEFAULT_TIMEOUTS) {
-    const dispatcher = new undici/* EnvHttpProxyAgent */.J2({
-        connectTimeout: timeouts.connectMs,
-        // Timeouts on silence, never on a large upload's total time: undici re-arms the headers
-        // timer at every write that meets back-pressure, and the body timer at every chunk.
-        headersTimeout: timeouts.idleMs,
-        bodyTimeout: timeouts.idleMs,
-        keepAliveTimeout: 30_000
-    });
-    return {
-        async request(request) {
-            let answer;
-            try {
-                answer = await dispatcher.request({
-                    method: request.method,
-                    origin: new URL(request.url).origin,
-                    path: pathOf(request.url),
-                    headers: request.headers,
-                    // undici takes async iterables (and writes each chunk only once the socket has
-                    // taken the last), but its request types do not list them.
-                    body: request.body
-                });
-            }
-            catch (error) {
-                // Our own errors from a request body (a file that changed) pass through as they are.
-                if (error instanceof ActionError)
-                    throw error;
-                if (certificateError(error) !== undefined) {
-                    // No retry fixes a certificate the runner does not trust.
-                    throw new ActionError(`${request.method} ${hostOf(request.url)} failed: ${reason(error)}. If the server uses a private CA, point NODE_EXTRA_CA_CERTS at its PEM file.`, { cause: error });
-                }
-                throw new NetworkError(`${request.method} ${hostOf(request.url)} failed: ${reason(error)}`, error);
-            }
-            return {
-                status: answer.statusCode,
-                headers: flattenHeaders(answer.headers),
-                text: () => answer.body.text().catch((error) => {
-                    throw new NetworkError(`Reading the answer from ${hostOf(request.url)} failed: ${reason(error)}`, error);
-                }),
-                body: answer.body,
-                dump: () => answer.body.dump().catch(() => undefined)
-            };
-        },
-        close: () => dispatcher.close()
-    };
+function isLoopbackHost(hostname) {
+    const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    if (host === 'localhost' || host.endsWith('.localhost'))
+        return true;
+    if ((0,external_node_net_.isIP)(host) === 4)
+        return host.startsWith('127.');
+    if ((0,external_node_net_.isIP)(host) === 6)
+        return host === '::1' || host === '0:0:0:0:0:0:0:1';
+    return false;
 }
-function pathOf(url) {
-    const parsed = new URL(url);
-    return `${parsed.pathname}${parsed.search}`;
-}
-function hostOf(url) {
-    return new URL(url).host;
-}
-/** Node's TLS verification failures (see tls.TLSSocket's authorizationError). */
-const CERTIFICATE_ERRORS = new Set([
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'DEPTH_ZERO_SELF_SIGNED_CERT',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'CERT_HAS_EXPIRED',
-    'CERT_NOT_YET_VALID',
-    'ERR_TLS_CERT_ALTNAME_INVALID'
-]);
-/** The TLS verification code anywhere in an error's cause chain, if there is one. */
-function certificateError(error) {
-    for (let e = error; e instanceof Error; e = e.cause) {
-        const code = e.code;
-        if (typeof code === 'string' && CERTIFICATE_ERRORS.has(code))
-            return code;
-    }
-    return undefined;
-}
-/** undici's error codes say more than its messages ("other side closed"). */
-function reason(error) {
-    if (error instanceof Error) {
-        const code = error.code;
-        const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-        return code ? `${code}: ${error.message}${cause}` : `${error.message}${cause}`;
-    }
-    return String(error);
-}
-function flattenHeaders(headers) {
-    const flat = {};
-    for (const [name, value] of Object.entries(headers)) {
-        if (value === undefined)
-            continue;
-        flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    return flat;
+/** Whether a URL may carry data: https anywhere, http only to loopback. */
+function isSecureOrLocal(url) {
+    return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
 /** Reads every input and fails on the first bad one, naming it and what it accepts. */
-function readInputs() {
+function inputs_readInputs() {
     const patterns = getMultilineInput('glob', { required: true })
         .map((line) => line.trim())
         .filter((line) => line !== '' && !line.startsWith('#'));
@@ -53148,21 +52805,335 @@ function parseApiUrl(raw) {
     return url.href.replace(/\/+$/, '');
 }
 
-;// CONCATENATED MODULE: ./src/plan.ts
+;// CONCATENATED MODULE: ./src/journal.ts
+
+
+class journal_Journal {
+    path;
+    fd;
+    /** What this process recorded, in order. */
+    entries = [];
+    constructor(path, fd) {
+        this.path = path;
+        this.fd = fd;
+    }
+    /** Opens (creating or appending to) the journal at `path`. */
+    static open(path) {
+        return new journal_Journal(path, (0,external_node_fs_namespaceObject.openSync)(path, 'a', 0o600));
+    }
+    /**
+     * Appends an entry and waits until it is on disk. Synchronous on purpose: once this returns
+     * the entry survives the process, and no other work can slip in between it and the change
+     * it announces. It costs about a tenth of a millisecond.
+     */
+    record(entry) {
+        if (this.fd === null)
+            throw new Error('the journal is closed');
+        (0,external_node_fs_namespaceObject.writeSync)(this.fd, `${JSON.stringify(entry)}\n`);
+        (0,external_node_fs_namespaceObject.fdatasyncSync)(this.fd);
+        this.entries.push(entry);
+    }
+    close() {
+        if (this.fd !== null)
+            (0,external_node_fs_namespaceObject.closeSync)(this.fd);
+        this.fd = null;
+    }
+    /**
+     * Reads a journal. A line cut short (a kill in the middle of a write) or otherwise unreadable
+     * is passed over: every complete entry before and after it still counts.
+     */
+    static async read(path) {
+        const text = await (0,promises_.readFile)(path, 'utf8');
+        const entries = [];
+        let skipped = 0;
+        for (const line of text.split('\n')) {
+            if (line.trim() === '')
+                continue;
+            try {
+                const entry = JSON.parse(line);
+                if (typeof entry?.op === 'string')
+                    entries.push(entry);
+                else
+                    skipped++;
+            }
+            catch {
+                skipped++;
+            }
+        }
+        return { entries, skipped };
+    }
+}
 /**
- * Matches the files against the existing downloads. Without `replaceExisting` any clash
- * stops the run here, before anything was changed, naming every clash at once so that one
- * fix suffices.
+ * Folds the entries into the state of each name, in the order written. A name is settled when
+ * its bytes landed, or when nothing was created for it and nothing it had is missing.
  */
-function makePlan(artifacts, existing, replaceExisting, repository) {
+function journal_namesToSettle(entries) {
+    const states = new Map();
+    const of = (name) => {
+        let state = states.get(name);
+        if (state === undefined) {
+            state = { name, createPending: false, landed: false };
+            states.set(name, state);
+        }
+        return state;
+    };
+    for (const entry of entries) {
+        switch (entry.op) {
+            case 'create':
+                Object.assign(of(entry.name), { createPending: true, createdId: undefined, landed: false });
+                break;
+            case 'created':
+                of(entry.name).createdId = entry.id;
+                break;
+            case 'landed':
+                Object.assign(of(entry.name), {
+                    createPending: false,
+                    landed: true,
+                    replaced: undefined
+                });
+                break;
+            case 'removed':
+                Object.assign(of(entry.name), { createPending: false, createdId: undefined });
+                break;
+            case 'delete':
+                of(entry.name).replaced = { ...entry, deleted: false };
+                break;
+            case 'deleted': {
+                const replaced = of(entry.name).replaced;
+                if (replaced?.id === entry.id)
+                    replaced.deleted = true;
+                break;
+            }
+            case 'kept': {
+                const state = of(entry.name);
+                if (state.replaced?.id === entry.id)
+                    state.replaced = undefined;
+                break;
+            }
+            case 'restored':
+                // The restore's own create and landed entries come before this one.
+                Object.assign(of(entry.name), { createPending: false, replaced: undefined });
+                break;
+        }
+    }
+    return [...states.values()].filter((state) => !state.landed && (state.createPending || state.replaced !== undefined));
+}
+/** Whether the journal ends with a clean finish. */
+function journal_finishedCleanly(entries) {
+    return entries.some((entry) => entry.op === 'done');
+}
+
+;// CONCATENATED MODULE: ./src/local-file.ts
+
+
+
+/**
+ * A file to upload, held open from before the first change made for it until its upload
+ * ended. Opening first means a file that vanished or became unreadable after the glob ran
+ * fails the file at once, naming its path, before an old download is deleted for it; holding
+ * the handle means every retry reads the very file that was checked.
+ */
+class LocalFile {
+    artifact;
+    handle;
+    constructor(artifact, handle) {
+        this.artifact = artifact;
+        this.handle = handle;
+    }
+    static async open(artifact) {
+        let handle;
+        try {
+            handle = await (0,promises_.open)(artifact.path, 'r');
+        }
+        catch (error) {
+            throw localFileError(artifact, error);
+        }
+        const file = new LocalFile(artifact, handle);
+        try {
+            await file.checkSize();
+        }
+        catch (error) {
+            await handle.close();
+            throw error;
+        }
+        return file;
+    }
+    /** Reads `length` bytes at `position` into `buffer`; a short read means the file shrank. */
+    async read(buffer, length, position) {
+        let bytesRead;
+        try {
+            ;
+            ({ bytesRead } = await this.handle.read(buffer, 0, length, position));
+        }
+        catch (error) {
+            throw localFileError(this.artifact, error);
+        }
+        if (bytesRead < length)
+            throw fileChanged(this.artifact);
+        return buffer.subarray(0, bytesRead);
+    }
+    /** Throws when the file's size is no longer the one measured when the run began. */
+    async checkSize() {
+        let size;
+        try {
+            size = (await this.handle.stat()).size;
+        }
+        catch (error) {
+            throw localFileError(this.artifact, error);
+        }
+        if (size !== this.artifact.size)
+            throw fileChanged(this.artifact);
+    }
+    async close() {
+        await this.handle.close().catch(() => undefined);
+    }
+}
+function localFileError(artifact, error) {
+    const code = error?.code;
+    const why = code === 'ENOENT'
+        ? 'it no longer exists'
+        : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : error instanceof Error
+                ? error.message
+                : String(error);
+    return new LocalFileError(`Cannot read ${artifact.path} (${why}): make sure no later step removes or locks it before this one.`, { cause: error });
+}
+function fileChanged(artifact) {
+    return new LocalFileError(`${artifact.path} changed while it was uploaded (it was ${artifact.size} bytes when the run began): make sure no other step writes it.`);
+}
+/** MD5 and SHA-256 of a file, in one pass. */
+async function digestsOf(artifact) {
+    const file = await LocalFile.open(artifact);
+    const md5 = (0,external_node_crypto_.createHash)('md5');
+    const sha256 = (0,external_node_crypto_.createHash)('sha256');
+    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, artifact.size)));
+    try {
+        for (let at = 0; at < artifact.size;) {
+            const chunk = await file.read(buffer, Math.min(buffer.length, artifact.size - at), at);
+            md5.update(chunk);
+            sha256.update(chunk);
+            at += chunk.length;
+        }
+    }
+    finally {
+        await file.close();
+    }
+    return { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
+}
+
+;// CONCATENATED MODULE: ./src/log.ts
+
+/**
+ * The log, safe from what it quotes. The runner reads every line of a step's output that
+ * starts with `::` as a workflow command, and `core.info` writes its text as it is: a file
+ * name, a path or a server message holding a line break could start a line with
+ * `::warning …`, `::add-mask::` or `::stop-commands::` (workflow-command injection). Every
+ * plain log line goes through here, with control characters shown as escapes. `warning`
+ * and `error` are commands whose text @actions/core escapes already.
+ */
+function log_info(message) {
+    info(printable(message));
+}
+function log_warning(message) {
+    warning(message);
+}
+function log_error(message) {
+    error(message);
+}
+/**
+ * The text with every control character (C0, DEL, C1) and the Unicode line and paragraph
+ * separators written as escapes (`\n`, `\t`, `\x1b`, `\u2028`), so that it stays on one
+ * line and cannot move the terminal's cursor either.
+ */
+function printable(text) {
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+        const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+        const code = c.charCodeAt(0);
+        return (named[c] ??
+            (code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`));
+    });
+}
+
+;// CONCATENATED MODULE: ./src/plan.ts
+
+/**
+ * Without a usable ETag the bytes themselves are compared, but only for files this small:
+ * reading a large download back just to compare it would cost more than replacing it.
+ */
+const COMPARE_BYTES_LIMIT = 8 * 1024 * 1024;
+/**
+ * Matches the files against the existing downloads. A download without bytes holds no user
+ * data, so it is replaced whatever `replace-existing` says; one that holds exactly the file's
+ * bytes is left as it is (`unchanged`), so that re-running a finished job changes nothing.
+ * Any other clash without `replaceExisting` stops the run here, before anything was changed,
+ * naming every clash at once so that one fix suffices.
+ */
+async function makePlan(artifacts, existing, replaceExisting, repository, inspect) {
     const byName = new Map(existing.map((d) => [d.name, d]));
-    const plan = artifacts.map((artifact) => ({ artifact, replaces: byName.get(artifact.name) }));
-    const clashes = plan.filter((item) => item.replaces !== undefined);
-    if (clashes.length > 0 && !replaceExisting) {
-        const names = clashes.map((item) => item.artifact.name).join(', ');
-        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name: ${names}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
+    const plan = [];
+    const clashes = [];
+    for (const artifact of artifacts) {
+        const download = byName.get(artifact.name);
+        if (download === undefined) {
+            plan.push({ action: 'create', artifact });
+            continue;
+        }
+        const verdict = await compare(artifact, download, inspect);
+        if (verdict.kind === 'no-bytes') {
+            plan.push({ action: 'replace', artifact, replaces: download, reason: 'no-bytes' });
+        }
+        else if (verdict.kind === 'same') {
+            plan.push({ action: 'unchanged', artifact, existing: download, digests: verdict.digests });
+        }
+        else if (replaceExisting) {
+            plan.push({ action: 'replace', artifact, replaces: download, reason: 'replace-existing' });
+        }
+        else {
+            clashes.push(verdict.note ? `${artifact.name} (${verdict.note})` : artifact.name);
+        }
+    }
+    if (clashes.length > 0) {
+        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
     }
     return plan;
+}
+async function compare(artifact, download, inspect) {
+    let stored;
+    try {
+        stored = await inspect.stored(download);
+    }
+    catch (error) {
+        // Unknown is treated as "holds the user's bytes": never replaced unasked.
+        return { kind: 'differs', note: `its bytes could not be read: ${errors_describe(error)}` };
+    }
+    if (stored === null)
+        return { kind: 'no-bytes' };
+    if (stored.size !== artifact.size)
+        return { kind: 'differs' };
+    const digests = await inspect.digestsOf(artifact);
+    if (stored.md5 !== null) {
+        return stored.md5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
+    }
+    if (artifact.size > COMPARE_BYTES_LIMIT) {
+        return { kind: 'differs', note: 'the server gives no MD5 to compare with' };
+    }
+    const storedMd5 = await inspect.storedMd5(download).catch(() => null);
+    return storedMd5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
+}
+/** The plan's line for one file, for the log and the dry run. */
+function describeItem(item) {
+    switch (item.action) {
+        case 'create':
+            return `create ${item.artifact.name}`;
+        case 'replace':
+            return item.reason === 'no-bytes'
+                ? `replace ${item.artifact.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
+                : `replace ${item.artifact.name} (download ${item.replaces.id})`;
+        case 'unchanged':
+            return `unchanged ${item.artifact.name} (download ${item.existing.id} already holds these bytes)`;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/pool.ts
@@ -53207,20 +53178,73 @@ async function settleAll(items, limit, task) {
 
 ;// CONCATENATED MODULE: ./src/report.ts
 
-/** Sets the `urls`, `downloads` and `count` outputs, in file-name order. */
+
+
+
+
+/**
+ * GitHub caps one output at 1 MB and a step's summary at 1 MiB; past that the step fails or
+ * the summary is dropped. Both stay under these budgets, with room for the rest.
+ */
+const OUTPUT_BUDGET = 900_000;
+const SUMMARY_BUDGET = 900 * 1024;
+/**
+ * Sets the outputs, in file-name order: every file that is now published, whether this run
+ * uploaded it or found it already there. `downloads-file` names a JSON file (under
+ * RUNNER_TEMP, so later steps of the job can read it) with the whole list; `downloads` holds
+ * as much of it as fits in an output, and the log says when it was cut.
+ */
 function setOutputs(published) {
     const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name));
-    setOutput('urls', sorted.map((p) => p.download.htmlUrl).join('\n'));
-    setOutput('downloads', JSON.stringify(sorted.map((p) => ({
+    const entries = sorted.map((p) => ({
         id: p.download.id,
         name: p.download.name,
         size: p.artifact.size,
         content_type: p.mimeType,
         url: p.download.url,
         html_url: p.download.htmlUrl,
-        sha256: p.sha256
-    }))));
+        sha256: p.sha256,
+        status: p.status
+    }));
+    const file = external_node_path_.join(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), `upload-downloads-${process.pid}-${Date.now()}.json`);
+    (0,external_node_fs_namespaceObject.writeFileSync)(file, JSON.stringify(entries, null, 2));
+    setOutput('downloads-file', file);
     setOutput('count', String(sorted.length));
+    const urls = fitLines(entries.map((e) => e.html_url), OUTPUT_BUDGET);
+    setOutput('urls', urls.text);
+    const downloads = fitJsonArray(entries, OUTPUT_BUDGET);
+    setOutput('downloads', downloads.text);
+    const cut = Math.max(entries.length - urls.kept, entries.length - downloads.kept);
+    if (cut > 0) {
+        log_warning(`The 'downloads' and 'urls' outputs hold the first ${Math.min(urls.kept, downloads.kept)} of ${entries.length} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`);
+    }
+}
+/** As many lines as fit in `budget` bytes, joined by newlines. */
+function fitLines(lines, budget) {
+    let size = 0;
+    let kept = 0;
+    for (const line of lines) {
+        const next = size + Buffer.byteLength(line) + (kept > 0 ? 1 : 0);
+        if (next > budget)
+            break;
+        size = next;
+        kept++;
+    }
+    return { text: lines.slice(0, kept).join('\n'), kept };
+}
+/** A JSON array of as many leading items as fit in `budget` bytes. */
+function fitJsonArray(items, budget) {
+    const parts = [];
+    let size = 2;
+    for (const item of items) {
+        const part = JSON.stringify(item);
+        const next = size + Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0);
+        if (next > budget)
+            break;
+        size = next;
+        parts.push(part);
+    }
+    return { text: `[${parts.join(',')}]`, kept: parts.length };
 }
 /**
  * The outputs of a dry run: nothing was uploaded (`count` 0, no URLs), and `downloads`
@@ -53237,7 +53261,7 @@ function setPlannedOutputs(plan) {
         url: null,
         html_url: null,
         sha256,
-        planned: item.replaces ? 'replace' : 'create'
+        planned: item.action
     }))));
     setOutput('count', '0');
 }
@@ -53253,16 +53277,24 @@ async function writeSummary(report) {
                 { data: 'Size', header: true },
                 { data: 'Action', header: true }
             ],
-            ...report.planned.map((item) => [
+            ...fitRows(report.planned.map((item) => [
                 escapeHtml(item.artifact.name),
                 humanSize(item.artifact.size),
-                item.replaces ? `replace download ${item.replaces.id}` : 'create'
-            ])
+                item.action === 'create'
+                    ? 'create'
+                    : item.action === 'replace'
+                        ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
+                        : `unchanged (download ${item.existing.id} holds these bytes)`
+            ]), SUMMARY_BUDGET, 'the log has the whole plan')
         ]);
         await flush();
         return;
     }
-    const status = failed.length === 0 ? 'published' : `${failed.length} failed`;
+    const status = report.cancelled !== undefined
+        ? `cancelled (${report.cancelled})`
+        : failed.length === 0
+            ? 'published'
+            : `${failed.length} failed`;
     summary.addHeading(`Downloads for ${report.repository}: ${status}`, 2);
     if (published.length > 0) {
         const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name));
@@ -53271,24 +53303,52 @@ async function writeSummary(report) {
                 { data: 'File', header: true },
                 { data: 'Size', header: true },
                 { data: 'SHA-256', header: true },
-                { data: 'Download', header: true }
+                { data: 'Download', header: true },
+                { data: 'Status', header: true }
             ],
-            ...sorted.map((p) => [
-                escapeHtml(p.artifact.name) + (p.replaced ? ' (replaced)' : ''),
+            ...fitRows(sorted.map((p) => [
+                escapeHtml(p.artifact.name),
                 humanSize(p.artifact.size),
                 `<code>${p.sha256.slice(0, 12)}</code>`,
-                `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`
-            ])
+                `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
+                p.status === 'replaced' && p.replaced
+                    ? `replaced download ${p.replaced.id}`
+                    : p.status === 'unchanged'
+                        ? 'unchanged'
+                        : 'created'
+            ]), failed.length > 0 ? SUMMARY_BUDGET * 0.6 : SUMMARY_BUDGET, "the 'downloads-file' output has the whole list")
         ]);
     }
     if (failed.length > 0) {
-        summary.addHeading('Not published', 3);
-        summary.addList(failed.map((f) => `${escapeHtml(f.name)}: ${escapeHtml(f.message)}`));
+        summary.addHeading(report.cancelled !== undefined ? 'Stopped and undone' : 'Not published', 3);
+        const items = fitRows(failed.map((f) => [`${escapeHtml(f.name)}: ${escapeHtml(f.message)}`]), SUMMARY_BUDGET * 0.3, 'the log has one error per file');
+        summary.addList(items.map(([item]) => item));
     }
-    const bytes = published.reduce((sum, p) => sum + p.artifact.size, 0);
+    if (report.unsettled !== undefined && report.unsettled.length > 0) {
+        summary.addRaw(`Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.`, true);
+    }
+    const uploaded = published.filter((p) => p.status !== 'unchanged');
+    const unchanged = published.length - uploaded.length;
+    const bytes = uploaded.reduce((sum, p) => sum + p.artifact.size, 0);
     const seconds = report.elapsedMs / 1000;
-    summary.addRaw(`${published.length} file${published.length === 1 ? '' : 's'}, ${humanSize(bytes)} in ${seconds.toFixed(1)} s` +
-        (seconds > 0 ? ` (${humanSize(bytes / seconds)}/s)` : ''), true);
+    summary.addRaw(`${uploaded.length} file${uploaded.length === 1 ? '' : 's'} uploaded, ${humanSize(bytes)} in ${seconds.toFixed(1)} s` +
+        (seconds > 0 ? ` (${humanSize(bytes / seconds)}/s)` : '') +
+        (unchanged > 0 ? `; ${unchanged} unchanged` : ''), true);
+    await flush();
+}
+/** The post step's summary: what it found half-done, and what it did about each name. */
+async function report_writeRecoverySummary(repository, results) {
+    const summary = core.summary;
+    const failed = results.filter((r) => !r.ok).length;
+    summary.addHeading(`Downloads for ${repository}: the post step settled what the main step left half-done` +
+        (failed > 0 ? ` (${failed} could not be settled)` : ''), 3);
+    summary.addTable([
+        [
+            { data: 'File', header: true },
+            { data: 'Outcome', header: true }
+        ],
+        ...results.map((r) => [escapeHtml(r.name), (r.ok ? '' : '⚠ ') + escapeHtml(r.what)])
+    ]);
     await flush();
 }
 /**
@@ -53300,11 +53360,32 @@ async function writeStoppedSummary(message) {
     summary_summary.addRaw(escapeHtml(message), true);
     await flush();
 }
+/**
+ * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says how
+ * many were left out and where to find them.
+ */
+function fitRows(rows, budget, whereElse) {
+    let size = 0;
+    let kept = 0;
+    for (const row of rows) {
+        // Each cell becomes `<td>…</td>`, each row `<tr>…</tr>`.
+        size += row.reduce((sum, cell) => sum + Buffer.byteLength(cell) + 9, 9);
+        if (size > budget)
+            break;
+        kept++;
+    }
+    if (kept === rows.length)
+        return rows;
+    const more = [
+        `… and ${rows.length - kept} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`
+    ];
+    return [...rows.slice(0, kept), [...more, ...Array(rows[0].length - 1).fill('')]];
+}
 /** Writes the summary; a run outside a runner (no GITHUB_STEP_SUMMARY) just skips it. */
 async function flush() {
     await summary_summary.write().then(() => undefined, (error) => {
         summary_summary.emptyBuffer();
-        info(`No job summary written: ${error instanceof Error ? error.message : String(error)}`);
+        log_info(`No job summary written: ${error instanceof Error ? error.message : String(error)}`);
     });
 }
 /** Sizes as people read them: 1023 B, 1.5 KiB, 20.0 MiB. */
@@ -53363,10 +53444,319 @@ class ProgressLog {
         state.lastFraction = fraction;
         const seconds = (now - state.started) / 1000;
         const rate = seconds > 0 ? `, ${humanSize(sent / seconds)}/s` : '';
-        info(`${artifact.name}: ${Math.floor(fraction * 100)}% (${humanSize(sent)} of ${humanSize(artifact.size)}${rate})`);
+        log_info(`${artifact.name}: ${Math.floor(fraction * 100)}% (${humanSize(sent)} of ${humanSize(artifact.size)}${rate})`);
         if (fraction >= 1)
             this.state.delete(artifact.path);
     }
+}
+
+;// CONCATENATED MODULE: ./src/retry.ts
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function sleepUnless(ms, signal, wait) {
+    return new Promise((resolve) => {
+        const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        signal.addEventListener('abort', done);
+        void wait(ms).then(done);
+    });
+}
+/** Whether another attempt could succeed: network faults, 5xx, 429, S3's busy codes. */
+function isTransient(error) {
+    return error instanceof ActionError && error.transient;
+}
+/**
+ * Runs `attempt` until it succeeds, it fails for good, or the attempts run out. Waits
+ * between attempts grow exponentially, half of each drawn at random (AWS's "equal jitter"),
+ * so a burst of parallel uploads does not retry in lockstep.
+ */
+async function withRetry(what, options, attempt) {
+    const wait = options.sleep ?? sleep;
+    const random = options.random ?? Math.random;
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(n);
+        }
+        catch (error) {
+            if (!isTransient(error))
+                throw error;
+            if (options.signal?.aborted) {
+                throw new CancelledError(`${what}: cancelled after attempt ${n} (${errors_describe(error)})`);
+            }
+            if (n >= options.maxAttempts) {
+                throw new ActionError(`${what} failed: ${errors_describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`, { cause: error });
+            }
+            const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1));
+            const delayMs = error instanceof ActionError && error.retryAfterMs !== undefined
+                ? error.retryAfterMs
+                : Math.round(ceiling / 2 + (random() * ceiling) / 2);
+            options.onRetry?.({ what, attempt: n, delayMs, error });
+            if (options.signal === undefined)
+                await wait(delayMs);
+            else
+                await sleepUnless(delayMs, options.signal, wait);
+            if (options.signal?.aborted) {
+                throw new CancelledError(`${what}: cancelled after attempt ${n} (${errors_describe(error)})`);
+            }
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/downloads-api.ts
+
+
+
+/**
+ * A create whose outcome is unknown: an attempt's answer was lost, so the server may hold a
+ * record without bytes that this run made. `exists`: a retry met `already_exists`, so it
+ * certainly holds one.
+ */
+class LostCreateError extends ActionError {
+    exists;
+    constructor(message, exists, cause) {
+        super(message, { cause });
+        this.exists = exists;
+    }
+}
+/** GitHub's maximum page size for list endpoints. */
+const PAGE_SIZE = 100;
+/**
+ * The Downloads API of one repository (list, create, delete), with retries on transient
+ * faults and GitHub's rate limits honoured. The token goes to the API origin and nowhere
+ * else: redirects are not followed and `Link` pages on another origin are refused.
+ */
+class DownloadsApi {
+    http;
+    repository;
+    retry;
+    gate;
+    base;
+    origin;
+    constructor(http, repository, retry, gate) {
+        this.http = http;
+        this.repository = repository;
+        this.retry = retry;
+        this.gate = gate;
+        this.base = `${repository.apiUrl}/repos/${encodeURIComponent(repository.owner)}/${encodeURIComponent(repository.repo)}/downloads`;
+        this.origin = new URL(repository.apiUrl).origin;
+    }
+    get slug() {
+        return `${this.repository.owner}/${this.repository.repo}`;
+    }
+    /** Every existing download, following `Link: rel="next"` through all pages. */
+    async list() {
+        const downloads = [];
+        let url = `${this.base}?per_page=${PAGE_SIZE}`;
+        while (url !== undefined) {
+            const page = url;
+            const { items, next } = await this.call(`Listing the downloads of ${this.slug}`, { method: 'GET', url: page }, async (res) => {
+                const body = parseJson(await res.text(), 'the list of downloads');
+                if (!Array.isArray(body))
+                    throw new ApiError('The list of downloads is not a JSON array.', res.status);
+                return { items: body.map(toDownload), next: nextLink(res.headers['link']) };
+            });
+            downloads.push(...items);
+            if (next !== undefined && new URL(next).origin !== this.origin) {
+                throw new ApiError(`The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`, 200);
+            }
+            url = next;
+        }
+        return downloads;
+    }
+    /**
+     * Creates the download resource. When an attempt's answer may have been lost (the
+     * connection dropped after the server acted, or a gateway's 5xx), the server may hold a
+     * record this call made: a later failure, `already_exists` included, then comes back as a
+     * {@link LostCreateError} so that the caller can find that record and clear it.
+     */
+    async create(spec, signal) {
+        let answerLost = false;
+        try {
+            return await withRetry(`Creating download ${spec.name}`, { ...this.retry, signal }, async () => {
+                try {
+                    return await this.once({
+                        method: 'POST',
+                        url: this.base,
+                        body: JSON.stringify({
+                            name: spec.name,
+                            size: spec.size,
+                            description: spec.description,
+                            content_type: spec.contentType
+                        })
+                    }, async (res) => toTicket(parseJson(await res.text(), 'the created download')));
+                }
+                catch (error) {
+                    if (error instanceof NetworkError ||
+                        (error instanceof ApiError && error.status >= 500)) {
+                        answerLost = true;
+                    }
+                    throw error;
+                }
+            });
+        }
+        catch (error) {
+            if (!answerLost)
+                throw error;
+            const exists = error instanceof ApiError && error.codes.includes('already_exists');
+            throw new LostCreateError(exists
+                ? `The answer to creating ${spec.name} was lost, and the server made it.`
+                : `Creating ${spec.name} failed after an answer was lost, so the server may hold a record of it: ${errors_describe(error)}`, exists, error);
+        }
+    }
+    /**
+     * Deletes a download. With `mustExist` (the download this run is replacing), a 404 on the
+     * first try means somebody else deleted it meanwhile, which the caller must hear of; after
+     * a try whose answer was lost it means that try did the work.
+     */
+    async delete(id, { mustExist = false } = {}) {
+        let answerLost = false;
+        await withRetry(`Deleting download ${id}`, this.retry, async () => {
+            try {
+                await this.once({ method: 'DELETE', url: `${this.base}/${id}` }, async (res) => {
+                    if (res.status === 404 && mustExist && !answerLost) {
+                        throw new ConflictError(`download ${id} was deleted by somebody else while this run was replacing it`);
+                    }
+                    await res.dump();
+                }, [404]);
+            }
+            catch (error) {
+                if (error instanceof NetworkError || (error instanceof ApiError && error.status >= 500)) {
+                    answerLost = true;
+                }
+                throw error;
+            }
+        });
+    }
+    /** The downloads named `name` (at most one, unless another writer raced this run). */
+    async findByName(name) {
+        return (await this.list()).filter((d) => d.name === name);
+    }
+    call(what, request, read, okStatuses = []) {
+        return withRetry(what, this.retry, () => this.once(request, read, okStatuses));
+    }
+    /** One attempt: waits out any rate limit, sends, and turns a failure into a typed error. */
+    async once(request, read, okStatuses = []) {
+        await this.gate.ready();
+        const res = await this.http.request({
+            ...request,
+            headers: {
+                accept: 'application/vnd.github+json',
+                authorization: `token ${this.repository.token}`,
+                'user-agent': 'upload-downloads-action',
+                ...(request.body !== undefined ? { 'content-type': 'application/json; charset=utf-8' } : {})
+            }
+        });
+        this.gate.observe(res.headers);
+        if ((res.status >= 200 && res.status < 300) || okStatuses.includes(res.status)) {
+            return read(res);
+        }
+        throw await this.failure(request, res);
+    }
+    async failure(request, res) {
+        const text = await res.text().catch(() => '');
+        const body = safeJson(text);
+        const message = typeof body?.message === 'string' ? body.message : `HTTP ${res.status}`;
+        const limited = this.gate.check(res.status, res.headers, message);
+        if (limited)
+            return limited;
+        const codes = Array.isArray(body?.errors)
+            ? body.errors.map((e) => String(e?.code))
+            : [];
+        const what = `${request.method} ${new URL(request.url).pathname}`;
+        switch (res.status) {
+            case 401:
+                return new ApiError(`The token was refused (${message}): check the 'token' input; it must be able to write ${this.slug}.`, 401);
+            case 403:
+                return new ApiError(`Forbidden (${message}): the token may read but not write ${this.slug}'s downloads; give it the repo scope or contents: write.`, 403);
+            case 404:
+                return new ApiError(`Not found (${message}) at ${what}: check 'repository' (${this.slug}), 'api-url' (${this.repository.apiUrl}) and that the token can see the repository, and that the server serves the Downloads API.`, 404);
+            case 422:
+                return new ApiError(`The server refused the request (${message}${codes.length ? `: ${describeErrors(body?.errors)}` : ''}).`, 422, { codes });
+            default: {
+                const transient = res.status >= 500 || res.status === 429 || res.status === 408;
+                return new ApiError(`${what} answered ${res.status} (${message})`, res.status, {
+                    transient
+                });
+            }
+        }
+    }
+}
+function parseJson(text, what) {
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        throw new ApiError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`, 200);
+    }
+}
+function safeJson(text) {
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        return undefined;
+    }
+}
+function describeErrors(errors) {
+    return errors
+        .map((e) => [e?.field, e?.code, e?.message].filter(Boolean).join(' '))
+        .join('; ');
+}
+function toDownload(raw) {
+    if (typeof raw?.id !== 'number' || typeof raw?.name !== 'string') {
+        throw new ApiError(`A download in the server's answer has no id or name: ${JSON.stringify(raw).slice(0, 200)}`, 200);
+    }
+    return {
+        id: raw.id,
+        name: raw.name,
+        description: String(raw.description ?? ''),
+        size: Number(raw.size ?? 0),
+        contentType: String(raw.content_type ?? ''),
+        url: String(raw.url ?? ''),
+        htmlUrl: String(raw.html_url ?? '')
+    };
+}
+function toTicket(raw) {
+    const required = [
+        'policy',
+        'signature',
+        'accesskeyid',
+        'path',
+        'acl',
+        'mime_type',
+        's3_url'
+    ];
+    const missing = required.filter((field) => typeof raw?.[field] !== 'string');
+    if (missing.length > 0) {
+        throw new ApiError(`The created download lacks ${missing.join(', ')}: the server does not look like the Downloads API.`, 201);
+    }
+    // Masked before anything could print them: together they let anyone write that S3 key.
+    for (const secret of [raw.policy, raw.signature, raw.accesskeyid])
+        core_setSecret(secret);
+    return {
+        download: toDownload(raw),
+        s3Url: raw.s3_url,
+        key: raw.path,
+        acl: raw.acl,
+        accessKeyId: raw.accesskeyid,
+        policy: raw.policy,
+        signature: raw.signature,
+        mimeType: raw.mime_type
+    };
+}
+/** The `rel="next"` target of a `Link` header (RFC 8288), as GitHub pages its lists. */
+function nextLink(header) {
+    if (!header)
+        return undefined;
+    for (const part of header.split(',')) {
+        const match = /<([^>]+)>\s*;(.*)/.exec(part.trim());
+        if (match && /\brel="?([^"]*\s)?next(\s[^"]*)?"?/.test(match[2]))
+            return match[1];
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/multipart.ts
@@ -53417,7 +53807,6 @@ function quote(text) {
 
 
 
-
 /**
  * The form fields of the S3 POST, in the order the Downloads API documentation demands
  * ("The order in which you pass these fields matters! Follow the order shown above
@@ -53456,7 +53845,8 @@ const CHUNK_SIZE = 512 * 1024;
  * out, and S3's ETag must equal the MD5. No Authorization header: the token stays with the
  * API origin.
  */
-async function uploadToS3(http, ticket, artifact, options = {}) {
+async function uploadToS3(http, ticket, file, options = {}) {
+    const { artifact } = file;
     const target = new URL(ticket.s3Url);
     if (!isSecureOrLocal(target)) {
         throw new S3Error(`The server handed out a plain-http upload URL (${target.origin}); refusing to send ${artifact.name} unencrypted.`, 0, 'InsecureUrl');
@@ -53475,7 +53865,8 @@ async function uploadToS3(http, ticket, artifact, options = {}) {
             'content-length': String(form.length),
             'user-agent': 'upload-downloads-action'
         },
-        body: form.body(fileChunks(artifact, digests, options.onProgress))
+        body: form.body(fileChunks(file, digests, options.onProgress)),
+        signal: options.signal
     });
     const text = await res.text();
     if (res.status < 200 || res.status >= 300)
@@ -53536,33 +53927,30 @@ class Digests {
 const RING_SIZE = 4;
 /**
  * The file's bytes, `size` of them, in large chunks, each hashed on its way to the socket.
+ * Positional reads on the one open handle, so a retry starts over from byte 0.
  * Reads go into a small ring of reused buffers, so memory stays flat however large the file
  * (fresh buffers per read pile up as garbage until the next GC: tens of MiB). Reuse is safe
  * because the HTTP client asks for the next chunk only once the socket has taken the last
  * (it awaits 'drain'), and the ring keeps three more chunks of margin; the MD5 checked
  * against S3's ETag would catch a chunk changed in flight.
  */
-async function* fileChunks(artifact, digests, onProgress) {
-    const file = await (0,promises_.open)(artifact.path, 'r');
+async function* fileChunks(file, digests, onProgress) {
+    const { size } = file.artifact;
     // A small file needs one buffer of its own size, not the whole ring.
-    const chunkSize = Math.max(1, Math.min(CHUNK_SIZE, artifact.size));
-    const ring = Array.from({ length: Math.min(RING_SIZE, Math.ceil(artifact.size / chunkSize)) }, () => Buffer.allocUnsafe(chunkSize));
+    const chunkSize = Math.max(1, Math.min(CHUNK_SIZE, size));
+    const ring = Array.from({ length: Math.min(RING_SIZE, Math.ceil(size / chunkSize)) }, () => Buffer.allocUnsafe(chunkSize));
     let offset = 0;
     let slot = 0;
     // One read ahead: the disk works on the next chunk while the socket takes this one.
     const readNext = () => {
-        if (offset >= artifact.size)
+        if (offset >= size)
             return undefined;
         const buffer = ring[slot];
         const at = offset;
-        const wanted = Math.min(chunkSize, artifact.size - at);
+        const wanted = Math.min(chunkSize, size - at);
         offset += wanted;
         slot = (slot + 1) % ring.length;
-        return file.read(buffer, 0, wanted, at).then(({ bytesRead }) => {
-            if (bytesRead < wanted)
-                throw fileChanged(artifact);
-            return buffer.subarray(0, bytesRead);
-        });
+        return file.read(buffer, wanted, at);
     };
     let pending = readNext();
     try {
@@ -53574,17 +53962,12 @@ async function* fileChunks(artifact, digests, onProgress) {
             yield chunk;
         }
         // A file that grew since it was measured would land cut short.
-        if ((await file.stat()).size !== artifact.size)
-            throw fileChanged(artifact);
+        await file.checkSize();
     }
     finally {
         // The request may have ended early (an error): let a read in flight finish first.
         await pending?.catch(() => undefined);
-        await file.close();
     }
-}
-function fileChanged(artifact) {
-    return new S3Error(`${artifact.name} changed while it was uploaded (it was ${artifact.size} bytes when the run began): make sure no other step writes it.`, 0, 'FileChanged');
 }
 
 ;// CONCATENATED MODULE: ./src/publish.ts
@@ -53594,69 +53977,167 @@ function fileChanged(artifact) {
 
 
 
+
+
 /**
- * Publishes one planned file: create the download, then POST its bytes to S3. Nothing the
- * user had is lost on the way: a replaced download's bytes are saved before it is deleted
- * and put back if its successor cannot be uploaded, and a download created for a file that
- * never arrived is deleted again, so no record without bytes is left behind.
+ * API requests a replace may need: the delete, the create, and should the upload fail, the
+ * delete of the new record and the create that puts the old bytes back.
  */
-class Publisher {
+const REPLACE_REQUESTS = 4;
+/** A create, and the delete of its record should the upload fail. */
+const CREATE_REQUESTS = 2;
+/**
+ * Publishes one planned file. Nothing the user had is lost on the way, and nothing is left
+ * half-made: the file is opened before anything changes; a replaced download's bytes are
+ * saved and checked before it is deleted, and put back if its successor cannot land; a
+ * record whose bytes never arrived is deleted again. Every change is announced in the
+ * journal first, so that the post step can finish the undo when this process is killed.
+ */
+class publish_Publisher {
     options;
     constructor(options) {
         this.options = options;
     }
     async publish(item) {
-        const { artifact, replaces } = item;
-        const spec = {
+        const { artifact } = item;
+        if (item.action === 'unchanged') {
+            return {
+                artifact,
+                download: item.existing,
+                mimeType: item.existing.contentType,
+                sha256: item.digests.sha256,
+                md5: item.digests.md5,
+                status: 'unchanged'
+            };
+        }
+        this.options.cancellation.check();
+        const file = await LocalFile.open(artifact);
+        try {
+            if (item.action === 'create') {
+                const release = await this.options.gate.reserve(CREATE_REQUESTS, `Creating ${artifact.name}`);
+                try {
+                    const published = await this.createAndUpload(this.specOf(artifact), file, 'forward');
+                    return { ...published, status: 'created' };
+                }
+                finally {
+                    release();
+                }
+            }
+            return await this.replace(item.replaces, item.reason === 'no-bytes', file);
+        }
+        finally {
+            await file.close();
+        }
+    }
+    specOf(artifact) {
+        return {
             name: artifact.name,
             size: artifact.size,
             description: this.options.description,
             contentType: artifact.contentType
         };
-        if (replaces === undefined)
-            return this.createAndUpload(spec, artifact);
-        const backup = await this.saveCopy(replaces);
-        let deleted = false;
+    }
+    /**
+     * Replaces a download. The old download is gone from its delete until the new bytes land
+     * (the API keys downloads by name, and S3 by a key made of the name, so the two cannot
+     * coexist): that window is kept to the create and the upload, everything that can fail
+     * earlier (the file, the copy, the rate limit budget) is checked before the delete.
+     */
+    async replace(old, empty, file) {
+        const { journal, cancellation, gate } = this.options;
+        const name = file.artifact.name;
+        const release = await gate.reserve(REPLACE_REQUESTS, `Replacing ${name}`);
+        let copy = null;
         let keepCopy = false;
         try {
-            await this.options.api.delete(replaces.id);
-            deleted = true;
-            info(`Deleted the previous ${replaces.name} (download ${replaces.id}).`);
-            const published = await this.createAndUpload(spec, artifact);
-            return { ...published, replaced: replaces };
-        }
-        catch (error) {
-            const outcome = await this.restore(replaces, backup, error, deleted);
-            keepCopy = outcome.keepCopy;
-            throw outcome.error;
+            copy = empty ? null : await this.saveCopy(old);
+            cancellation.check();
+            journal.record({
+                op: 'delete',
+                name,
+                id: old.id,
+                description: old.description,
+                contentType: old.contentType,
+                copy: copy?.path ?? null,
+                size: copy?.size ?? 0,
+                md5: copy?.md5 ?? null
+            });
+            await this.deleteForReplace(old);
+            journal.record({ op: 'deleted', name, id: old.id });
+            log_info(`Deleted the previous ${name} (download ${old.id}).`);
+            try {
+                const published = await this.createAndUpload(this.specOf(file.artifact), file, 'forward');
+                return { ...published, status: 'replaced', replaced: old };
+            }
+            catch (error) {
+                const outcome = await this.restore(old, copy, error);
+                keepCopy = !outcome.restored;
+                throw outcome.error;
+            }
         }
         finally {
-            if (backup !== null && !keepCopy)
-                await (0,promises_.rm)(backup.path, { force: true });
+            release();
+            if (copy !== null && !keepCopy)
+                await (0,promises_.rm)(copy.path, { force: true });
         }
     }
-    /** Creates the download and uploads the bytes; on failure, deletes what it created. */
-    async createAndUpload(spec, artifact) {
-        const { api, http, retry, onProgress } = this.options;
-        let ticket = await api.create(spec);
+    /**
+     * Deletes the download being replaced. When the delete fails, asks the server whether it
+     * happened anyway (its answer may have been lost): if the download is still there the
+     * replace stops, leaving it as it was.
+     */
+    async deleteForReplace(old) {
+        const { api, journal } = this.options;
         try {
-            const result = await withRetry(`Uploading ${artifact.name} to S3`, retry, async () => {
+            await api.delete(old.id, { mustExist: true });
+        }
+        catch (error) {
+            if (error instanceof ConflictError) {
+                journal.record({ op: 'kept', name: old.name, id: old.id });
+                throw new ConflictError(`${errors_describe(error)}: another run or a person is changing ${old.name} at the same time. This run left ${old.name} to them; run the job again once they are done.`, { cause: error });
+            }
+            const stillThere = await api.list().then((all) => all.some((d) => d.id === old.id), () => true);
+            if (!stillThere)
+                return;
+            journal.record({ op: 'kept', name: old.name, id: old.id });
+            throw new ActionError(`${errors_describe(error)} The existing ${old.name} (download ${old.id}) was left as it is.`, { cause: error });
+        }
+    }
+    /**
+     * Creates the download and uploads the bytes; on failure, deletes the record it created.
+     * `forward` work (a new file) stops when the run is cancelled; `undo` work (putting a
+     * replaced download back) never does, and has the larger retry budget.
+     */
+    async createAndUpload(spec, file, mode) {
+        const { http, journal, onProgress, cancellation, undo } = this.options;
+        const { api, retry } = mode === 'forward' ? this.options : undo;
+        const signal = mode === 'forward' ? cancellation.signal : undefined;
+        const { artifact } = file;
+        journal.record({ op: 'create', name: spec.name, size: spec.size });
+        let ticket = await this.createRecord(spec, mode, signal);
+        journal.record({ op: 'created', name: spec.name, id: ticket.download.id });
+        try {
+            const result = await withRetry(`Uploading ${spec.name} to S3`, { ...retry, signal }, async () => {
                 try {
-                    return await uploadToS3(http, ticket, artifact, {
-                        onProgress: onProgress && ((sent) => onProgress(artifact, sent))
+                    return await uploadToS3(http, ticket, file, {
+                        onProgress: onProgress && ((sent) => onProgress(artifact, sent)),
+                        signal
                     });
                 }
                 catch (error) {
                     if (!isPolicyExpired(error))
                         throw error;
                     // The signed form is dead; only a new download resource brings a new one.
-                    info(`The upload policy for ${artifact.name} expired: creating the download again.`);
+                    log_info(`The upload policy for ${spec.name} expired: creating the download again.`);
                     await api.delete(ticket.download.id);
-                    ticket = await api.create(spec);
+                    journal.record({ op: 'removed', name: spec.name, id: ticket.download.id });
+                    ticket = await this.createRecord(spec, mode, signal);
+                    journal.record({ op: 'created', name: spec.name, id: ticket.download.id });
                     // A policy that is dead on arrival again and again means a clock is off.
-                    throw new ActionError(`${describe(error)} (if every policy arrives expired, the server's clock is off)`, { transient: true, retryAfterMs: 0 });
+                    throw new ActionError(`${errors_describe(error)} (if every policy arrives expired, the server's clock is off)`, { transient: true, retryAfterMs: 0 });
                 }
             });
+            journal.record({ op: 'landed', name: spec.name, id: ticket.download.id });
             return {
                 artifact,
                 download: { ...ticket.download, size: result.bytes },
@@ -53666,58 +54147,339 @@ class Publisher {
             };
         }
         catch (error) {
-            await api.delete(ticket.download.id).then(() => info(`Deleted download ${ticket.download.id} (${artifact.name}): its bytes never arrived.`), (cleanup) => warning(`Could not delete download ${ticket.download.id} (${artifact.name}), whose bytes never arrived: ${describe(cleanup)}. Delete it by hand.`));
+            const id = ticket.download.id;
+            try {
+                await undo.api.delete(id);
+                journal.record({ op: 'removed', name: spec.name, id });
+                log_info(`Deleted download ${id} (${spec.name}): its bytes never arrived.`);
+            }
+            catch (cleanup) {
+                log_warning(`Could not delete download ${id} (${spec.name}), whose bytes never arrived: ${errors_describe(cleanup)}. The post step tries again.`);
+            }
             throw error;
         }
     }
-    /** Saves a download's bytes before it is replaced; null when it has none to lose. */
-    async saveCopy(download) {
-        const copy = external_node_path_.join(this.options.tempDir, `previous-${download.id}-${download.name}`);
-        let size;
+    /**
+     * The create, and what a lost answer leaves behind: a record the server made that this run
+     * never heard of. It holds no bytes, so it is found by name and deleted (and, when a retry
+     * met it as `already_exists`, the create is made once more). `already_exists` with no lost
+     * answer is another writer's record, which is left alone.
+     */
+    async createRecord(spec, mode, signal) {
+        const { journal } = this.options;
+        const { api } = mode === 'forward' ? this.options : this.options.undo;
         try {
-            size = await this.options.api.saveBytes(download, copy);
+            return await api.create(spec, signal);
         }
         catch (error) {
-            throw new ActionError(`Could not save a copy of the existing ${download.name} before replacing it, so it was left as it is: ${describe(error)}`, { cause: error });
+            if (error instanceof LostCreateError) {
+                const cleared = await this.clearEmptyRecords(spec.name);
+                if (cleared)
+                    journal.record({ op: 'removed', name: spec.name, id: null });
+                if (error.exists && cleared) {
+                    log_info(`The answer to creating ${spec.name} was lost, but the server made it: deleted that one, creating it again.`);
+                    return api.create(spec, signal);
+                }
+                throw new ActionError(`${errors_describe(error)} ${cleared ? 'No record of it was left behind.' : 'A record of it may be left behind: the post step checks.'}`, { cause: error });
+            }
+            if (error instanceof ApiError && error.codes.includes('already_exists')) {
+                // Putting a download back: the name was this run's a moment ago, so the record in the
+                // way is most likely one of its own that lost its bytes. Clear it and try once more.
+                if (mode === 'undo' && (await this.clearEmptyRecords(spec.name))) {
+                    return api.create(spec, signal);
+                }
+                throw new ConflictError(`A download named ${spec.name} was created by somebody else while this run worked (another run of this workflow?); this run left it alone.`, { cause: error });
+            }
+            throw error;
         }
-        if (size === null) {
-            info(`The existing ${download.name} has no bytes (an unfinished upload): nothing to keep.`);
-            return null;
-        }
-        return { path: copy, name: download.name, size, contentType: download.contentType };
     }
     /**
-     * Puts a replaced download back after its successor failed. Returns the error to raise,
-     * and whether the saved copy must stay on disk because it may be the only one left.
+     * Deletes the records named `name` that hold no bytes. Resolves to whether none is left
+     * (a record with bytes is somebody's file and stays).
      */
-    async restore(previous, backup, cause, deleted) {
-        const failure = describe(cause);
-        const original = cause instanceof Error ? cause : new Error(failure);
-        if (backup === null)
-            return { error: original, keepCopy: false };
+    async clearEmptyRecords(name) {
+        const { api, storedBytes } = this.options.undo;
         try {
-            // A delete that failed may still have happened (its answer lost): ask the server.
-            if (!deleted && (await this.options.api.list()).some((d) => d.id === previous.id)) {
-                return { error: original, keepCopy: false };
+            for (const download of await api.findByName(name)) {
+                if ((await storedBytes.probe(download)) !== null)
+                    continue;
+                await api.delete(download.id);
+                log_info(`Deleted download ${download.id} (${name}): a record without bytes.`);
             }
-            await this.createAndUpload({
-                name: previous.name,
-                size: backup.size,
-                description: previous.description,
-                contentType: previous.contentType
-            }, backup);
+            return true;
+        }
+        catch (error) {
+            log_warning(`Could not check ${name} for a record without bytes: ${errors_describe(error)}`);
+            return false;
+        }
+    }
+    /** Saves a download's bytes, checked against S3's size and MD5, before it is replaced. */
+    async saveCopy(download) {
+        // Named by id only: any valid download name fits in a file name then.
+        const copyPath = external_node_path_.join(this.options.tempDir, `previous-${download.id}`);
+        let saved;
+        try {
+            saved = await this.options.storedBytes.save(download, copyPath);
+        }
+        catch (error) {
+            await (0,promises_.rm)(copyPath, { force: true });
+            throw new ActionError(`Could not save a copy of the existing ${download.name} before replacing it, so it was left as it is: ${errors_describe(error)}`, { cause: error });
+        }
+        if (saved === null) {
+            log_info(`The existing ${download.name} has no bytes (an unfinished upload): nothing to keep.`);
+            return null;
+        }
+        return { ...saved, path: copyPath };
+    }
+    /**
+     * Puts a replaced download back after its successor failed, from the saved copy. Returns
+     * the error to raise, saying what really happened, and whether the copy landed.
+     */
+    async restore(previous, copy, cause) {
+        // The same kind of error as the cause, with what became of the old download added.
+        const failure = (note) => cause instanceof CancelledError
+            ? new CancelledError(`${errors_describe(cause)}. ${note}`)
+            : new ActionError(`${errors_describe(cause)} ${note}`, { cause });
+        if (copy === null) {
             return {
-                error: new ActionError(`${failure} The previous version of ${previous.name} was restored.`, { cause }),
-                keepCopy: false
+                error: failure('The download it replaced held no bytes, so there was nothing to put back.'),
+                restored: true
+            };
+        }
+        try {
+            const id = await this.putBack(previous, copy);
+            return {
+                error: failure(`The previous version of ${previous.name} was put back (download ${id}).`),
+                restored: true
             };
         }
         catch (restoreError) {
             return {
-                error: new ActionError(`${failure} Restoring the previous version of ${previous.name} failed too (${describe(restoreError)}); its bytes are at ${backup.path} until the job ends.`, { cause }),
-                keepCopy: true
+                error: failure(`Putting back the previous version of ${previous.name} failed too (${errors_describe(restoreError)}); its bytes are kept at ${copy.path}, and the post step tries again.`),
+                restored: false
             };
         }
     }
+    /** Uploads a saved copy as the download it was; resolves to the new id. */
+    async putBack(previous, copy) {
+        const backup = await LocalFile.open({
+            path: copy.path,
+            name: previous.name,
+            size: copy.size,
+            contentType: previous.contentType
+        });
+        try {
+            const spec = {
+                name: previous.name,
+                size: copy.size,
+                description: previous.description,
+                contentType: previous.contentType
+            };
+            const restored = await this.createAndUpload(spec, backup, 'undo');
+            if (restored.md5 !== copy.md5) {
+                throw new ActionError(`the copy of ${previous.name} on disk no longer has the MD5 it was saved with`);
+            }
+            this.options.journal.record({
+                op: 'restored',
+                name: previous.name,
+                id: restored.download.id
+            });
+            log_info(`Put back the previous ${previous.name} as download ${restored.download.id}.`);
+            return restored.download.id;
+        }
+        finally {
+            await backup.close();
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/recovery.ts
+
+
+
+
+/**
+ * Finishes what a killed or cancelled main step left half-done, from its journal and the
+ * server's state, which has the last word (an entry may announce a change that never
+ * happened, or miss one that did). For each name the journal leaves open: records without
+ * bytes that the run may have made are deleted; a replaced download that is gone with no
+ * successor holding bytes is uploaded again from its saved copy. A name that is whole (the
+ * new bytes landed after all) is left as it is.
+ */
+async function recovery_settle(entries, tools) {
+    const open = namesToSettle(entries);
+    if (open.length === 0)
+        return [];
+    const listed = await tools.api.list();
+    const results = [];
+    for (const state of open) {
+        try {
+            results.push(await settleName(state, listed, tools));
+        }
+        catch (error) {
+            results.push({ name: state.name, ok: false, what: describe(error) });
+        }
+    }
+    return results;
+}
+async function settleName(state, listed, tools) {
+    const { name, replaced } = state;
+    let whole;
+    let removed = 0;
+    for (const download of listed.filter((d) => d.name === name)) {
+        // The download being replaced, never deleted: it stands as it was.
+        if (replaced !== undefined && download.id === replaced.id) {
+            whole = download;
+            continue;
+        }
+        if ((await tools.storedBytes.probe(download)) !== null) {
+            whole = download;
+            continue;
+        }
+        await tools.api.delete(download.id);
+        removed++;
+        log.info(`${name}: deleted download ${download.id}, a record whose upload never finished.`);
+    }
+    const cleared = removed > 0 ? `deleted ${removed} record${removed === 1 ? '' : 's'} without bytes` : '';
+    const and = (text) => [cleared, text].filter(Boolean).join('; ');
+    if (replaced === undefined) {
+        return whole !== undefined
+            ? { name, ok: true, what: and(`whole: download ${whole.id} holds its bytes`) }
+            : { name, ok: true, what: and('not published; nothing was left behind') };
+    }
+    if (whole !== undefined && whole.id === replaced.id) {
+        return { name, ok: true, what: and(`download ${whole.id} was never deleted; left as it was`) };
+    }
+    if (whole !== undefined) {
+        return { name, ok: true, what: and(`replaced: download ${whole.id} holds the new bytes`) };
+    }
+    if (replaced.copy === null || replaced.md5 === null) {
+        return {
+            name,
+            ok: true,
+            what: and(`the replaced download ${replaced.id} held no bytes; nothing to put back`)
+        };
+    }
+    const copy = { path: replaced.copy, size: replaced.size, md5: replaced.md5 };
+    const onDisk = await stat(copy.path).catch(() => null);
+    if (onDisk === null || onDisk.size !== copy.size) {
+        return {
+            name,
+            ok: false,
+            what: and(`download ${replaced.id} was deleted and its saved copy at ${copy.path} is ${onDisk === null ? 'gone' : 'not whole'}: it cannot be put back`)
+        };
+    }
+    const id = await tools.publisher.putBack(replaced, copy);
+    return {
+        name,
+        ok: true,
+        what: and(`put back the previous version from its saved copy (download ${id})`)
+    };
+}
+
+;// CONCATENATED MODULE: ./src/http.ts
+
+
+const DEFAULT_TIMEOUTS = { connectMs: 30_000, idleMs: 120_000 };
+/**
+ * The real client: undici with keep-alive connections per origin. Redirects are never
+ * followed here, so a token can never ride a redirect to another origin. `https_proxy`,
+ * `http_proxy` and `no_proxy` are honoured, as the runner's other tools do.
+ */
+function createHttpClient(timeouts = DEFAULT_TIMEOUTS) {
+    const dispatcher = new undici/* EnvHttpProxyAgent */.J2({
+        connectTimeout: timeouts.connectMs,
+        // Timeouts on silence, never on a large upload's total time: undici re-arms the headers
+        // timer at every write that meets back-pressure, and the body timer at every chunk.
+        headersTimeout: timeouts.idleMs,
+        bodyTimeout: timeouts.idleMs,
+        keepAliveTimeout: 30_000
+    });
+    return {
+        async request(request) {
+            let answer;
+            try {
+                answer = await dispatcher.request({
+                    method: request.method,
+                    origin: new URL(request.url).origin,
+                    path: pathOf(request.url),
+                    headers: request.headers,
+                    // undici takes async iterables (and writes each chunk only once the socket has
+                    // taken the last), but its request types do not list them.
+                    body: request.body,
+                    signal: request.signal
+                });
+            }
+            catch (error) {
+                if (request.signal?.aborted) {
+                    throw new CancelledError(`${request.method} ${hostOf(request.url)} stopped: cancelled`);
+                }
+                // Our own errors from a request body (a file that changed) pass through as they are.
+                if (error instanceof ActionError)
+                    throw error;
+                if (certificateError(error) !== undefined) {
+                    // No retry fixes a certificate the runner does not trust.
+                    throw new ActionError(`${request.method} ${hostOf(request.url)} failed: ${reason(error)}. If the server uses a private CA, point NODE_EXTRA_CA_CERTS at its PEM file.`, { cause: error });
+                }
+                throw new NetworkError(`${request.method} ${hostOf(request.url)} failed: ${reason(error)}`, error);
+            }
+            return {
+                status: answer.statusCode,
+                headers: flattenHeaders(answer.headers),
+                text: () => answer.body.text().catch((error) => {
+                    throw new NetworkError(`Reading the answer from ${hostOf(request.url)} failed: ${reason(error)}`, error);
+                }),
+                body: answer.body,
+                dump: () => answer.body.dump().catch(() => undefined)
+            };
+        },
+        close: () => dispatcher.close()
+    };
+}
+function pathOf(url) {
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+}
+function hostOf(url) {
+    return new URL(url).host;
+}
+/** Node's TLS verification failures (see tls.TLSSocket's authorizationError). */
+const CERTIFICATE_ERRORS = new Set([
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'CERT_HAS_EXPIRED',
+    'CERT_NOT_YET_VALID',
+    'ERR_TLS_CERT_ALTNAME_INVALID'
+]);
+/** The TLS verification code anywhere in an error's cause chain, if there is one. */
+function certificateError(error) {
+    for (let e = error; e instanceof Error; e = e.cause) {
+        const code = e.code;
+        if (typeof code === 'string' && CERTIFICATE_ERRORS.has(code))
+            return code;
+    }
+    return undefined;
+}
+/** undici's error codes say more than its messages ("other side closed"). */
+function reason(error) {
+    if (error instanceof Error) {
+        const code = error.code;
+        const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+        return code ? `${code}: ${error.message}${cause}` : `${error.message}${cause}`;
+    }
+    return String(error);
+}
+function flattenHeaders(headers) {
+    const flat = {};
+    for (const [name, value] of Object.entries(headers)) {
+        if (value === undefined)
+            continue;
+        flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    return flat;
 }
 
 ;// CONCATENATED MODULE: ./src/rate-limits.ts
@@ -53735,6 +54497,13 @@ class RateLimitGate {
     options;
     resumeAt = 0;
     secondaryHits = 0;
+    /** The primary budget as the last answer told it. */
+    remaining;
+    resetAtMs;
+    /** Requests promised to work in hand (see {@link reserve}). */
+    reserved = 0;
+    /** Set once a primary limit outlasts `maxWaitMs`: no new work starts after that. */
+    exhausted;
     now;
     sleep;
     constructor(options) {
@@ -53746,6 +54515,48 @@ class RateLimitGate {
     async ready() {
         for (let left = this.resumeAt - this.now(); left > 0; left = this.resumeAt - this.now()) {
             await this.sleep(left);
+        }
+    }
+    /** Notes the budget an answer reports (`x-ratelimit-remaining` and `-reset`). */
+    observe(headers) {
+        const remaining = Number(headers['x-ratelimit-remaining']);
+        const reset = Number(headers['x-ratelimit-reset']);
+        if (headers['x-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
+            this.remaining = remaining;
+        }
+        if (headers['x-ratelimit-reset'] !== undefined && Number.isFinite(reset)) {
+            this.resetAtMs = reset * 1000;
+        }
+    }
+    /**
+     * Promises `requests` API requests to a piece of work that must not stop halfway (a
+     * replace: delete, create, and, should the upload fail, the clean-up and the restore).
+     * When the budget cannot cover them it waits for the reset, if the user allows that long,
+     * and otherwise refuses: the work is then never started, rather than left half-done.
+     * Resolves to the function that gives the promise back.
+     */
+    async reserve(requests, what) {
+        for (;;) {
+            if (this.exhausted !== undefined) {
+                throw new ApiError(`${what} was not started: ${this.exhausted.message}`, 403);
+            }
+            await this.ready();
+            if (this.remaining === undefined || this.remaining - this.reserved >= requests) {
+                this.reserved += requests;
+                let given = false;
+                return () => {
+                    if (!given)
+                        this.reserved -= requests;
+                    given = true;
+                };
+            }
+            const now = this.now();
+            const until = (this.resetAtMs ?? now + 60_000) + 1000;
+            const failure = this.holdUntil('primary', until, now, `${this.remaining} requests left, ${what} needs ${requests} with ${this.reserved} promised to work in hand`);
+            if (!failure.transient)
+                throw new ApiError(`${what} was not started: ${failure.message}`, 403);
+            // After the reset the next answer tells the new budget.
+            this.remaining = undefined;
         }
     }
     /**
@@ -53778,9 +54589,10 @@ class RateLimitGate {
         const waitMs = until - now;
         if (waitMs > this.options.maxWaitMs) {
             const when = new Date(until).toISOString();
-            return new ApiError(`GitHub's ${kind} rate limit is exhausted (${message}). It lifts at ${when}, ` +
+            this.exhausted = new ApiError(`GitHub's ${kind} rate limit is exhausted (${message}). It lifts at ${when}, ` +
                 `in ${Math.ceil(waitMs / 1000)} s, longer than 'rate-limit-wait' allows ` +
                 `(${Math.round(this.options.maxWaitMs / 1000)} s): re-run after that, or raise 'rate-limit-wait'.`, 403);
+            return this.exhausted;
         }
         this.resumeAt = Math.max(this.resumeAt, until);
         this.options.onWait?.(kind, waitMs);
@@ -53790,6 +54602,185 @@ class RateLimitGate {
             retryAfterMs: 0
         });
     }
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/stored-bytes.ts
+
+
+
+
+
+
+
+const MAX_REDIRECTS = 5;
+const MD5_ETAG = /^"?([0-9a-f]{32})"?$/i;
+/**
+ * A download's bytes, reached through its `html_url`, which redirects to the object on S3
+ * (GitHub's github.com/downloads/… URL did). Redirects are followed by hand, and plain http
+ * only to this machine. No token is sent: the object is S3's, and the html_url is github.com,
+ * not the API.
+ */
+class StoredBytes {
+    http;
+    retry;
+    constructor(http, retry) {
+        this.http = http;
+        this.retry = retry;
+    }
+    /**
+     * What S3 holds for the download: null when it has no bytes (the html_url or the object
+     * answers 404: a record whose upload never finished, which holds no user data).
+     */
+    async probe(download) {
+        return withRetry(`Looking at the stored ${download.name}`, this.retry, async () => {
+            const res = await this.follow(download, 'HEAD');
+            if (res === null)
+                return null;
+            await res.dump();
+            const etag = MD5_ETAG.exec(res.headers['etag'] ?? '');
+            return {
+                size: Number(res.headers['content-length'] ?? -1),
+                md5: etag ? etag[1].toLowerCase() : null
+            };
+        });
+    }
+    /**
+     * Streams the download's bytes into `destination` (a file path, or null to only measure
+     * them) and checks them against S3's length and ETag, so that a copy kept to undo a replace
+     * is known to be whole. Resolves to null when the download has no bytes.
+     */
+    async save(download, destination) {
+        return withRetry(`Saving a copy of ${download.name}`, this.retry, async () => {
+            const res = await this.follow(download, 'GET');
+            if (res === null)
+                return null;
+            const md5 = (0,external_node_crypto_.createHash)('md5');
+            let size = 0;
+            const sink = destination === null
+                ? new external_node_stream_.Writable({ write: (_chunk, _encoding, done) => done() })
+                : (0,external_node_fs_namespaceObject.createWriteStream)(destination, { mode: 0o600 });
+            try {
+                await (0,external_node_stream_promises_namespaceObject.pipeline)(res.body, async function* (source) {
+                    for await (const chunk of source) {
+                        md5.update(chunk);
+                        size += chunk.length;
+                        yield chunk;
+                    }
+                }, sink);
+            }
+            catch (error) {
+                // The file system's errors are ours to report as such; the rest is the network.
+                if (isFileSystemError(error)) {
+                    throw new LocalFileError(`Could not write the copy to ${destination}: ${error.message}`, { cause: error });
+                }
+                throw new NetworkError(`Reading the stored ${download.name} broke off after ${size} bytes`, error);
+            }
+            const digest = md5.digest('hex');
+            const expected = Number(res.headers['content-length'] ?? size);
+            if (size !== expected) {
+                throw new NetworkError(`Reading the stored ${download.name} stopped after ${size} of ${expected} bytes.`, undefined);
+            }
+            const etag = MD5_ETAG.exec(res.headers['etag'] ?? '');
+            if (etag && etag[1].toLowerCase() !== digest) {
+                throw new NetworkError(`The stored ${download.name} arrived with MD5 ${digest}, not S3's ETag ${etag[1]}.`, undefined);
+            }
+            return { size, md5: digest };
+        });
+    }
+    /** Follows the html_url's redirects to the object; null when the object store has none. */
+    async follow(download, method) {
+        if (download.htmlUrl === '') {
+            throw new ApiError(`The server lists ${download.name} without an html_url.`, 0);
+        }
+        let url = download.htmlUrl;
+        for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+            const target = new URL(url);
+            if (!isSecureOrLocal(target)) {
+                throw new ActionError(`${download.name}'s bytes are served over plain http (${target.origin}); refusing to fetch them.`);
+            }
+            const res = await this.http.request({
+                method,
+                url,
+                headers: { 'user-agent': 'upload-downloads-action' }
+            });
+            if (res.status >= 300 && res.status < 400 && res.headers['location']) {
+                await res.dump();
+                url = new URL(res.headers['location'], url).href;
+                continue;
+            }
+            if (res.status === 404) {
+                await res.dump();
+                // Only the object store's 404 says "no bytes". The html_url's own 404 could as well
+                // mean a page that needs a login: no download is judged empty on that.
+                if (hop > 0)
+                    return null;
+                throw new ApiError(`The html_url of ${download.name} answered 404, so whether it holds bytes cannot be told.`, 404);
+            }
+            if (res.status !== 200) {
+                await res.dump();
+                throw new ApiError(`Fetching the stored ${download.name} answered ${res.status}.`, res.status, { transient: res.status >= 500 || res.status === 429 || res.status === 408 });
+            }
+            return res;
+        }
+        throw new ActionError(`Fetching the stored ${download.name} was redirected more than ${MAX_REDIRECTS} times.`);
+    }
+}
+function isFileSystemError(error) {
+    const code = error?.code;
+    return (typeof code === 'string' && /^E(NOSPC|ACCES|PERM|NAMETOOLONG|ROFS|NOENT|DQUOT|IO)$/.test(code));
+}
+
+;// CONCATENATED MODULE: ./src/session.ts
+
+
+
+
+
+
+
+
+const UNDO_ATTEMPTS = 10;
+function session_createSession(inputs) {
+    const http = createHttpClient();
+    const limit = new AdaptiveLimit(inputs.concurrency);
+    const gate = new RateLimitGate({
+        maxWaitMs: inputs.rateLimitWait * 1000,
+        onSecondary: () => {
+            if (limit.lower()) {
+                log_warning(`GitHub's secondary rate limit hit: uploading ${limit.current} at a time from now on.`);
+            }
+        },
+        onWait: (kind, ms) => log_info(`GitHub's ${kind} rate limit: holding every request for ${Math.ceil(ms / 1000)} s.`)
+    });
+    const retry = {
+        maxAttempts: inputs.maxAttempts,
+        // Tests set a millisecond backoff, so that injected faults do not make them wait for real.
+        baseDelayMs: Number(process.env.UPLOAD_DOWNLOADS_RETRY_DELAY_MS ?? 1000),
+        maxDelayMs: 30_000,
+        onRetry: ({ what, attempt, delayMs, error }) => log_info(`${what}: attempt ${attempt} failed (${errors_describe(error)}); trying again in ${(delayMs / 1000).toFixed(1)} s.`)
+    };
+    const tools = (retry) => ({
+        api: new DownloadsApi(http, { apiUrl: inputs.apiUrl, token: inputs.token, owner: inputs.owner, repo: inputs.repo }, retry, gate),
+        storedBytes: new StoredBytes(http, retry),
+        retry
+    });
+    return {
+        ...tools(retry),
+        undo: tools({ ...retry, maxAttempts: Math.max(UNDO_ATTEMPTS, inputs.maxAttempts) }),
+        http,
+        gate,
+        limit,
+        close: () => http.close()
+    };
+}
+/** Where the main step tells its post step about the journal. */
+const session_JOURNAL_STATE = 'journal';
+function saveJournalPath(path) {
+    saveState(session_JOURNAL_STATE, path);
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -53808,125 +54799,227 @@ class RateLimitGate {
 
 
 
+
+
+
 /**
- * The action: read the inputs, find the files, check them against the repository's
- * downloads, publish them, and report. The one place that fails the step.
+ * The action's main step: read the inputs, find the files, check them against the
+ * repository's downloads, publish them, and report. The one place that fails the step.
  */
 async function run() {
     const started = Date.now();
-    let http;
-    let tempDir;
+    let session;
+    let work;
+    // Installed only once changes start: until then a signal may end the process at once,
+    // since there is nothing to undo.
+    const cancellation = new cancellation_Cancellation(log_info);
     try {
-        const inputs = readInputs();
+        const inputs = inputs_readInputs();
         const artifacts = await group('Files', () => matchFiles(inputs));
         if (artifacts.length === 0) {
             setOutputs([]);
             return;
         }
-        http = createHttpClient();
-        const limit = new AdaptiveLimit(inputs.concurrency);
-        const gate = new RateLimitGate({
-            maxWaitMs: inputs.rateLimitWait * 1000,
-            onSecondary: () => {
-                if (limit.lower()) {
-                    warning(`GitHub's secondary rate limit hit: uploading ${limit.current} at a time from now on.`);
-                }
-            },
-            onWait: (kind, ms) => info(`GitHub's ${kind} rate limit: holding every request for ${Math.ceil(ms / 1000)} s.`)
-        });
-        const retry = {
-            maxAttempts: inputs.maxAttempts,
-            baseDelayMs: Number(process.env.UPLOAD_DOWNLOADS_RETRY_DELAY_MS ?? 1000),
-            maxDelayMs: 30_000,
-            onRetry: ({ what, attempt, delayMs, error }) => info(`${what}: attempt ${attempt} failed (${describe(error)}); trying again in ${(delayMs / 1000).toFixed(1)} s.`)
-        };
-        const api = new DownloadsApi(http, { apiUrl: inputs.apiUrl, token: inputs.token, owner: inputs.owner, repo: inputs.repo }, retry, gate);
-        const plan = await group('Plan', async () => {
-            const existing = await api.list();
-            info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`);
-            const items = makePlan(artifacts, existing, inputs.replaceExisting, api.slug);
-            for (const item of items) {
-                info(item.replaces
-                    ? `replace ${item.artifact.name} (download ${item.replaces.id})`
-                    : `create ${item.artifact.name}`);
-            }
-            return items;
-        });
+        session = session_createSession(inputs);
+        const plan = await group('Plan', () => planUploads(session, artifacts, inputs));
         if (inputs.dryRun) {
             const planned = [];
             for (const item of plan)
-                planned.push({ item, sha256: await sha256Of(item.artifact.path) });
+                planned.push({ item, sha256: (await digestsFor(item)).sha256 });
             setPlannedOutputs(planned);
             await writeSummary({
                 published: [],
                 failed: [],
                 planned: plan,
                 dryRun: true,
-                repository: api.slug,
+                repository: session.api.slug,
                 elapsedMs: Date.now() - started
             });
-            info('Dry run: nothing was changed.');
+            log_info('Dry run: nothing was changed.');
             return;
         }
-        tempDir = await (0,promises_.mkdtemp)(external_node_path_.join(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'upload-downloads-'));
+        cancellation.listen();
+        work = await openWorkspace(session.api.slug);
         const progress = new ProgressLog();
-        const publisher = new Publisher({
-            api,
-            http,
-            retry,
+        const publisher = new publish_Publisher({
+            ...session,
+            journal: work.journal,
+            cancellation,
             description: inputs.description,
-            tempDir,
+            tempDir: work.dir,
             onProgress: (artifact, sent) => progress.update(artifact, sent)
         });
-        const { published, failed } = await group('Upload', () => publishAll(plan, limit, publisher));
+        const { published, failed } = await group('Upload', () => publishAll(plan, session, publisher));
         setOutputs(published);
+        const unsettled = journal_namesToSettle(work.journal.entries).map((state) => state.name);
         await writeSummary({
             published,
             failed,
             planned: plan,
             dryRun: false,
-            repository: api.slug,
-            elapsedMs: Date.now() - started
+            repository: session.api.slug,
+            elapsedMs: Date.now() - started,
+            cancelled: cancellation.cancelled ? cancellation.reason : undefined,
+            unsettled
         });
+        if (unsettled.length > 0) {
+            log_warning(`Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`);
+        }
         // One annotation per failed file, naming it and the cause; the last one fails the step.
-        failed.forEach((failure, i) => {
-            const message = `${failure.name}: ${failure.message}`;
-            if (i < failed.length - 1)
-                error(message);
+        const messages = failed.map((failure) => `${failure.name}: ${failure.message}`);
+        if (cancellation.cancelled) {
+            messages.push(`Cancelled (${cancellation.reason}): ${published.length} of ${plan.length} files are published; the others were undone or never started.`);
+        }
+        messages.forEach((message, i) => {
+            if (i < messages.length - 1)
+                log_error(message);
             else
                 setFailed(message);
         });
     }
     catch (error) {
-        await writeStoppedSummary(describe(error));
-        setFailed(describe(error));
+        await writeStoppedSummary(errors_describe(error));
+        setFailed(errors_describe(error));
     }
     finally {
-        await http?.close();
-        // Only if empty: a copy that a failed restore left is the user's last copy of that file.
-        if (tempDir !== undefined)
-            await (0,promises_.rmdir)(tempDir).catch(() => undefined);
+        await work?.close();
+        await session?.close();
+        cancellation.dispose();
     }
+}
+/**
+ * The post step (`post-if: always()`): the runner runs it after the main step however that
+ * ended, a kill included. When the main step's journal shows names left half-done, it
+ * settles them: records without bytes are deleted, replaced downloads put back from their
+ * saved copies. After a clean run it says so in one line.
+ */
+async function runPost() {
+    const journalPath = core.getState(JOURNAL_STATE);
+    let session;
+    let journal;
+    try {
+        const read = journalPath === '' ? null : await Journal.read(journalPath).catch(() => null);
+        if (read === null || finishedCleanly(read.entries)) {
+            log.info('Post step: the main step left nothing half-done.');
+            return;
+        }
+        if (read.skipped > 0) {
+            log.info(`The journal has ${read.skipped} unreadable line(s) (a write cut short); passed over.`);
+        }
+        if (namesToSettle(read.entries).length === 0) {
+            log.info('Post step: the main step left nothing half-done.');
+            await rm(path.dirname(journalPath), { recursive: true, force: true });
+            return;
+        }
+        const inputs = readInputs();
+        session = createSession(inputs);
+        journal = Journal.open(journalPath);
+        const publisher = new Publisher({
+            ...session,
+            journal,
+            // The post step is itself the undo: nothing in it is cut short.
+            cancellation: new Cancellation(),
+            description: inputs.description,
+            tempDir: path.dirname(journalPath)
+        });
+        const tools = { api: session.undo.api, storedBytes: session.undo.storedBytes, publisher };
+        const results = await core.group('Settle what the main step left half-done', async () => {
+            const settled = await settle(read.entries, tools);
+            for (const result of settled)
+                log.info(`${result.name}: ${result.what}`);
+            return settled;
+        });
+        await writeRecoverySummary(session.api.slug, results);
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length === 0) {
+            journal.record({ op: 'done' });
+            journal.close();
+            await rm(path.dirname(journalPath), { recursive: true, force: true });
+            return;
+        }
+        const messages = failed.map((r) => `${r.name}: ${r.what}`);
+        messages.forEach((message, i) => {
+            if (i < messages.length - 1)
+                log.error(message);
+            else
+                core.setFailed(message);
+        });
+    }
+    catch (error) {
+        core.setFailed(`The post step could not settle what the main step left: ${describe(error)}`);
+    }
+    finally {
+        journal?.close();
+        await session?.close();
+    }
+}
+async function openWorkspace(repository) {
+    const dir = await (0,promises_.mkdtemp)(external_node_path_.join(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'upload-downloads-'));
+    const journal = journal_Journal.open(external_node_path_.join(dir, 'journal.jsonl'));
+    // Before the first change: the post step finds the journal through this.
+    saveJournalPath(journal.path);
+    journal.record({ op: 'run', repository, at: new Date().toISOString() });
+    return {
+        dir,
+        journal,
+        async close() {
+            if (journal_namesToSettle(journal.entries).length > 0) {
+                // The post step needs the journal and the copies.
+                journal.close();
+                return;
+            }
+            journal.record({ op: 'done' });
+            journal.close();
+            await (0,promises_.rm)(dir, { recursive: true, force: true });
+        }
+    };
 }
 async function matchFiles(inputs) {
     const artifacts = await findArtifacts(inputs.patterns, inputs.workspace);
     for (const artifact of artifacts)
-        info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`);
+        log_info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`);
     if (artifacts.length > 0)
         return artifacts;
     const message = `No files matched ${inputs.patterns.map((p) => `'${p}'`).join(', ')} in ${inputs.workspace}. Check the 'glob' input and that the build step wrote its files there.`;
     if (inputs.ifNoFilesFound === 'error')
         throw new Error(message);
     if (inputs.ifNoFilesFound === 'warn')
-        warning(message);
+        log_warning(message);
     else
-        info(message);
+        log_info(message);
     return artifacts;
 }
-async function publishAll(plan, limit, publisher) {
-    const results = await settleAll(plan, limit, async (item) => {
+/** Digests computed for the plan, reused by the dry run. */
+const digestCache = new Map();
+function digestsFor(item) {
+    if ('action' in item && item.action === 'unchanged')
+        return Promise.resolve(item.digests);
+    let digests = digestCache.get(item.artifact.path);
+    if (digests === undefined) {
+        digests = digestsOf(item.artifact);
+        digestCache.set(item.artifact.path, digests);
+    }
+    return digests;
+}
+async function planUploads(session, artifacts, inputs) {
+    const { api, storedBytes } = session;
+    const existing = await api.list();
+    log_info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`);
+    const plan = await makePlan(artifacts, existing, inputs.replaceExisting, api.slug, {
+        stored: (download) => storedBytes.probe(download),
+        storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
+        digestsOf: (artifact) => digestsFor({ artifact })
+    });
+    for (const item of plan)
+        log_info(describeItem(item));
+    return plan;
+}
+async function publishAll(plan, session, publisher) {
+    const results = await settleAll(plan, session.limit, async (item) => {
         const published = await publisher.publish(item);
-        info(`${item.artifact.name} → ${published.download.htmlUrl}${published.replaced ? ' (replaced)' : ''}`);
+        if (published.status !== 'unchanged') {
+            log_info(`${item.artifact.name} → ${published.download.htmlUrl} (${published.status})`);
+        }
         return published;
     });
     const published = [];
@@ -53934,8 +55027,13 @@ async function publishAll(plan, limit, publisher) {
     results.forEach((result, i) => {
         if (result.status === 'fulfilled')
             published.push(result.value);
-        else
-            failed.push({ name: plan[i].artifact.name, message: describe(result.reason) });
+        else {
+            failed.push({
+                name: plan[i].artifact.name,
+                message: errors_describe(result.reason),
+                cancelled: result.reason instanceof CancelledError
+            });
+        }
     });
     return { published, failed };
 }

@@ -41,6 +41,8 @@ export interface RunOptions {
 
 export interface RunResult {
   code: number
+  /** The signal that ended the process, if one did (a kill). */
+  signal: NodeJS.Signals | null
   /** What the runner would show as the step's log. */
   stdout: string
   stderr: string
@@ -54,18 +56,69 @@ export interface RunResult {
   elapsedMs: number
 }
 
+/** The main step's result, with the post step's that the runner ran after it. */
+export interface JobResult extends RunResult {
+  post: RunResult
+}
+
+/** A step's process while it runs. */
+export interface RunningStep {
+  pid: number | undefined
+  result: Promise<RunResult>
+  /**
+   * Cancels the step as the runner does: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after
+   * that. Resolves to the step's result.
+   */
+  cancel(): Promise<RunResult>
+  /** Sends one signal (SIGKILL: the step killed outright). */
+  kill(signal: NodeJS.Signals): void
+}
+
+/** The runner's cancellation timing. */
+export const CANCEL_SIGTERM_AFTER_MS = 7500
+export const CANCEL_SIGKILL_AFTER_MS = 2500
+
 /**
- * Runs the bundled action (dist/index.js) exactly as a GitHub runner does: a child process
- * of node with `INPUT_*` variables (action.yml's defaults filled in and expressions
- * expanded), GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and the workspace as its cwd.
+ * One job on a runner: a RUNNER_TEMP that lives until {@link close} (the runner wipes it when
+ * the job ends), and the state the main step saves for its post step (GITHUB_STATE →
+ * STATE_*). Steps run the bundle exactly as a runner does: a child process of node with
+ * `INPUT_*` variables (action.yml's defaults filled in and expressions expanded),
+ * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and the workspace as its cwd.
  */
-export async function runAction(options: RunOptions): Promise<RunResult> {
-  const scratch = await mkdtemp(path.join(tmpdir(), 'runner-'))
-  const outputFile = path.join(scratch, 'output')
-  const summaryFile = path.join(scratch, 'summary')
-  await writeFile(outputFile, '')
-  await writeFile(summaryFile, '')
-  try {
+export class Job {
+  private state: Record<string, string> = {}
+
+  private constructor(
+    readonly runnerTemp: string,
+    private readonly options: RunOptions
+  ) {}
+
+  static async create(options: RunOptions): Promise<Job> {
+    return new Job(await mkdtemp(path.join(tmpdir(), 'runner-')), options)
+  }
+
+  /** Starts the main step (`dist/index.js`). */
+  main(): Promise<RunningStep> {
+    return this.start(path.join(projectRoot, 'dist', 'index.js'), true)
+  }
+
+  /** Runs the post step (`dist/post/index.js`) with the state the main step saved. */
+  async post(): Promise<RunResult> {
+    return (await this.start(path.join(projectRoot, 'dist', 'post', 'index.js'), false)).result
+  }
+
+  /** Ends the job: RUNNER_TEMP is wiped, as the runner does. */
+  async close(): Promise<void> {
+    await rm(this.runnerTemp, { recursive: true, force: true })
+  }
+
+  private async start(script: string, isMain: boolean): Promise<RunningStep> {
+    const { options } = this
+    const scratch = await mkdtemp(path.join(tmpdir(), 'step-'))
+    const outputFile = path.join(scratch, 'output')
+    const summaryFile = path.join(scratch, 'summary')
+    const stateFile = path.join(scratch, 'state')
+    for (const file of [outputFile, summaryFile, stateFile]) await writeFile(file, '')
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? scratch,
@@ -74,9 +127,10 @@ export async function runAction(options: RunOptions): Promise<RunResult> {
       GITHUB_WORKSPACE: options.workspace,
       GITHUB_OUTPUT: outputFile,
       GITHUB_STEP_SUMMARY: summaryFile,
+      GITHUB_STATE: stateFile,
       GITHUB_REPOSITORY: options.github.repository,
       GITHUB_API_URL: options.github.apiUrl,
-      RUNNER_TEMP: scratch
+      RUNNER_TEMP: this.runnerTemp
     }
     const expand = (value: string): string =>
       value
@@ -88,10 +142,13 @@ export async function runAction(options: RunOptions): Promise<RunResult> {
       // The runner's naming: spaces to underscores, upper case, hyphens kept.
       env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
     }
+    if (!isMain) {
+      for (const [name, value] of Object.entries(this.state)) env[`STATE_${name}`] = value
+    }
     Object.assign(env, options.env)
 
     const started = Date.now()
-    const child = spawn(process.execPath, [path.join(projectRoot, 'dist', 'index.js')], {
+    const child = spawn(process.execPath, [script], {
       cwd: options.workspace,
       env,
       stdio: ['ignore', 'pipe', 'pipe']
@@ -113,24 +170,62 @@ export async function runAction(options: RunOptions): Promise<RunResult> {
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
     })
-    const code = await new Promise<number>((resolve) => {
-      child.on('close', (exitCode) => resolve(exitCode ?? 1))
-    })
-    clearInterval(sampler)
-    const elapsedMs = Date.now() - started
+    const timers: NodeJS.Timeout[] = []
+    const result = (async (): Promise<RunResult> => {
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal]))
+      )
+      clearInterval(sampler)
+      timers.forEach(clearTimeout)
+      const elapsedMs = Date.now() - started
+      // The runner reads the state file after the step, however it ended.
+      if (isMain) this.state = parseOutputs(await readFile(stateFile, 'utf8'))
+      const run: RunResult = {
+        code: code ?? 1,
+        signal,
+        stdout,
+        stderr,
+        outputs: parseOutputs(await readFile(outputFile, 'utf8')),
+        summary: await readFile(summaryFile, 'utf8'),
+        errors: commands(stdout, 'error'),
+        warnings: commands(stdout, 'warning'),
+        peakRss,
+        elapsedMs
+      }
+      await rm(scratch, { recursive: true, force: true })
+      return run
+    })()
     return {
-      code,
-      stdout,
-      stderr,
-      outputs: parseOutputs(await readFile(outputFile, 'utf8')),
-      summary: await readFile(summaryFile, 'utf8'),
-      errors: commands(stdout, 'error'),
-      warnings: commands(stdout, 'warning'),
-      peakRss,
-      elapsedMs
+      pid: child.pid,
+      result,
+      cancel() {
+        child.kill('SIGINT')
+        timers.push(
+          setTimeout(() => child.kill('SIGTERM'), CANCEL_SIGTERM_AFTER_MS),
+          setTimeout(() => child.kill('SIGKILL'), CANCEL_SIGTERM_AFTER_MS + CANCEL_SIGKILL_AFTER_MS)
+        )
+        return result
+      },
+      kill(signal) {
+        child.kill(signal)
+      }
     }
+  }
+}
+
+/**
+ * Runs the action's main step and then its post step, as a runner runs a job with this one
+ * step, and wipes RUNNER_TEMP after. Resolves to the main step's result, with the post
+ * step's under `post`.
+ */
+export async function runAction(options: RunOptions): Promise<JobResult> {
+  const job = await Job.create(options)
+  try {
+    const main = await (await job.main()).result
+    const post = await job.post()
+    return { ...main, post }
   } finally {
-    await rm(scratch, { recursive: true, force: true })
+    await job.close()
   }
 }
 

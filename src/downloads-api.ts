@@ -1,12 +1,8 @@
 import * as core from '@actions/core'
-import { createWriteStream } from 'node:fs'
-import type { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { ActionError, ApiError, NetworkError } from './errors.js'
+import { ActionError, ApiError, ConflictError, describe, NetworkError } from './errors.js'
 import type { HttpClient, HttpRequest, HttpResponse } from './http.js'
 import type { RateLimitGate } from './rate-limits.js'
 import { withRetry, type RetryOptions } from './retry.js'
-import { isSecureOrLocal } from './urls.js'
 
 /** A download as the repository lists it. */
 export interface Download {
@@ -47,9 +43,23 @@ export interface Repository {
   repo: string
 }
 
+/**
+ * A create whose outcome is unknown: an attempt's answer was lost, so the server may hold a
+ * record without bytes that this run made. `exists`: a retry met `already_exists`, so it
+ * certainly holds one.
+ */
+export class LostCreateError extends ActionError {
+  constructor(
+    message: string,
+    readonly exists: boolean,
+    cause: unknown
+  ) {
+    super(message, { cause })
+  }
+}
+
 /** GitHub's maximum page size for list endpoints. */
 const PAGE_SIZE = 100
-const MAX_REDIRECTS = 5
 
 /**
  * The Downloads API of one repository (list, create, delete), with retries on transient
@@ -103,124 +113,89 @@ export class DownloadsApi {
   }
 
   /**
-   * Creates the download resource. If an attempt's answer was lost (the connection dropped
-   * after the server acted), the retry meets `already_exists` for a download this very call
-   * made: it is deleted and created again, since its signed form was never seen.
+   * Creates the download resource. When an attempt's answer may have been lost (the
+   * connection dropped after the server acted, or a gateway's 5xx), the server may hold a
+   * record this call made: a later failure, `already_exists` included, then comes back as a
+   * {@link LostCreateError} so that the caller can find that record and clear it.
    */
-  async create(spec: NewDownload): Promise<UploadTicket> {
+  async create(spec: NewDownload, signal?: AbortSignal): Promise<UploadTicket> {
     let answerLost = false
-    return withRetry(`Creating download ${spec.name}`, this.retry, async () => {
+    try {
+      return await withRetry(
+        `Creating download ${spec.name}`,
+        { ...this.retry, signal },
+        async () => {
+          try {
+            return await this.once(
+              {
+                method: 'POST',
+                url: this.base,
+                body: JSON.stringify({
+                  name: spec.name,
+                  size: spec.size,
+                  description: spec.description,
+                  content_type: spec.contentType
+                })
+              },
+              async (res) => toTicket(parseJson(await res.text(), 'the created download'))
+            )
+          } catch (error) {
+            if (
+              error instanceof NetworkError ||
+              (error instanceof ApiError && error.status >= 500)
+            ) {
+              answerLost = true
+            }
+            throw error
+          }
+        }
+      )
+    } catch (error) {
+      if (!answerLost) throw error
+      const exists = error instanceof ApiError && error.codes.includes('already_exists')
+      throw new LostCreateError(
+        exists
+          ? `The answer to creating ${spec.name} was lost, and the server made it.`
+          : `Creating ${spec.name} failed after an answer was lost, so the server may hold a record of it: ${describe(error)}`,
+        exists,
+        error
+      )
+    }
+  }
+
+  /**
+   * Deletes a download. With `mustExist` (the download this run is replacing), a 404 on the
+   * first try means somebody else deleted it meanwhile, which the caller must hear of; after
+   * a try whose answer was lost it means that try did the work.
+   */
+  async delete(id: number, { mustExist = false } = {}): Promise<void> {
+    let answerLost = false
+    await withRetry(`Deleting download ${id}`, this.retry, async () => {
       try {
-        return await this.once(
-          {
-            method: 'POST',
-            url: this.base,
-            body: JSON.stringify({
-              name: spec.name,
-              size: spec.size,
-              description: spec.description,
-              content_type: spec.contentType
-            })
+        await this.once(
+          { method: 'DELETE', url: `${this.base}/${id}` },
+          async (res) => {
+            if (res.status === 404 && mustExist && !answerLost) {
+              throw new ConflictError(
+                `download ${id} was deleted by somebody else while this run was replacing it`
+              )
+            }
+            await res.dump()
           },
-          async (res) => toTicket(parseJson(await res.text(), 'the created download'))
+          [404]
         )
       } catch (error) {
-        // A dropped connection, or a gateway's 5xx, may hide a create the server did.
         if (error instanceof NetworkError || (error instanceof ApiError && error.status >= 500)) {
           answerLost = true
-        }
-        if (answerLost && error instanceof ApiError && error.codes.includes('already_exists')) {
-          core.info(
-            `The answer to creating ${spec.name} was lost, but the server made it: deleting that one and creating it again.`
-          )
-          await this.deleteByName(spec.name)
-          throw new ActionError(`create ${spec.name} met its own earlier attempt`, {
-            transient: true,
-            retryAfterMs: 0
-          })
         }
         throw error
       }
     })
   }
 
-  /** Deletes a download. One that is already gone counts as deleted. */
-  async delete(id: number): Promise<void> {
-    await this.call(
-      `Deleting download ${id}`,
-      { method: 'DELETE', url: `${this.base}/${id}` },
-      async (res) => {
-        await res.dump()
-      },
-      [404]
-    )
-  }
-
-  /**
-   * Streams a download's bytes to `destination` (to keep a copy before replacing it). Follows
-   * the `html_url` redirect to S3 by hand so the token goes to the API origin only. Resolves
-   * to the byte count, or `null` when the download has no bytes to keep (404: a record
-   * whose upload never finished).
-   */
-  async saveBytes(download: Download, destination: string): Promise<number | null> {
-    return withRetry(`Saving a copy of ${download.name}`, this.retry, async () => {
-      let url = download.htmlUrl
-      for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-        const target = new URL(url)
-        if (!isSecureOrLocal(target)) {
-          throw new ApiError(
-            `${download.name}'s bytes are served over plain http (${target.origin}); refusing to fetch them.`,
-            0
-          )
-        }
-        const sameOrigin = target.origin === this.origin
-        if (sameOrigin) await this.gate.ready()
-        const res = await this.http.request({
-          method: 'GET',
-          url,
-          headers: {
-            'user-agent': 'upload-downloads-action',
-            ...(sameOrigin ? { authorization: `token ${this.repository.token}` } : {})
-          }
-        })
-        if (res.status >= 300 && res.status < 400 && res.headers['location']) {
-          await res.dump()
-          url = new URL(res.headers['location'], url).href
-          continue
-        }
-        if (res.status === 404) {
-          await res.dump()
-          return null
-        }
-        if (res.status !== 200) {
-          const transient = res.status >= 500 || res.status === 429
-          await res.dump()
-          throw new ApiError(
-            `Fetching the existing ${download.name} answered ${res.status}.`,
-            res.status,
-            { transient }
-          )
-        }
-        const written = await saveStream(res.body, destination)
-        const expected = Number(res.headers['content-length'] ?? written)
-        if (written !== expected) {
-          throw new NetworkError(
-            `Fetching the existing ${download.name} stopped after ${written} of ${expected} bytes.`,
-            undefined
-          )
-        }
-        return written
-      }
-      throw new ApiError(
-        `Fetching the existing ${download.name} was redirected more than ${MAX_REDIRECTS} times.`,
-        0
-      )
-    })
-  }
-
-  private async deleteByName(name: string): Promise<void> {
-    const found = (await this.list()).find((d) => d.name === name)
-    if (found !== undefined) await this.delete(found.id)
+  /** The downloads named `name` (at most one, unless another writer raced this run). */
+  async findByName(name: string): Promise<Download[]> {
+    return (await this.list()).filter((d) => d.name === name)
   }
 
   private call<T>(
@@ -248,6 +223,7 @@ export class DownloadsApi {
         ...(request.body !== undefined ? { 'content-type': 'application/json; charset=utf-8' } : {})
       }
     })
+    this.gate.observe(res.headers)
     if ((res.status >= 200 && res.status < 300) || okStatuses.includes(res.status)) {
       return read(res)
     }
@@ -378,21 +354,4 @@ export function nextLink(header: string | undefined): string | undefined {
     if (match && /\brel="?([^"]*\s)?next(\s[^"]*)?"?/.test(match[2])) return match[1]
   }
   return undefined
-}
-
-/** Writes a stream to a file and counts its bytes; a broken stream is a network fault. */
-async function saveStream(body: Readable, destination: string): Promise<number> {
-  let written = 0
-  body.on('data', (chunk: Buffer) => {
-    written += chunk.length
-  })
-  try {
-    await pipeline(body, createWriteStream(destination))
-  } catch (error) {
-    throw new NetworkError(
-      `Saving to ${destination} failed: ${error instanceof Error ? error.message : String(error)}`,
-      error
-    )
-  }
-  return written
 }

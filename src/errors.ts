@@ -54,6 +54,28 @@ export class NetworkError extends ActionError {
   }
 }
 
+/**
+ * The run was cancelled (the runner's SIGINT or SIGTERM): the work in hand stops, and what it
+ * left half-done is undone. Never retried.
+ */
+export class CancelledError extends ActionError {
+  constructor(message = 'cancelled') {
+    super(message)
+  }
+}
+
+/**
+ * A file on the runner could not be opened or read: missing, unreadable, changed. No retry
+ * helps, and no request should be sent for it.
+ */
+export class LocalFileError extends ActionError {}
+
+/**
+ * Another writer changed the same downloads while this run worked on them (a second run of
+ * the workflow, a person): this run stepped back instead of overwriting what it did not make.
+ */
+export class ConflictError extends ActionError {}
+
 /** The text of any thrown value, for messages. */
 export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error)

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream'
 import { EnvHttpProxyAgent, type Dispatcher } from 'undici'
-import { ActionError, NetworkError } from './errors.js'
+import { ActionError, CancelledError, NetworkError } from './errors.js'
 
 /** One HTTP request, as the rest of the program states it. */
 export interface HttpRequest {
-  method: 'GET' | 'POST' | 'DELETE'
+  method: 'GET' | 'HEAD' | 'POST' | 'DELETE'
   url: string
   headers?: Record<string, string>
   /**
@@ -13,6 +13,8 @@ export interface HttpRequest {
    * for: the uploader reads the file into a few reused buffers.
    */
   body?: string | Readable | AsyncIterable<Uint8Array>
+  /** Aborts the request (a cancelled run): it then fails with a `CancelledError`. */
+  signal?: AbortSignal
 }
 
 /** An answer whose body the caller must consume: `text()` or `body`. */
@@ -66,9 +68,13 @@ export function createHttpClient(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS): Htt
           headers: request.headers,
           // undici takes async iterables (and writes each chunk only once the socket has
           // taken the last), but its request types do not list them.
-          body: request.body as Readable | string | undefined
+          body: request.body as Readable | string | undefined,
+          signal: request.signal
         })
       } catch (error) {
+        if (request.signal?.aborted) {
+          throw new CancelledError(`${request.method} ${hostOf(request.url)} stopped: cancelled`)
+        }
         // Our own errors from a request body (a file that changed) pass through as they are.
         if (error instanceof ActionError) throw error
         if (certificateError(error) !== undefined) {

@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import * as log from './log.js'
 import type { Artifact } from './files.js'
 import { humanSize } from './report.js'
 
@@ -40,7 +40,7 @@ export class ProgressLog {
     state.lastFraction = fraction
     const seconds = (now - state.started) / 1000
     const rate = seconds > 0 ? `, ${humanSize(sent / seconds)}/s` : ''
-    core.info(
+    log.info(
       `${artifact.name}: ${Math.floor(fraction * 100)}% (${humanSize(sent)} of ${humanSize(artifact.size)}${rate})`
     )
     if (fraction >= 1) this.state.delete(artifact.path)

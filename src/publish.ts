@@ -1,15 +1,26 @@
-import * as core from '@actions/core'
 import { rm } from 'node:fs/promises'
 import * as path from 'node:path'
-import type { DownloadsApi, Download, NewDownload, UploadTicket } from './downloads-api.js'
-import { ActionError, describe } from './errors.js'
+import type { Cancellation } from './cancellation.js'
+import {
+  LostCreateError,
+  type DownloadsApi,
+  type Download,
+  type NewDownload,
+  type UploadTicket
+} from './downloads-api.js'
+import { ActionError, ApiError, CancelledError, ConflictError, describe } from './errors.js'
 import type { Artifact } from './files.js'
 import type { HttpClient } from './http.js'
+import type { Journal } from './journal.js'
+import { LocalFile } from './local-file.js'
+import * as log from './log.js'
 import type { PlanItem } from './plan.js'
+import type { RateLimitGate } from './rate-limits.js'
 import { withRetry, type RetryOptions } from './retry.js'
 import { isPolicyExpired, uploadToS3, type UploadResult } from './s3-upload.js'
+import type { SavedCopy, StoredBytes } from './stored-bytes.js'
 
-/** A file that landed: its download and the digests of the bytes S3 took. */
+/** What became of a file: it now has a download holding exactly its bytes. */
 export interface Published {
   artifact: Artifact
   download: Download
@@ -17,14 +28,25 @@ export interface Published {
   mimeType: string
   sha256: string
   md5: string
+  status: 'created' | 'replaced' | 'unchanged'
   /** The download it replaced, if any. */
   replaced?: Download
 }
 
-export interface PublisherOptions {
+/** The clients of one retry budget. */
+export interface Tools {
   api: DownloadsApi
-  http: HttpClient
+  storedBytes: StoredBytes
   retry: RetryOptions
+}
+
+export interface PublisherOptions extends Tools {
+  /** The same clients with the undo's larger retry budget. */
+  undo: Tools
+  http: HttpClient
+  gate: RateLimitGate
+  journal: Journal
+  cancellation: Cancellation
   description: string
   /** Where copies of replaced downloads are kept until their successors landed. */
   tempDir: string
@@ -32,64 +54,178 @@ export interface PublisherOptions {
   onProgress?: (artifact: Artifact, bytesSent: number) => void
 }
 
+/** A saved copy of a replaced download, on disk. */
+interface Copy extends SavedCopy {
+  path: string
+}
+
 /**
- * Publishes one planned file: create the download, then POST its bytes to S3. Nothing the
- * user had is lost on the way: a replaced download's bytes are saved before it is deleted
- * and put back if its successor cannot be uploaded, and a download created for a file that
- * never arrived is deleted again, so no record without bytes is left behind.
+ * API requests a replace may need: the delete, the create, and should the upload fail, the
+ * delete of the new record and the create that puts the old bytes back.
+ */
+const REPLACE_REQUESTS = 4
+/** A create, and the delete of its record should the upload fail. */
+const CREATE_REQUESTS = 2
+
+/**
+ * Publishes one planned file. Nothing the user had is lost on the way, and nothing is left
+ * half-made: the file is opened before anything changes; a replaced download's bytes are
+ * saved and checked before it is deleted, and put back if its successor cannot land; a
+ * record whose bytes never arrived is deleted again. Every change is announced in the
+ * journal first, so that the post step can finish the undo when this process is killed.
  */
 export class Publisher {
   constructor(private readonly options: PublisherOptions) {}
 
   async publish(item: PlanItem): Promise<Published> {
-    const { artifact, replaces } = item
-    const spec = {
+    const { artifact } = item
+    if (item.action === 'unchanged') {
+      return {
+        artifact,
+        download: item.existing,
+        mimeType: item.existing.contentType,
+        sha256: item.digests.sha256,
+        md5: item.digests.md5,
+        status: 'unchanged'
+      }
+    }
+    this.options.cancellation.check()
+    const file = await LocalFile.open(artifact)
+    try {
+      if (item.action === 'create') {
+        const release = await this.options.gate.reserve(
+          CREATE_REQUESTS,
+          `Creating ${artifact.name}`
+        )
+        try {
+          const published = await this.createAndUpload(this.specOf(artifact), file, 'forward')
+          return { ...published, status: 'created' }
+        } finally {
+          release()
+        }
+      }
+      return await this.replace(item.replaces, item.reason === 'no-bytes', file)
+    } finally {
+      await file.close()
+    }
+  }
+
+  private specOf(artifact: Artifact): NewDownload {
+    return {
       name: artifact.name,
       size: artifact.size,
       description: this.options.description,
       contentType: artifact.contentType
     }
-    if (replaces === undefined) return this.createAndUpload(spec, artifact)
+  }
 
-    const backup = await this.saveCopy(replaces)
-    let deleted = false
+  /**
+   * Replaces a download. The old download is gone from its delete until the new bytes land
+   * (the API keys downloads by name, and S3 by a key made of the name, so the two cannot
+   * coexist): that window is kept to the create and the upload, everything that can fail
+   * earlier (the file, the copy, the rate limit budget) is checked before the delete.
+   */
+  private async replace(old: Download, empty: boolean, file: LocalFile): Promise<Published> {
+    const { journal, cancellation, gate } = this.options
+    const name = file.artifact.name
+    const release = await gate.reserve(REPLACE_REQUESTS, `Replacing ${name}`)
+    let copy: Copy | null = null
     let keepCopy = false
     try {
-      await this.options.api.delete(replaces.id)
-      deleted = true
-      core.info(`Deleted the previous ${replaces.name} (download ${replaces.id}).`)
-      const published = await this.createAndUpload(spec, artifact)
-      return { ...published, replaced: replaces }
-    } catch (error) {
-      const outcome = await this.restore(replaces, backup, error, deleted)
-      keepCopy = outcome.keepCopy
-      throw outcome.error
+      copy = empty ? null : await this.saveCopy(old)
+      cancellation.check()
+      journal.record({
+        op: 'delete',
+        name,
+        id: old.id,
+        description: old.description,
+        contentType: old.contentType,
+        copy: copy?.path ?? null,
+        size: copy?.size ?? 0,
+        md5: copy?.md5 ?? null
+      })
+      await this.deleteForReplace(old)
+      journal.record({ op: 'deleted', name, id: old.id })
+      log.info(`Deleted the previous ${name} (download ${old.id}).`)
+      try {
+        const published = await this.createAndUpload(this.specOf(file.artifact), file, 'forward')
+        return { ...published, status: 'replaced', replaced: old }
+      } catch (error) {
+        const outcome = await this.restore(old, copy, error)
+        keepCopy = !outcome.restored
+        throw outcome.error
+      }
     } finally {
-      if (backup !== null && !keepCopy) await rm(backup.path, { force: true })
+      release()
+      if (copy !== null && !keepCopy) await rm(copy.path, { force: true })
     }
   }
 
-  /** Creates the download and uploads the bytes; on failure, deletes what it created. */
-  private async createAndUpload(spec: NewDownload, artifact: Artifact): Promise<Published> {
-    const { api, http, retry, onProgress } = this.options
-    let ticket: UploadTicket = await api.create(spec)
+  /**
+   * Deletes the download being replaced. When the delete fails, asks the server whether it
+   * happened anyway (its answer may have been lost): if the download is still there the
+   * replace stops, leaving it as it was.
+   */
+  private async deleteForReplace(old: Download): Promise<void> {
+    const { api, journal } = this.options
+    try {
+      await api.delete(old.id, { mustExist: true })
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        journal.record({ op: 'kept', name: old.name, id: old.id })
+        throw new ConflictError(
+          `${describe(error)}: another run or a person is changing ${old.name} at the same time. This run left ${old.name} to them; run the job again once they are done.`,
+          { cause: error }
+        )
+      }
+      const stillThere = await api.list().then(
+        (all) => all.some((d) => d.id === old.id),
+        () => true
+      )
+      if (!stillThere) return
+      journal.record({ op: 'kept', name: old.name, id: old.id })
+      throw new ActionError(
+        `${describe(error)} The existing ${old.name} (download ${old.id}) was left as it is.`,
+        { cause: error }
+      )
+    }
+  }
+
+  /**
+   * Creates the download and uploads the bytes; on failure, deletes the record it created.
+   * `forward` work (a new file) stops when the run is cancelled; `undo` work (putting a
+   * replaced download back) never does, and has the larger retry budget.
+   */
+  private async createAndUpload(
+    spec: NewDownload,
+    file: LocalFile,
+    mode: 'forward' | 'undo'
+  ): Promise<Omit<Published, 'status'>> {
+    const { http, journal, onProgress, cancellation, undo } = this.options
+    const { api, retry } = mode === 'forward' ? this.options : undo
+    const signal = mode === 'forward' ? cancellation.signal : undefined
+    const { artifact } = file
+    journal.record({ op: 'create', name: spec.name, size: spec.size })
+    let ticket: UploadTicket = await this.createRecord(spec, mode, signal)
+    journal.record({ op: 'created', name: spec.name, id: ticket.download.id })
     try {
       const result: UploadResult = await withRetry(
-        `Uploading ${artifact.name} to S3`,
-        retry,
+        `Uploading ${spec.name} to S3`,
+        { ...retry, signal },
         async () => {
           try {
-            return await uploadToS3(http, ticket, artifact, {
-              onProgress: onProgress && ((sent) => onProgress(artifact, sent))
+            return await uploadToS3(http, ticket, file, {
+              onProgress: onProgress && ((sent) => onProgress(artifact, sent)),
+              signal
             })
           } catch (error) {
             if (!isPolicyExpired(error)) throw error
             // The signed form is dead; only a new download resource brings a new one.
-            core.info(
-              `The upload policy for ${artifact.name} expired: creating the download again.`
-            )
+            log.info(`The upload policy for ${spec.name} expired: creating the download again.`)
             await api.delete(ticket.download.id)
-            ticket = await api.create(spec)
+            journal.record({ op: 'removed', name: spec.name, id: ticket.download.id })
+            ticket = await this.createRecord(spec, mode, signal)
+            journal.record({ op: 'created', name: spec.name, id: ticket.download.id })
             // A policy that is dead on arrival again and again means a clock is off.
             throw new ActionError(
               `${describe(error)} (if every policy arrives expired, the server's clock is off)`,
@@ -98,6 +234,7 @@ export class Publisher {
           }
         }
       )
+      journal.record({ op: 'landed', name: spec.name, id: ticket.download.id })
       return {
         artifact,
         download: { ...ticket.download, size: result.bytes },
@@ -106,83 +243,176 @@ export class Publisher {
         md5: result.md5
       }
     } catch (error) {
-      await api.delete(ticket.download.id).then(
-        () =>
-          core.info(
-            `Deleted download ${ticket.download.id} (${artifact.name}): its bytes never arrived.`
-          ),
-        (cleanup: unknown) =>
-          core.warning(
-            `Could not delete download ${ticket.download.id} (${artifact.name}), whose bytes never arrived: ${describe(cleanup)}. Delete it by hand.`
-          )
-      )
+      const id = ticket.download.id
+      try {
+        await undo.api.delete(id)
+        journal.record({ op: 'removed', name: spec.name, id })
+        log.info(`Deleted download ${id} (${spec.name}): its bytes never arrived.`)
+      } catch (cleanup) {
+        log.warning(
+          `Could not delete download ${id} (${spec.name}), whose bytes never arrived: ${describe(cleanup)}. The post step tries again.`
+        )
+      }
       throw error
     }
   }
 
-  /** Saves a download's bytes before it is replaced; null when it has none to lose. */
-  private async saveCopy(download: Download): Promise<Artifact | null> {
-    const copy = path.join(this.options.tempDir, `previous-${download.id}-${download.name}`)
-    let size: number | null
+  /**
+   * The create, and what a lost answer leaves behind: a record the server made that this run
+   * never heard of. It holds no bytes, so it is found by name and deleted (and, when a retry
+   * met it as `already_exists`, the create is made once more). `already_exists` with no lost
+   * answer is another writer's record, which is left alone.
+   */
+  private async createRecord(
+    spec: NewDownload,
+    mode: 'forward' | 'undo',
+    signal?: AbortSignal
+  ): Promise<UploadTicket> {
+    const { journal } = this.options
+    const { api } = mode === 'forward' ? this.options : this.options.undo
     try {
-      size = await this.options.api.saveBytes(download, copy)
+      return await api.create(spec, signal)
     } catch (error) {
+      if (error instanceof LostCreateError) {
+        const cleared = await this.clearEmptyRecords(spec.name)
+        if (cleared) journal.record({ op: 'removed', name: spec.name, id: null })
+        if (error.exists && cleared) {
+          log.info(
+            `The answer to creating ${spec.name} was lost, but the server made it: deleted that one, creating it again.`
+          )
+          return api.create(spec, signal)
+        }
+        throw new ActionError(
+          `${describe(error)} ${cleared ? 'No record of it was left behind.' : 'A record of it may be left behind: the post step checks.'}`,
+          { cause: error }
+        )
+      }
+      if (error instanceof ApiError && error.codes.includes('already_exists')) {
+        // Putting a download back: the name was this run's a moment ago, so the record in the
+        // way is most likely one of its own that lost its bytes. Clear it and try once more.
+        if (mode === 'undo' && (await this.clearEmptyRecords(spec.name))) {
+          return api.create(spec, signal)
+        }
+        throw new ConflictError(
+          `A download named ${spec.name} was created by somebody else while this run worked (another run of this workflow?); this run left it alone.`,
+          { cause: error }
+        )
+      }
+      throw error
+    }
+  }
+
+  /**
+   * Deletes the records named `name` that hold no bytes. Resolves to whether none is left
+   * (a record with bytes is somebody's file and stays).
+   */
+  async clearEmptyRecords(name: string): Promise<boolean> {
+    const { api, storedBytes } = this.options.undo
+    try {
+      for (const download of await api.findByName(name)) {
+        if ((await storedBytes.probe(download)) !== null) continue
+        await api.delete(download.id)
+        log.info(`Deleted download ${download.id} (${name}): a record without bytes.`)
+      }
+      return true
+    } catch (error) {
+      log.warning(`Could not check ${name} for a record without bytes: ${describe(error)}`)
+      return false
+    }
+  }
+
+  /** Saves a download's bytes, checked against S3's size and MD5, before it is replaced. */
+  private async saveCopy(download: Download): Promise<Copy | null> {
+    // Named by id only: any valid download name fits in a file name then.
+    const copyPath = path.join(this.options.tempDir, `previous-${download.id}`)
+    let saved: SavedCopy | null
+    try {
+      saved = await this.options.storedBytes.save(download, copyPath)
+    } catch (error) {
+      await rm(copyPath, { force: true })
       throw new ActionError(
         `Could not save a copy of the existing ${download.name} before replacing it, so it was left as it is: ${describe(error)}`,
         { cause: error }
       )
     }
-    if (size === null) {
-      core.info(
+    if (saved === null) {
+      log.info(
         `The existing ${download.name} has no bytes (an unfinished upload): nothing to keep.`
       )
       return null
     }
-    return { path: copy, name: download.name, size, contentType: download.contentType }
+    return { ...saved, path: copyPath }
   }
 
   /**
-   * Puts a replaced download back after its successor failed. Returns the error to raise,
-   * and whether the saved copy must stay on disk because it may be the only one left.
+   * Puts a replaced download back after its successor failed, from the saved copy. Returns
+   * the error to raise, saying what really happened, and whether the copy landed.
    */
-  private async restore(
-    previous: Download,
-    backup: Artifact | null,
-    cause: unknown,
-    deleted: boolean
-  ): Promise<{ error: Error; keepCopy: boolean }> {
-    const failure = describe(cause)
-    const original = cause instanceof Error ? cause : new Error(failure)
-    if (backup === null) return { error: original, keepCopy: false }
-    try {
-      // A delete that failed may still have happened (its answer lost): ask the server.
-      if (!deleted && (await this.options.api.list()).some((d) => d.id === previous.id)) {
-        return { error: original, keepCopy: false }
-      }
-      await this.createAndUpload(
-        {
-          name: previous.name,
-          size: backup.size,
-          description: previous.description,
-          contentType: previous.contentType
-        },
-        backup
-      )
+  async restore(
+    previous: Pick<Download, 'id' | 'name' | 'description' | 'contentType'>,
+    copy: Copy | null,
+    cause: unknown
+  ): Promise<{ error: Error; restored: boolean }> {
+    // The same kind of error as the cause, with what became of the old download added.
+    const failure = (note: string): Error =>
+      cause instanceof CancelledError
+        ? new CancelledError(`${describe(cause)}. ${note}`)
+        : new ActionError(`${describe(cause)} ${note}`, { cause })
+    if (copy === null) {
       return {
-        error: new ActionError(
-          `${failure} The previous version of ${previous.name} was restored.`,
-          { cause }
-        ),
-        keepCopy: false
+        error: failure('The download it replaced held no bytes, so there was nothing to put back.'),
+        restored: true
+      }
+    }
+    try {
+      const id = await this.putBack(previous, copy)
+      return {
+        error: failure(`The previous version of ${previous.name} was put back (download ${id}).`),
+        restored: true
       }
     } catch (restoreError) {
       return {
-        error: new ActionError(
-          `${failure} Restoring the previous version of ${previous.name} failed too (${describe(restoreError)}); its bytes are at ${backup.path} until the job ends.`,
-          { cause }
+        error: failure(
+          `Putting back the previous version of ${previous.name} failed too (${describe(restoreError)}); its bytes are kept at ${copy.path}, and the post step tries again.`
         ),
-        keepCopy: true
+        restored: false
       }
+    }
+  }
+
+  /** Uploads a saved copy as the download it was; resolves to the new id. */
+  async putBack(
+    previous: Pick<Download, 'id' | 'name' | 'description' | 'contentType'>,
+    copy: Copy
+  ): Promise<number> {
+    const backup = await LocalFile.open({
+      path: copy.path,
+      name: previous.name,
+      size: copy.size,
+      contentType: previous.contentType
+    })
+    try {
+      const spec = {
+        name: previous.name,
+        size: copy.size,
+        description: previous.description,
+        contentType: previous.contentType
+      }
+      const restored = await this.createAndUpload(spec, backup, 'undo')
+      if (restored.md5 !== copy.md5) {
+        throw new ActionError(
+          `the copy of ${previous.name} on disk no longer has the MD5 it was saved with`
+        )
+      }
+      this.options.journal.record({
+        op: 'restored',
+        name: previous.name,
+        id: restored.download.id
+      })
+      log.info(`Put back the previous ${previous.name} as download ${restored.download.id}.`)
+      return restored.download.id
+    } finally {
+      await backup.close()
     }
   }
 }

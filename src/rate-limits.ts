@@ -27,6 +27,13 @@ const SECONDARY_FALLBACK_MS = 60_000
 export class RateLimitGate {
   private resumeAt = 0
   private secondaryHits = 0
+  /** The primary budget as the last answer told it. */
+  private remaining: number | undefined
+  private resetAtMs: number | undefined
+  /** Requests promised to work in hand (see {@link reserve}). */
+  private reserved = 0
+  /** Set once a primary limit outlasts `maxWaitMs`: no new work starts after that. */
+  private exhausted: ApiError | undefined
   private readonly now: () => number
   private readonly sleep: (ms: number) => Promise<void>
 
@@ -39,6 +46,53 @@ export class RateLimitGate {
   async ready(): Promise<void> {
     for (let left = this.resumeAt - this.now(); left > 0; left = this.resumeAt - this.now()) {
       await this.sleep(left)
+    }
+  }
+
+  /** Notes the budget an answer reports (`x-ratelimit-remaining` and `-reset`). */
+  observe(headers: Record<string, string>): void {
+    const remaining = Number(headers['x-ratelimit-remaining'])
+    const reset = Number(headers['x-ratelimit-reset'])
+    if (headers['x-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
+      this.remaining = remaining
+    }
+    if (headers['x-ratelimit-reset'] !== undefined && Number.isFinite(reset)) {
+      this.resetAtMs = reset * 1000
+    }
+  }
+
+  /**
+   * Promises `requests` API requests to a piece of work that must not stop halfway (a
+   * replace: delete, create, and, should the upload fail, the clean-up and the restore).
+   * When the budget cannot cover them it waits for the reset, if the user allows that long,
+   * and otherwise refuses: the work is then never started, rather than left half-done.
+   * Resolves to the function that gives the promise back.
+   */
+  async reserve(requests: number, what: string): Promise<() => void> {
+    for (;;) {
+      if (this.exhausted !== undefined) {
+        throw new ApiError(`${what} was not started: ${this.exhausted.message}`, 403)
+      }
+      await this.ready()
+      if (this.remaining === undefined || this.remaining - this.reserved >= requests) {
+        this.reserved += requests
+        let given = false
+        return () => {
+          if (!given) this.reserved -= requests
+          given = true
+        }
+      }
+      const now = this.now()
+      const until = (this.resetAtMs ?? now + 60_000) + 1000
+      const failure = this.holdUntil(
+        'primary',
+        until,
+        now,
+        `${this.remaining} requests left, ${what} needs ${requests} with ${this.reserved} promised to work in hand`
+      )
+      if (!failure.transient) throw new ApiError(`${what} was not started: ${failure.message}`, 403)
+      // After the reset the next answer tells the new budget.
+      this.remaining = undefined
     }
   }
 
@@ -73,12 +127,13 @@ export class RateLimitGate {
     const waitMs = until - now
     if (waitMs > this.options.maxWaitMs) {
       const when = new Date(until).toISOString()
-      return new ApiError(
+      this.exhausted = new ApiError(
         `GitHub's ${kind} rate limit is exhausted (${message}). It lifts at ${when}, ` +
           `in ${Math.ceil(waitMs / 1000)} s, longer than 'rate-limit-wait' allows ` +
           `(${Math.round(this.options.maxWaitMs / 1000)} s): re-run after that, or raise 'rate-limit-wait'.`,
         403
       )
+      return this.exhausted
     }
     this.resumeAt = Math.max(this.resumeAt, until)
     this.options.onWait?.(kind, waitMs)

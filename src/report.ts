@@ -1,11 +1,18 @@
 import * as core from '@actions/core'
+import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
+import * as log from './log.js'
 import type { PlanItem } from './plan.js'
 import type { Published } from './publish.js'
+import type { Settled } from './recovery.js'
 
 /** One file that did not land, and why. */
 export interface Failure {
   name: string
   message: string
+  /** Stopped by a cancellation (undone, or never started). */
+  cancelled?: boolean
 }
 
 export interface RunReport {
@@ -16,27 +23,85 @@ export interface RunReport {
   dryRun: boolean
   repository: string
   elapsedMs: number
+  /** The signal that cancelled the run, if one did. */
+  cancelled?: string
+  /** Names left half-done for the post step. */
+  unsettled?: string[]
 }
 
-/** Sets the `urls`, `downloads` and `count` outputs, in file-name order. */
+/**
+ * GitHub caps one output at 1 MB and a step's summary at 1 MiB; past that the step fails or
+ * the summary is dropped. Both stay under these budgets, with room for the rest.
+ */
+export const OUTPUT_BUDGET = 900_000
+export const SUMMARY_BUDGET = 900 * 1024
+
+/**
+ * Sets the outputs, in file-name order: every file that is now published, whether this run
+ * uploaded it or found it already there. `downloads-file` names a JSON file (under
+ * RUNNER_TEMP, so later steps of the job can read it) with the whole list; `downloads` holds
+ * as much of it as fits in an output, and the log says when it was cut.
+ */
 export function setOutputs(published: Published[]): void {
   const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name))
-  core.setOutput('urls', sorted.map((p) => p.download.htmlUrl).join('\n'))
-  core.setOutput(
-    'downloads',
-    JSON.stringify(
-      sorted.map((p) => ({
-        id: p.download.id,
-        name: p.download.name,
-        size: p.artifact.size,
-        content_type: p.mimeType,
-        url: p.download.url,
-        html_url: p.download.htmlUrl,
-        sha256: p.sha256
-      }))
-    )
+  const entries = sorted.map((p) => ({
+    id: p.download.id,
+    name: p.download.name,
+    size: p.artifact.size,
+    content_type: p.mimeType,
+    url: p.download.url,
+    html_url: p.download.htmlUrl,
+    sha256: p.sha256,
+    status: p.status
+  }))
+  const file = path.join(
+    process.env.RUNNER_TEMP || tmpdir(),
+    `upload-downloads-${process.pid}-${Date.now()}.json`
   )
+  writeFileSync(file, JSON.stringify(entries, null, 2))
+  core.setOutput('downloads-file', file)
   core.setOutput('count', String(sorted.length))
+
+  const urls = fitLines(
+    entries.map((e) => e.html_url),
+    OUTPUT_BUDGET
+  )
+  core.setOutput('urls', urls.text)
+  const downloads = fitJsonArray(entries, OUTPUT_BUDGET)
+  core.setOutput('downloads', downloads.text)
+  const cut = Math.max(entries.length - urls.kept, entries.length - downloads.kept)
+  if (cut > 0) {
+    log.warning(
+      `The 'downloads' and 'urls' outputs hold the first ${Math.min(urls.kept, downloads.kept)} of ${entries.length} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`
+    )
+  }
+}
+
+/** As many lines as fit in `budget` bytes, joined by newlines. */
+function fitLines(lines: string[], budget: number): { text: string; kept: number } {
+  let size = 0
+  let kept = 0
+  for (const line of lines) {
+    const next = size + Buffer.byteLength(line) + (kept > 0 ? 1 : 0)
+    if (next > budget) break
+    size = next
+    kept++
+  }
+  return { text: lines.slice(0, kept).join('\n'), kept }
+}
+
+/** A JSON array of as many leading items as fit in `budget` bytes. */
+function fitJsonArray(items: unknown[], budget: number): { text: string; kept: number } {
+  const parts: string[] = []
+  let size = 2
+  for (const item of items) {
+    const part = JSON.stringify(item)
+    const next = size + Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0)
+    if (next > budget) break
+    size = next
+    parts.push(part)
+  }
+  return { text: `[${parts.join(',')}]`, kept: parts.length }
 }
 
 /**
@@ -57,7 +122,7 @@ export function setPlannedOutputs(plan: { item: PlanItem; sha256: string }[]): v
         url: null,
         html_url: null,
         sha256,
-        planned: item.replaces ? 'replace' : 'create'
+        planned: item.action
       }))
     )
   )
@@ -76,17 +141,30 @@ export async function writeSummary(report: RunReport): Promise<void> {
         { data: 'Size', header: true },
         { data: 'Action', header: true }
       ],
-      ...report.planned.map((item) => [
-        escapeHtml(item.artifact.name),
-        humanSize(item.artifact.size),
-        item.replaces ? `replace download ${item.replaces.id}` : 'create'
-      ])
+      ...fitRows(
+        report.planned.map((item) => [
+          escapeHtml(item.artifact.name),
+          humanSize(item.artifact.size),
+          item.action === 'create'
+            ? 'create'
+            : item.action === 'replace'
+              ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
+              : `unchanged (download ${item.existing.id} holds these bytes)`
+        ]),
+        SUMMARY_BUDGET,
+        'the log has the whole plan'
+      )
     ])
     await flush()
     return
   }
 
-  const status = failed.length === 0 ? 'published' : `${failed.length} failed`
+  const status =
+    report.cancelled !== undefined
+      ? `cancelled (${report.cancelled})`
+      : failed.length === 0
+        ? 'published'
+        : `${failed.length} failed`
   summary.addHeading(`Downloads for ${report.repository}: ${status}`, 2)
   if (published.length > 0) {
     const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name))
@@ -95,27 +173,70 @@ export async function writeSummary(report: RunReport): Promise<void> {
         { data: 'File', header: true },
         { data: 'Size', header: true },
         { data: 'SHA-256', header: true },
-        { data: 'Download', header: true }
+        { data: 'Download', header: true },
+        { data: 'Status', header: true }
       ],
-      ...sorted.map((p) => [
-        escapeHtml(p.artifact.name) + (p.replaced ? ' (replaced)' : ''),
-        humanSize(p.artifact.size),
-        `<code>${p.sha256.slice(0, 12)}</code>`,
-        `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`
-      ])
+      ...fitRows(
+        sorted.map((p) => [
+          escapeHtml(p.artifact.name),
+          humanSize(p.artifact.size),
+          `<code>${p.sha256.slice(0, 12)}</code>`,
+          `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
+          p.status === 'replaced' && p.replaced
+            ? `replaced download ${p.replaced.id}`
+            : p.status === 'unchanged'
+              ? 'unchanged'
+              : 'created'
+        ]),
+        failed.length > 0 ? SUMMARY_BUDGET * 0.6 : SUMMARY_BUDGET,
+        "the 'downloads-file' output has the whole list"
+      )
     ])
   }
   if (failed.length > 0) {
-    summary.addHeading('Not published', 3)
-    summary.addList(failed.map((f) => `${escapeHtml(f.name)}: ${escapeHtml(f.message)}`))
+    summary.addHeading(report.cancelled !== undefined ? 'Stopped and undone' : 'Not published', 3)
+    const items = fitRows(
+      failed.map((f) => [`${escapeHtml(f.name)}: ${escapeHtml(f.message)}`]),
+      SUMMARY_BUDGET * 0.3,
+      'the log has one error per file'
+    )
+    summary.addList(items.map(([item]) => item))
   }
-  const bytes = published.reduce((sum, p) => sum + p.artifact.size, 0)
+  if (report.unsettled !== undefined && report.unsettled.length > 0) {
+    summary.addRaw(
+      `Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.`,
+      true
+    )
+  }
+  const uploaded = published.filter((p) => p.status !== 'unchanged')
+  const unchanged = published.length - uploaded.length
+  const bytes = uploaded.reduce((sum, p) => sum + p.artifact.size, 0)
   const seconds = report.elapsedMs / 1000
   summary.addRaw(
-    `${published.length} file${published.length === 1 ? '' : 's'}, ${humanSize(bytes)} in ${seconds.toFixed(1)} s` +
-      (seconds > 0 ? ` (${humanSize(bytes / seconds)}/s)` : ''),
+    `${uploaded.length} file${uploaded.length === 1 ? '' : 's'} uploaded, ${humanSize(bytes)} in ${seconds.toFixed(1)} s` +
+      (seconds > 0 ? ` (${humanSize(bytes / seconds)}/s)` : '') +
+      (unchanged > 0 ? `; ${unchanged} unchanged` : ''),
     true
   )
+  await flush()
+}
+
+/** The post step's summary: what it found half-done, and what it did about each name. */
+export async function writeRecoverySummary(repository: string, results: Settled[]): Promise<void> {
+  const summary = core.summary
+  const failed = results.filter((r) => !r.ok).length
+  summary.addHeading(
+    `Downloads for ${repository}: the post step settled what the main step left half-done` +
+      (failed > 0 ? ` (${failed} could not be settled)` : ''),
+    3
+  )
+  summary.addTable([
+    [
+      { data: 'File', header: true },
+      { data: 'Outcome', header: true }
+    ],
+    ...results.map((r) => [escapeHtml(r.name), (r.ok ? '' : '⚠ ') + escapeHtml(r.what)])
+  ])
   await flush()
 }
 
@@ -129,13 +250,33 @@ export async function writeStoppedSummary(message: string): Promise<void> {
   await flush()
 }
 
+/**
+ * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says how
+ * many were left out and where to find them.
+ */
+function fitRows(rows: string[][], budget: number, whereElse: string): string[][] {
+  let size = 0
+  let kept = 0
+  for (const row of rows) {
+    // Each cell becomes `<td>…</td>`, each row `<tr>…</tr>`.
+    size += row.reduce((sum, cell) => sum + Buffer.byteLength(cell) + 9, 9)
+    if (size > budget) break
+    kept++
+  }
+  if (kept === rows.length) return rows
+  const more = [
+    `… and ${rows.length - kept} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`
+  ]
+  return [...rows.slice(0, kept), [...more, ...Array<string>(rows[0].length - 1).fill('')]]
+}
+
 /** Writes the summary; a run outside a runner (no GITHUB_STEP_SUMMARY) just skips it. */
 async function flush(): Promise<void> {
   await core.summary.write().then(
     () => undefined,
     (error: unknown) => {
       core.summary.emptyBuffer()
-      core.info(`No job summary written: ${error instanceof Error ? error.message : String(error)}`)
+      log.info(`No job summary written: ${error instanceof Error ? error.message : String(error)}`)
     }
   )
 }

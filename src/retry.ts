@@ -1,4 +1,4 @@
-import { ActionError, describe } from './errors.js'
+import { ActionError, CancelledError, describe } from './errors.js'
 
 export interface RetryOptions {
   /** Attempts in all, the first included. */
@@ -10,10 +10,24 @@ export interface RetryOptions {
   random?: () => number
   /** Told before each wait, for the log. */
   onRetry?: (event: { what: string; attempt: number; delayMs: number; error: unknown }) => void
+  /** A cancelled run makes no further attempt and cuts a backoff wait short. */
+  signal?: AbortSignal
 }
 
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function sleepUnless(ms: number, signal: AbortSignal, wait: (ms: number) => Promise<void>) {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done)
+    void wait(ms).then(done)
+  })
+}
 
 /** Whether another attempt could succeed: network faults, 5xx, 429, S3's busy codes. */
 export function isTransient(error: unknown): boolean {
@@ -37,6 +51,9 @@ export async function withRetry<T>(
       return await attempt(n)
     } catch (error) {
       if (!isTransient(error)) throw error
+      if (options.signal?.aborted) {
+        throw new CancelledError(`${what}: cancelled after attempt ${n} (${describe(error)})`)
+      }
       if (n >= options.maxAttempts) {
         throw new ActionError(
           `${what} failed: ${describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`,
@@ -49,7 +66,11 @@ export async function withRetry<T>(
           ? error.retryAfterMs
           : Math.round(ceiling / 2 + (random() * ceiling) / 2)
       options.onRetry?.({ what, attempt: n, delayMs, error })
-      await wait(delayMs)
+      if (options.signal === undefined) await wait(delayMs)
+      else await sleepUnless(delayMs, options.signal, wait)
+      if (options.signal?.aborted) {
+        throw new CancelledError(`${what}: cancelled after attempt ${n} (${describe(error)})`)
+      }
     }
   }
 }

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto'
-import { open } from 'node:fs/promises'
 import { S3Error } from './errors.js'
-import type { Artifact } from './files.js'
 import type { HttpClient } from './http.js'
 import type { UploadTicket } from './downloads-api.js'
+import type { LocalFile } from './local-file.js'
 import { MultipartForm } from './multipart.js'
 import { isSecureOrLocal } from './urls.js'
 
@@ -52,6 +51,8 @@ const CHUNK_SIZE = 512 * 1024
 export interface UploadOptions {
   /** Told the running byte count as the file is read out to the socket. */
   onProgress?: (bytesSent: number) => void
+  /** Aborts the upload (a cancelled run). */
+  signal?: AbortSignal
 }
 
 /**
@@ -64,9 +65,10 @@ export interface UploadOptions {
 export async function uploadToS3(
   http: HttpClient,
   ticket: UploadTicket,
-  artifact: Artifact,
+  file: LocalFile,
   options: UploadOptions = {}
 ): Promise<UploadResult> {
+  const { artifact } = file
   const target = new URL(ticket.s3Url)
   if (!isSecureOrLocal(target)) {
     throw new S3Error(
@@ -90,7 +92,8 @@ export async function uploadToS3(
       'content-length': String(form.length),
       'user-agent': 'upload-downloads-action'
     },
-    body: form.body(fileChunks(artifact, digests, options.onProgress))
+    body: form.body(fileChunks(file, digests, options.onProgress)),
+    signal: options.signal
   })
   const text = await res.text()
 
@@ -172,6 +175,7 @@ const RING_SIZE = 4
 
 /**
  * The file's bytes, `size` of them, in large chunks, each hashed on its way to the socket.
+ * Positional reads on the one open handle, so a retry starts over from byte 0.
  * Reads go into a small ring of reused buffers, so memory stays flat however large the file
  * (fresh buffers per read pile up as garbage until the next GC: tens of MiB). Reuse is safe
  * because the HTTP client asks for the next chunk only once the socket has taken the last
@@ -179,31 +183,27 @@ const RING_SIZE = 4
  * against S3's ETag would catch a chunk changed in flight.
  */
 async function* fileChunks(
-  artifact: Artifact,
+  file: LocalFile,
   digests: Digests,
   onProgress?: (bytesSent: number) => void
 ): AsyncGenerator<Buffer> {
-  const file = await open(artifact.path, 'r')
+  const { size } = file.artifact
   // A small file needs one buffer of its own size, not the whole ring.
-  const chunkSize = Math.max(1, Math.min(CHUNK_SIZE, artifact.size))
-  const ring = Array.from(
-    { length: Math.min(RING_SIZE, Math.ceil(artifact.size / chunkSize)) },
-    () => Buffer.allocUnsafe(chunkSize)
+  const chunkSize = Math.max(1, Math.min(CHUNK_SIZE, size))
+  const ring = Array.from({ length: Math.min(RING_SIZE, Math.ceil(size / chunkSize)) }, () =>
+    Buffer.allocUnsafe(chunkSize)
   )
   let offset = 0
   let slot = 0
   // One read ahead: the disk works on the next chunk while the socket takes this one.
   const readNext = (): Promise<Buffer> | undefined => {
-    if (offset >= artifact.size) return undefined
+    if (offset >= size) return undefined
     const buffer = ring[slot]
     const at = offset
-    const wanted = Math.min(chunkSize, artifact.size - at)
+    const wanted = Math.min(chunkSize, size - at)
     offset += wanted
     slot = (slot + 1) % ring.length
-    return file.read(buffer, 0, wanted, at).then(({ bytesRead }) => {
-      if (bytesRead < wanted) throw fileChanged(artifact)
-      return buffer.subarray(0, bytesRead)
-    })
+    return file.read(buffer, wanted, at)
   }
   let pending = readNext()
   try {
@@ -215,18 +215,9 @@ async function* fileChunks(
       yield chunk
     }
     // A file that grew since it was measured would land cut short.
-    if ((await file.stat()).size !== artifact.size) throw fileChanged(artifact)
+    await file.checkSize()
   } finally {
     // The request may have ended early (an error): let a read in flight finish first.
     await pending?.catch(() => undefined)
-    await file.close()
   }
-}
-
-function fileChanged(artifact: Artifact): S3Error {
-  return new S3Error(
-    `${artifact.name} changed while it was uploaded (it was ${artifact.size} bytes when the run began): make sure no other step writes it.`,
-    0,
-    'FileChanged'
-  )
 }

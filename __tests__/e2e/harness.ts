@@ -6,7 +6,13 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createProxy } from 'proxy'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js'
-import { makeWorkspace, runAction, type RunResult } from '../../scripts/local-runner.js'
+import {
+  Job,
+  makeWorkspace,
+  runAction,
+  type JobResult,
+  type RunResult
+} from '../../scripts/local-runner.js'
 
 /** What a test opened and must close: stages and proxies. */
 const opened: { close(): Promise<void> }[] = []
@@ -29,7 +35,12 @@ export interface Stage {
   workspace: string
   /** Writes files into the workspace (relative path → content). */
   files(files: Record<string, string | Buffer>): Promise<void>
-  run(inputs: Record<string, string>, env?: Record<string, string>): Promise<RunResult>
+  /** Runs a job with the action as its one step: the main step, then the post step. */
+  run(inputs: Record<string, string>, env?: Record<string, string>): Promise<JobResult>
+  /** A job whose steps the test starts, signals and kills itself; closed after the test. */
+  job(inputs: Record<string, string>, env?: Record<string, string>): Promise<Job>
+  /** Creates a download whose bytes never arrive, as an upload cut short leaves one. */
+  createEmpty(name: string): Promise<number>
   /** Requests that changed something (create, delete, S3 upload). */
   changes(): string[]
   close(): Promise<void>
@@ -42,6 +53,13 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
     ...options
   })
   const workspace = await makeWorkspace()
+  const runOptions = (inputs: Record<string, string>, env: Record<string, string>) => ({
+    workspace,
+    inputs,
+    github: { token: TOKEN, repository: REPO, apiUrl: emulator.apiUrl },
+    // Backoff in milliseconds, not seconds: the faults are injected, the waits need not be real.
+    env: { UPLOAD_DOWNLOADS_RETRY_DELAY_MS: '20', ...env }
+  })
   return {
     emulator,
     workspace,
@@ -53,13 +71,19 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
       }
     },
     run(inputs, env = {}) {
-      return runAction({
-        workspace,
-        inputs,
-        github: { token: TOKEN, repository: REPO, apiUrl: emulator.apiUrl },
-        // Backoff in milliseconds, not seconds: the faults are injected, the waits need not be real.
-        env: { UPLOAD_DOWNLOADS_RETRY_DELAY_MS: '20', ...env }
+      return runAction(runOptions(inputs, env))
+    },
+    async job(inputs, env = {}) {
+      return closeAfterTest(await Job.create(runOptions(inputs, env)))
+    },
+    async createEmpty(name) {
+      const res = await fetch(`${emulator.apiUrl}/repos/${REPO}/downloads`, {
+        method: 'POST',
+        headers: { authorization: `token ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, size: 100 })
       })
+      if (res.status !== 201) throw new Error(`creating ${name} answered ${res.status}`)
+      return ((await res.json()) as { id: number }).id
     },
     changes() {
       return emulator.requests
@@ -91,6 +115,7 @@ export interface DownloadOutput {
   url: string
   html_url: string
   sha256: string
+  status: 'created' | 'replaced' | 'unchanged'
 }
 
 export function downloadsOutput(result: RunResult): DownloadOutput[] {

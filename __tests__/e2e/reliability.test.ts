@@ -1,8 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import * as path from 'node:path'
 import {
   downloadsOutput,
   fetchBytes,
@@ -160,33 +157,41 @@ describe('failures that cannot be ridden out', () => {
 
     expect(result.code).toBe(1)
     expect(result.errors).toHaveLength(1)
-    expect(result.errors[0]).toContain('The previous version of app.bin was restored')
+    expect(result.errors[0]).toMatch(
+      /The previous version of app\.bin was put back \(download \d+\)/
+    )
+    expect(result.post.stdout).toContain('the main step left nothing half-done')
     const stored = s.emulator.downloads(REPO)
     expect(stored.map((d) => [d.name, d.description, d.uploaded])).toEqual([
       ['app.bin', 'v1', true]
     ])
     expect(stored[0].sha256).toBe(sha256('the old bytes'))
   })
-  it('when restoring fails too, the saved copy outlives the run and the error says where', async () => {
+  it('when restoring fails too, the copy is kept and the post step puts it back', async () => {
     const s = closeAfterTest(await stage())
     s.emulator.seed(REPO, { name: 'app.bin', content: 'the old bytes', description: 'v1' })
     await s.files({ 'app.bin': 'the new bytes' })
-    // Both the new upload and the restore's upload are refused.
+    // Both the new upload and the restore's upload are refused; the post step's goes through.
     s.emulator.faults.inject({ hop: 's3', status: 403, s3Code: 'AccessDenied', times: 2 })
-    const runnerTemp = await mkdtemp(path.join(tmpdir(), 'runner-temp-'))
 
-    const result = await s.run(
-      { glob: 'app.bin', 'replace-existing': 'true' },
-      { RUNNER_TEMP: runnerTemp }
-    )
+    const result = await s.run({ glob: 'app.bin', 'replace-existing': 'true' })
 
     expect(result.code).toBe(1)
     expect(result.errors).toHaveLength(1)
-    const kept = /its bytes are at (\S+) until the job ends/.exec(result.errors[0])?.[1]
-    expect(kept?.startsWith(runnerTemp)).toBe(true)
-    expect(await readFile(kept ?? '', 'utf8')).toBe('the old bytes')
+    expect(result.errors[0]).toMatch(
+      /Putting back the previous version of app\.bin failed too .*its bytes are kept at \S+previous-1, and the post step tries again/
+    )
+    expect(result.post.code).toBe(0)
+    expect(result.post.stdout).toMatch(
+      /app\.bin: put back the previous version from its saved copy/
+    )
+    expect(result.post.summary).toContain('app.bin')
+    const stored = s.emulator.downloads(REPO)
+    expect(stored.map((d) => [d.name, d.description, d.uploaded])).toEqual([
+      ['app.bin', 'v1', true]
+    ])
+    expect(stored[0].sha256).toBe(sha256('the old bytes'))
     expectNoOrphanNoDuplicate(s)
-    await rm(runnerTemp, { recursive: true, force: true })
   })
 })
 

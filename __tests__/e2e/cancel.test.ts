@@ -1,0 +1,292 @@
+import { describe, expect, it } from '@jest/globals'
+import { randomBytes } from 'node:crypto'
+import { appendFile, readdir } from 'node:fs/promises'
+import * as path from 'node:path'
+import { CANCEL_SIGTERM_AFTER_MS } from '../../scripts/local-runner.js'
+import {
+  closeAfterTest,
+  downloadsOutput,
+  fetchBytes,
+  REPO,
+  sha256,
+  stage,
+  type Stage
+} from './harness.js'
+
+/**
+ * Cancelled, killed, re-run: whatever ends the main step, after its post step every name is
+ * either whole or as it was before, and re-running the job converges.
+ */
+
+const MiB = 1024 * 1024
+const OLD = randomBytes(64 * 1024)
+const NEW = randomBytes(8 * MiB)
+/** The new file takes about 4 s to upload at this rate: time to hit it in the middle. */
+const BANDWIDTH = 2 * MiB
+
+async function replaceStage(): Promise<Stage> {
+  const s = closeAfterTest(await stage())
+  s.emulator.seed(REPO, { name: 'app.bin', content: OLD, description: 'v1' })
+  await s.files({ 'app.bin': NEW, 'notes.txt': 'release notes' })
+  return s
+}
+
+const INPUTS = { glob: 'app.bin\nnotes.txt', 'replace-existing': 'true', description: 'v2' }
+
+/** No record without bytes, and at most one download per name. */
+function expectNothingHalfMade(s: Stage): void {
+  const stored = s.emulator.downloads(REPO)
+  expect(stored.filter((d) => !d.uploaded).map((d) => d.name)).toEqual([])
+  const names = stored.map((d) => d.name)
+  expect(new Set(names).size).toBe(names.length)
+}
+
+function stored(s: Stage, name: string) {
+  return s.emulator.downloads(REPO).find((d) => d.name === name)
+}
+
+/**
+ * The same job again, twice: with the same inputs it lands every file byte-exact; then, with
+ * `replace-existing: false`, it finds everything in place and changes nothing.
+ */
+async function expectRerunsConverge(s: Stage): Promise<void> {
+  s.emulator.setUploadBandwidth(null)
+  s.emulator.faults.clear()
+  const again = await s.run(INPUTS)
+  expect(again.errors).toEqual([])
+  expect(again.code).toBe(0)
+  expect(sha256(await fetchBytes(stored(s, 'app.bin')?.htmlUrl ?? ''))).toBe(sha256(NEW))
+  expectNothingHalfMade(s)
+
+  const before = s.changes().length
+  const third = await s.run({ ...INPUTS, 'replace-existing': 'false' })
+  expect(third.errors).toEqual([])
+  expect(third.code).toBe(0)
+  expect(s.changes().length).toBe(before)
+  expect(downloadsOutput(third).map((d) => [d.name, d.status])).toEqual([
+    ['app.bin', 'unchanged'],
+    ['notes.txt', 'unchanged']
+  ])
+  expect(third.outputs.count).toBe('2')
+}
+
+describe('a cancelled run (SIGINT, then SIGTERM, then SIGKILL, as the runner sends them)', () => {
+  it('mid-replace: stops within the grace period, puts the old bytes back, and says so', async () => {
+    const s = await replaceStage()
+    s.emulator.setUploadBandwidth(BANDWIDTH)
+    const job = await s.job({ ...INPUTS, concurrency: '1' })
+    const main = await job.main()
+
+    await s.emulator.whenUploadReceived('app.bin', 2 * MiB)
+    const cancelledAt = Date.now()
+    const result = await main.cancel()
+    const took = Date.now() - cancelledAt
+
+    expect(result.signal).toBeNull()
+    expect(result.code).not.toBe(0)
+    expect(took).toBeLessThan(CANCEL_SIGTERM_AFTER_MS)
+    expect(result.stdout).toContain('SIGINT received: the run was cancelled')
+    expect(result.stdout).toMatch(/Put back the previous app\.bin as download \d+/)
+    expect(result.errors.join('\n')).toMatch(/Cancelled \(SIGINT\)/)
+    expect(result.summary).toContain('cancelled (SIGINT)')
+    // app.bin has its old bytes again; notes.txt, which sorts after it, never started.
+    expectNothingHalfMade(s)
+    expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
+    expect(stored(s, 'app.bin')?.description).toBe('v1')
+    expect(stored(s, 'notes.txt')).toBeUndefined()
+
+    const post = await job.post()
+    expect(post.code).toBe(0)
+    expect(post.stdout).toContain('the main step left nothing half-done')
+    await expectRerunsConverge(s)
+  })
+
+  it('a second signal does not cut the undo short', async () => {
+    const s = await replaceStage()
+    s.emulator.setUploadBandwidth(BANDWIDTH)
+    // The restore's create is slow to answer: the SIGTERM arrives while it runs.
+    const job = await s.job({ ...INPUTS, concurrency: '1' })
+    const main = await job.main()
+    await s.emulator.whenUploadReceived('app.bin', 2 * MiB)
+    s.emulator.faults.inject({ hop: 'create', delayMs: 1500 })
+    main.kill('SIGINT')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    main.kill('SIGTERM')
+    const result = await main.result
+
+    expect(result.signal).toBeNull()
+    expect(result.code).not.toBe(0)
+    expect(result.stdout).toContain('SIGTERM received: still undoing')
+    expectNothingHalfMade(s)
+    expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
+    expect((await job.post()).code).toBe(0)
+  })
+})
+
+describe('a killed run (SIGKILL), then its post step', () => {
+  it('killed mid-upload of a replacement: the post step puts the old bytes back', async () => {
+    const s = await replaceStage()
+    s.emulator.setUploadBandwidth(BANDWIDTH)
+    const job = await s.job({ ...INPUTS, concurrency: '1' })
+    const main = await job.main()
+    await s.emulator.whenUploadReceived('app.bin', 3 * MiB)
+    main.kill('SIGKILL')
+    const result = await main.result
+    expect(result.signal).toBe('SIGKILL')
+    // The kill left app.bin as a record without bytes, its old bytes only in RUNNER_TEMP.
+    expect(stored(s, 'app.bin')?.uploaded).toBe(false)
+
+    const post = await job.post()
+
+    expect(post.code).toBe(0)
+    expect(post.stdout).toMatch(
+      /app\.bin: deleted download \d+, a record whose upload never finished/
+    )
+    expect(post.stdout).toMatch(/app\.bin: .*put back the previous version from its saved copy/)
+    expect(post.summary).toContain('the post step settled what the main step left half-done')
+    expectNothingHalfMade(s)
+    expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
+    expect(stored(s, 'app.bin')?.description).toBe('v1')
+    await expectRerunsConverge(s)
+  })
+
+  it('killed right after the delete: the post step puts the old bytes back', async () => {
+    const s = await replaceStage()
+    s.emulator.faults.inject({ hop: 'delete', holdAfterCommitMs: 30_000 })
+    const job = await s.job({ ...INPUTS, concurrency: '1' })
+    const main = await job.main()
+    await s.emulator.whenCommitted('delete')
+    main.kill('SIGKILL')
+    await main.result
+    expect(stored(s, 'app.bin')).toBeUndefined()
+
+    const post = await job.post()
+
+    expect(post.code).toBe(0)
+    expect(post.stdout).toMatch(/app\.bin: put back the previous version from its saved copy/)
+    expectNothingHalfMade(s)
+    expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
+    await expectRerunsConverge(s)
+  })
+
+  it('killed right after the create: the post step deletes the empty record and puts the old bytes back', async () => {
+    const s = await replaceStage()
+    s.emulator.faults.inject({
+      hop: 'create',
+      holdAfterCommitMs: 30_000,
+      match: (req) => req.name === 'app.bin'
+    })
+    const job = await s.job({ ...INPUTS, concurrency: '1' })
+    const main = await job.main()
+    await s.emulator.whenCommitted('create', 'app.bin')
+    main.kill('SIGKILL')
+    await main.result
+    expect(stored(s, 'app.bin')?.uploaded).toBe(false)
+
+    const post = await job.post()
+
+    expect(post.code).toBe(0)
+    expect(post.stdout).toMatch(
+      /app\.bin: deleted download \d+, a record whose upload never finished/
+    )
+    expect(post.stdout).toMatch(/put back the previous version from its saved copy/)
+    expectNothingHalfMade(s)
+    expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
+    await expectRerunsConverge(s)
+  })
+
+  it('killed right after creating a new name: the post step deletes the empty record', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'fresh.bin': 'fresh bytes' })
+    s.emulator.faults.inject({ hop: 'create', holdAfterCommitMs: 30_000 })
+    const job = await s.job({ glob: 'fresh.bin' })
+    const main = await job.main()
+    await s.emulator.whenCommitted('create', 'fresh.bin')
+    main.kill('SIGKILL')
+    await main.result
+    expect(stored(s, 'fresh.bin')?.uploaded).toBe(false)
+
+    const post = await job.post()
+
+    expect(post.code).toBe(0)
+    expect(post.stdout).toMatch(/fresh\.bin: deleted download \d+/)
+    expect(s.emulator.downloads(REPO)).toEqual([])
+  })
+
+  it('reads a journal that a kill cut in the middle of a line', async () => {
+    const s = await replaceStage()
+    s.emulator.faults.inject({ hop: 'delete', holdAfterCommitMs: 30_000 })
+    const job = await s.job({ ...INPUTS, concurrency: '1' })
+    const main = await job.main()
+    await s.emulator.whenCommitted('delete')
+    main.kill('SIGKILL')
+    await main.result
+    const [folder] = (await readdir(job.runnerTemp)).filter((f) => f.startsWith('upload-'))
+    await appendFile(path.join(job.runnerTemp, folder, 'journal.jsonl'), '{"op":"crea')
+
+    const post = await job.post()
+
+    expect(post.code).toBe(0)
+    expect(post.stdout).toContain('1 unreadable line(s)')
+    expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
+  })
+
+  it('after a clean run, the post step says so in one line and sends nothing', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'a.txt': 'a' })
+    const result = await s.run({ glob: 'a.txt' })
+    expect(result.code).toBe(0)
+    const postLines = result.post.stdout.split('\n').filter((line) => line.trim() !== '')
+    expect(postLines).toEqual(['Post step: the main step left nothing half-done.'])
+  })
+})
+
+describe('re-runs converge', () => {
+  it('replaces a download without bytes even with replace-existing off, and says so', async () => {
+    const s = closeAfterTest(await stage())
+    const id = await s.createEmpty('app.bin')
+    await s.files({ 'app.bin': 'the bytes' })
+
+    const result = await s.run({ glob: 'app.bin' })
+
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(
+      `replace app.bin (download ${id} holds no bytes: an unfinished upload)`
+    )
+    expect(downloadsOutput(result).map((d) => d.status)).toEqual(['replaced'])
+    expect(stored(s, 'app.bin')?.sha256).toBe(sha256('the bytes'))
+    expectNothingHalfMade(s)
+  })
+
+  it('leaves a download holding the same bytes unchanged, with no changing request', async () => {
+    const s = closeAfterTest(await stage())
+    s.emulator.seed(REPO, { name: 'same.bin', content: 'same bytes' })
+    s.emulator.seed(REPO, { name: 'other.bin', content: 'old other' })
+    await s.files({ 'same.bin': 'same bytes', 'new.bin': 'new' })
+
+    const result = await s.run({ glob: '*.bin' })
+
+    expect(result.code).toBe(0)
+    expect(downloadsOutput(result).map((d) => [d.name, d.status])).toEqual([
+      ['new.bin', 'created'],
+      ['same.bin', 'unchanged']
+    ])
+    expect(result.outputs.count).toBe('2')
+    expect(result.outputs.urls.split('\n')).toHaveLength(2)
+    expect(result.summary).toMatch(/same\.bin.*unchanged/)
+    // new.bin's create and upload, and nothing else: same.bin was not touched.
+    expect(s.changes()).toEqual([`POST /repos/${REPO}/downloads`, 'POST /'])
+  })
+
+  it('still refuses a clash whose bytes differ, naming it, and changes nothing', async () => {
+    const s = closeAfterTest(await stage())
+    s.emulator.seed(REPO, { name: 'app.bin', content: 'old bytes' })
+    await s.files({ 'app.bin': 'new bytes!' })
+
+    const result = await s.run({ glob: 'app.bin' })
+
+    expect(result.code).toBe(1)
+    expect(result.errors[0]).toMatch(/already exists .* other bytes: app\.bin/)
+    expect(s.changes()).toEqual([])
+  })
+})

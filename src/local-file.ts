@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto'
+import { open, type FileHandle } from 'node:fs/promises'
+import { LocalFileError } from './errors.js'
+import type { Artifact } from './files.js'
+
+/**
+ * A file to upload, held open from before the first change made for it until its upload
+ * ended. Opening first means a file that vanished or became unreadable after the glob ran
+ * fails the file at once, naming its path, before an old download is deleted for it; holding
+ * the handle means every retry reads the very file that was checked.
+ */
+export class LocalFile {
+  private constructor(
+    readonly artifact: Artifact,
+    private readonly handle: FileHandle
+  ) {}
+
+  static async open(artifact: Artifact): Promise<LocalFile> {
+    let handle: FileHandle
+    try {
+      handle = await open(artifact.path, 'r')
+    } catch (error) {
+      throw localFileError(artifact, error)
+    }
+    const file = new LocalFile(artifact, handle)
+    try {
+      await file.checkSize()
+    } catch (error) {
+      await handle.close()
+      throw error
+    }
+    return file
+  }
+
+  /** Reads `length` bytes at `position` into `buffer`; a short read means the file shrank. */
+  async read(buffer: Buffer, length: number, position: number): Promise<Buffer> {
+    let bytesRead: number
+    try {
+      ;({ bytesRead } = await this.handle.read(buffer, 0, length, position))
+    } catch (error) {
+      throw localFileError(this.artifact, error)
+    }
+    if (bytesRead < length) throw fileChanged(this.artifact)
+    return buffer.subarray(0, bytesRead)
+  }
+
+  /** Throws when the file's size is no longer the one measured when the run began. */
+  async checkSize(): Promise<void> {
+    let size: number
+    try {
+      size = (await this.handle.stat()).size
+    } catch (error) {
+      throw localFileError(this.artifact, error)
+    }
+    if (size !== this.artifact.size) throw fileChanged(this.artifact)
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close().catch(() => undefined)
+  }
+}
+
+function localFileError(artifact: Artifact, error: unknown): LocalFileError {
+  const code = (error as { code?: unknown })?.code
+  const why =
+    code === 'ENOENT'
+      ? 'it no longer exists'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : error instanceof Error
+          ? error.message
+          : String(error)
+  return new LocalFileError(
+    `Cannot read ${artifact.path} (${why}): make sure no later step removes or locks it before this one.`,
+    { cause: error }
+  )
+}
+
+export function fileChanged(artifact: Artifact): LocalFileError {
+  return new LocalFileError(
+    `${artifact.path} changed while it was uploaded (it was ${artifact.size} bytes when the run began): make sure no other step writes it.`
+  )
+}
+
+/** MD5 and SHA-256 of a file, in one pass. */
+export async function digestsOf(artifact: Artifact): Promise<{ md5: string; sha256: string }> {
+  const file = await LocalFile.open(artifact)
+  const md5 = createHash('md5')
+  const sha256 = createHash('sha256')
+  const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, artifact.size)))
+  try {
+    for (let at = 0; at < artifact.size;) {
+      const chunk = await file.read(buffer, Math.min(buffer.length, artifact.size - at), at)
+      md5.update(chunk)
+      sha256.update(chunk)
+      at += chunk.length
+    }
+  } finally {
+    await file.close()
+  }
+  return { md5: md5.digest('hex'), sha256: sha256.digest('hex') }
+}
