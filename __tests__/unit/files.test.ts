@@ -14,6 +14,7 @@ let root: string
 let workspace: string
 
 beforeEach(async () => {
+  fake.reset()
   root = await mkdtemp(path.join(tmpdir(), 'files-test-'))
   workspace = path.join(root, 'workspace')
   await mkdir(workspace)
@@ -32,6 +33,23 @@ async function layout(dir: string, files: Record<string, string | Buffer>): Prom
 }
 
 const names = (artifacts: { name: string }[]) => artifacts.map((a) => a.name)
+
+/**
+ * Writes a file whose path has bytes that are not UTF-8, as a Linux build can: `parts` are
+ * joined with '/', strings as UTF-8 and number arrays as raw bytes.
+ */
+async function writeBytesNamed(dir: string, ...parts: (string | number[])[]): Promise<Buffer> {
+  let file = Buffer.from(dir)
+  for (const [i, part] of parts.entries()) {
+    file = Buffer.concat([file, Buffer.from('/'), Buffer.from(part as never)])
+    if (i < parts.length - 1) await mkdir(file, { recursive: true })
+  }
+  await writeFile(file, 'bytes')
+  return file
+}
+
+const logged = (level: string) =>
+  fake.log.filter((line) => line.startsWith(`${level}: `)).map((l) => l.slice(level.length + 2))
 
 describe('findArtifacts', () => {
   it('roots relative patterns at the workspace, not at the working directory', async () => {
@@ -163,6 +181,85 @@ describe('findArtifacts', () => {
       expect(artifacts.map((a) => a.path)).toEqual([path.join(ws, 'app.zip')])
     }
   )
+})
+
+describe('findArtifacts: names a download cannot take', () => {
+  const bad = [0x61, 0xff, 0x2e, 0x74, 0x78, 0x74] // "a", a byte that is no UTF-8, ".txt"
+
+  it('refuses a file whose name is not UTF-8, naming it with the byte shown, where the glob skipped it silently', async () => {
+    await layout(workspace, { 'dist/ok.txt': 'ok' })
+    await writeBytesNamed(workspace, 'dist', bad)
+    await expect(findArtifacts(['dist/*'], workspace)).rejects.toThrow(
+      `1 file has a name that no download can take: "${workspace}/dist/a\\xff.txt" (name not valid UTF-8). Nothing was changed.`
+    )
+  })
+
+  it('refuses a file in a folder whose name is not UTF-8, which a ** reaches', async () => {
+    await writeBytesNamed(workspace, 'out', [0x62, 0x75, 0x69, 0x6c, 0x64, 0xfe], 'app.zip')
+    await expect(findArtifacts(['out/**/*.zip'], workspace)).rejects.toThrow(
+      `"${workspace}/out/build\\xfe/app.zip" (a folder name in its path not valid UTF-8)`
+    )
+  })
+
+  it('leaves alone a file not UTF-8 named that the patterns do not select', async () => {
+    await layout(workspace, { 'dist/app.zip': 'z' })
+    await writeBytesNamed(workspace, 'dist', bad)
+    await writeBytesNamed(workspace, 'other', bad)
+    expect(names(await findArtifacts(['dist/*.zip'], workspace))).toEqual(['app.zip'])
+    expect(names(await findArtifacts(['dist/*', '!dist/a*.txt'], workspace))).toEqual(['app.zip'])
+    expect(names(await findArtifacts(['dist/*.zip', 'other/*.zip'], workspace))).toEqual([
+      'app.zip'
+    ])
+  })
+
+  it('refuses control characters, DEL, C1 controls and backslashes, all in one error', async () => {
+    await layout(workspace, {
+      'dist/bell\u0007.txt': 'b',
+      'dist/line\nbreak.txt': 'n',
+      'dist/del\u007f.txt': 'd',
+      'dist/csi\u009b.txt': 'c',
+      'dist/back\\slash.txt': 's',
+      'dist/fine.txt': 'f'
+    })
+    await writeBytesNamed(workspace, 'dist', bad)
+    const error = await findArtifacts(['dist/*'], workspace).catch((e: unknown) => e as Error)
+    expect(error).toBeInstanceOf(Error)
+    const message = (error as Error).message
+    expect(message).toMatch(/^6 files have names that no download can take: /)
+    for (const shown of [
+      `"${workspace}/dist/a\\xff.txt" (name not valid UTF-8)`,
+      `"${workspace}/dist/bell\\u0007.txt" (control character U+0007 in the name)`,
+      `"${workspace}/dist/line\\nbreak.txt" (control character U+000A in the name)`,
+      `"${workspace}/dist/del\\u007f.txt" (control character U+007F in the name)`,
+      `"${workspace}/dist/csi\\u009b.txt" (control character U+009B in the name)`,
+      `"${workspace}/dist/back\\\\slash.txt" (a slash or backslash in the name)`
+    ]) {
+      expect(message).toContain(shown)
+    }
+    expect(message).not.toContain('fine.txt')
+    // Nothing raw reaches the message: the terminal or log would act on it.
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/)
+  })
+})
+
+describe('findArtifacts: lookalike names', () => {
+  it('warns about names that differ only by Unicode normalization or case, and publishes them', async () => {
+    await layout(workspace, {
+      'nfc/r\u00e9sum\u00e9.pdf': 'composed',
+      'nfd/re\u0301sume\u0301.pdf': 'decomposed',
+      'App.zip': 'A',
+      'app.zip': 'a',
+      'other.txt': 'o'
+    })
+    const found = await findArtifacts(['**'], workspace)
+    expect(found).toHaveLength(5)
+    const [warning] = logged('warning')
+    expect(warning).toContain('"App.zip" and "app.zip"')
+    // In name order, as the outputs: the decomposed "e" sorts before the composed "é".
+    expect(warning).toContain('"re\u0301sume\u0301.pdf" (NFD) and "r\u00e9sum\u00e9.pdf" (NFC)')
+    expect(warning).not.toContain('other.txt')
+  })
 })
 
 describe('contentTypeOf', () => {

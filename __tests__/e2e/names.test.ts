@@ -1,0 +1,54 @@
+import { describe, expect, it } from '@jest/globals'
+import { writeFile } from 'node:fs/promises'
+import { closeAfterTest, downloadsOutput, REPO, stage } from './harness.js'
+
+/**
+ * What the bundled action says about file names: names no download can take stop the run
+ * before any change, and lookalike names are published with a warning.
+ */
+describe('file names, end to end', () => {
+  it('refuses a name with a control character before any change, naming it escaped', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'dist/ok.txt': 'fine', 'dist/bell\u0007.txt': 'ding' })
+
+    const result = await s.run({ glob: 'dist/*' })
+
+    expect(result.code).toBe(1)
+    expect(result.errors).toEqual([
+      `1 file has a name that no download can take: "${s.workspace}/dist/bell\\u0007.txt" (control character U+0007 in the name). Nothing was changed. Rename it, or leave it out with a '!' pattern in 'glob'.`
+    ])
+    // Not even the good file: a run that cannot publish everything publishes nothing.
+    expect(s.changes()).toEqual([])
+    expect(s.emulator.downloads(REPO)).toEqual([])
+  })
+
+  it('refuses a name that is not UTF-8 on disk, which used to be skipped without a word', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'dist/ok.txt': 'fine' })
+    // "a", 0xff (never part of UTF-8), ".txt": a name only a byte path can write.
+    const name = Buffer.from([0x61, 0xff, 0x2e, 0x74, 0x78, 0x74])
+    await writeFile(Buffer.concat([Buffer.from(`${s.workspace}/dist/`), name]), 'bytes')
+
+    const result = await s.run({ glob: 'dist/*' })
+
+    expect(result.code).toBe(1)
+    expect(result.errors).toHaveLength(1)
+    expect(result.errors[0]).toContain(`"${s.workspace}/dist/a\\xff.txt" (name not valid UTF-8)`)
+    expect(result.summary).toContain('nothing published')
+    expect(s.changes()).toEqual([])
+  })
+
+  it('warns about names that differ only by Unicode normalization, and publishes both', async () => {
+    const s = closeAfterTest(await stage())
+    const composed = 'caf\u00e9.txt'
+    const decomposed = 'cafe\u0301.txt'
+    await s.files({ [`nfc/${composed}`]: 'composed', [`nfd/${decomposed}`]: 'decomposed' })
+
+    const result = await s.run({ glob: '*/*.txt' })
+
+    expect(result.code).toBe(0)
+    expect(downloadsOutput(result).map((d) => d.name)).toEqual([decomposed, composed])
+    expect(result.warnings).toHaveLength(1)
+    expect(result.warnings[0]).toContain(`"${decomposed}" (NFD) and "${composed}" (NFC)`)
+  })
+})
