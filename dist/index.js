@@ -53040,21 +53040,30 @@ function names_form(name) {
 /** S3 takes at most 5 GiB in one POST (AWS: "One POST carries at most 5 GiB"). */
 const MAX_FILE_SIZE = 5 * 1024 ** 3;
 /**
- * Expands the patterns (rooted at the workspace), keeps regular files only and checks that
- * every one can be published: a name a download can take (all refused names in one error),
- * readable, within S3's size limit, and no two with the same name. Warns about names that
- * differ only by normalization or case. Sorted by name, which is also the order of the outputs.
+ * Expands the patterns (rooted at the workspace), keeps regular files only, leaves out hidden
+ * ones unless asked, and checks that every one can be published: a name a download can take
+ * (all refused names in one error), readable, within S3's size limit, and no two with the same
+ * name. Warns about names that differ only by normalization or case. Sorted by name, which is
+ * also the order of the outputs.
  */
-async function findArtifacts(patterns, workspace) {
+async function findArtifacts(patterns, workspace, options = {}) {
     const rooted = patterns.map((p) => rootPattern(p, workspace));
     const globber = await create(rooted.join('\n'), {
         matchDirectories: false,
         implicitDescendants: false
     });
+    const searchPaths = globber.getSearchPaths();
+    const excluded = (file) => !options.includeHiddenFiles && isHidden(file, workspace, searchPaths);
     const matched = await globber.glob();
-    const bad = await findUndecodable(globber.getSearchPaths(), new GlobMatcher(rooted));
+    const hidden = matched.filter(excluded);
+    if (hidden.length > 0) {
+        info(`Excluded ${hidden.length} hidden file${hidden.length === 1 ? '' : 's'} (a name or folder starting with '.'); set 'include-hidden-files: true' to publish hidden files.`);
+        for (const file of hidden)
+            core_debug(`Hidden, excluded: ${showName(file)}`);
+    }
+    const bad = await findUndecodable(searchPaths, new GlobMatcher(rooted), excluded);
     const found = [];
-    for (const file of matched) {
+    for (const file of matched.filter((f) => !excluded(f))) {
         const info = await (0,promises_.stat)(file);
         // With matchDirectories off only files come back, but a symlink to a socket or a FIFO
         // is no artifact either.
@@ -53096,6 +53105,29 @@ async function findArtifacts(patterns, workspace) {
     return artifacts;
 }
 /**
+ * Whether a path has a segment starting with `.` below where the user's patterns start: the
+ * workspace for a file in it, else the search path it was found under (`~/*` finds
+ * `~/.bashrc` hidden; folders above the workspace never count). As actions/upload-artifact
+ * since v4.4 (actions/upload-artifact#598: "This reduces the risk that credentials are
+ * accidentally uploaded"), hidden files are left out unless `include-hidden-files` says
+ * otherwise: a `dist/*` would otherwise publish `dist/.npmrc` with its registry token.
+ * Counted here rather than with @actions/glob's `excludeHiddenFiles`, so that the log can say
+ * how many were left out.
+ */
+function isHidden(file, workspace, searchPaths) {
+    const root = [workspace, ...searchPaths].find((dir) => isBelow(file, dir));
+    const below = root === undefined ? external_node_path_.basename(file) : external_node_path_.relative(root, file);
+    return below.split(external_node_path_.sep).some((segment) => segment.startsWith('.'));
+}
+/** Whether `file` lies strictly below `dir` (by path: symlinks are not resolved). */
+function isBelow(file, dir) {
+    const relative = external_node_path_.relative(dir, file);
+    return (relative !== '' &&
+        relative !== '..' &&
+        !relative.startsWith(`..${external_node_path_.sep}`) &&
+        !external_node_path_.isAbsolute(relative));
+}
+/**
  * The files the patterns select whose path is not valid UTF-8, with the reason. On Linux a
  * name is bytes; Node reads one that is not UTF-8 with U+FFFD in place of the bad bytes, a
  * path that names no file, so @actions/glob fails to stat it and drops it as a "broken
@@ -53104,7 +53136,7 @@ async function findArtifacts(patterns, workspace) {
  * and macOS keep names as Unicode, so there is never one to find there; Windows is skipped,
  * as its byte names are Node's own rendering of UTF-16.
  */
-async function findUndecodable(searchPaths, matcher) {
+async function findUndecodable(searchPaths, matcher, excluded) {
     if (process.platform === 'win32')
         return [];
     const found = [];
@@ -53121,6 +53153,8 @@ async function findUndecodable(searchPaths, matcher) {
             // How the glob saw it: the bytes decoded with U+FFFD for each bad one.
             const child = external_node_path_.join(shown, entry.name.toString('utf8'));
             const badName = !(0,external_node_buffer_.isUtf8)(entry.name);
+            if (excluded(child))
+                continue;
             if (entry.isDirectory() || entry.isSymbolicLink()) {
                 if (matcher.mayContain(child))
                     await visit(bytes, child, badFolder || badName);
@@ -53361,6 +53395,7 @@ function readInputs() {
         repo,
         apiUrl: parseApiUrl(getInput('api-url') || process.env.GITHUB_API_URL || ''),
         ifNoFilesFound: readChoice('if-no-files-found', ['error', 'warn', 'ignore']),
+        includeHiddenFiles: readBoolean('include-hidden-files'),
         dryRun: readBoolean('dry-run'),
         concurrency: readInteger('concurrency', 1, 32),
         maxAttempts: readInteger('max-attempts', 1, 20),
@@ -54185,7 +54220,9 @@ async function run() {
     }
 }
 async function matchFiles(inputs) {
-    const artifacts = await findArtifacts(inputs.patterns, inputs.workspace);
+    const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
+        includeHiddenFiles: inputs.includeHiddenFiles
+    });
     for (const artifact of artifacts)
         info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`);
     if (artifacts.length > 0)

@@ -8,7 +8,14 @@ import { homedir } from 'node:os'
 import * as path from 'node:path'
 import { lookup } from 'mime-types'
 import { Minimatch } from 'minimatch'
-import { badNamesError, lookalikes, lookalikesWarning, nameProblem, type BadName } from './names.js'
+import {
+  badNamesError,
+  lookalikes,
+  lookalikesWarning,
+  nameProblem,
+  showName,
+  type BadName
+} from './names.js'
 
 /** One file to publish. Its download name is its base name. */
 export interface Artifact {
@@ -22,23 +29,44 @@ export interface Artifact {
 /** S3 takes at most 5 GiB in one POST (AWS: "One POST carries at most 5 GiB"). */
 export const MAX_FILE_SIZE = 5 * 1024 ** 3
 
+export interface FindOptions {
+  /** Publish hidden files and files in hidden folders too (input `include-hidden-files`). */
+  includeHiddenFiles?: boolean
+}
+
 /**
- * Expands the patterns (rooted at the workspace), keeps regular files only and checks that
- * every one can be published: a name a download can take (all refused names in one error),
- * readable, within S3's size limit, and no two with the same name. Warns about names that
- * differ only by normalization or case. Sorted by name, which is also the order of the outputs.
+ * Expands the patterns (rooted at the workspace), keeps regular files only, leaves out hidden
+ * ones unless asked, and checks that every one can be published: a name a download can take
+ * (all refused names in one error), readable, within S3's size limit, and no two with the same
+ * name. Warns about names that differ only by normalization or case. Sorted by name, which is
+ * also the order of the outputs.
  */
-export async function findArtifacts(patterns: string[], workspace: string): Promise<Artifact[]> {
+export async function findArtifacts(
+  patterns: string[],
+  workspace: string,
+  options: FindOptions = {}
+): Promise<Artifact[]> {
   const rooted = patterns.map((p) => rootPattern(p, workspace))
   const globber = await glob.create(rooted.join('\n'), {
     matchDirectories: false,
     implicitDescendants: false
   })
-  const matched = await globber.glob()
+  const searchPaths = globber.getSearchPaths()
+  const excluded = (file: string): boolean =>
+    !options.includeHiddenFiles && isHidden(file, workspace, searchPaths)
 
-  const bad: BadName[] = await findUndecodable(globber.getSearchPaths(), new GlobMatcher(rooted))
+  const matched = await globber.glob()
+  const hidden = matched.filter(excluded)
+  if (hidden.length > 0) {
+    core.info(
+      `Excluded ${hidden.length} hidden file${hidden.length === 1 ? '' : 's'} (a name or folder starting with '.'); set 'include-hidden-files: true' to publish hidden files.`
+    )
+    for (const file of hidden) core.debug(`Hidden, excluded: ${showName(file)}`)
+  }
+
+  const bad: BadName[] = await findUndecodable(searchPaths, new GlobMatcher(rooted), excluded)
   const found: { path: string; name: string; size: number }[] = []
-  for (const file of matched) {
+  for (const file of matched.filter((f) => !excluded(f))) {
     const info = await stat(file)
     // With matchDirectories off only files come back, but a symlink to a socket or a FIFO
     // is no artifact either.
@@ -87,6 +115,33 @@ export async function findArtifacts(patterns: string[], workspace: string): Prom
 }
 
 /**
+ * Whether a path has a segment starting with `.` below where the user's patterns start: the
+ * workspace for a file in it, else the search path it was found under (`~/*` finds
+ * `~/.bashrc` hidden; folders above the workspace never count). As actions/upload-artifact
+ * since v4.4 (actions/upload-artifact#598: "This reduces the risk that credentials are
+ * accidentally uploaded"), hidden files are left out unless `include-hidden-files` says
+ * otherwise: a `dist/*` would otherwise publish `dist/.npmrc` with its registry token.
+ * Counted here rather than with @actions/glob's `excludeHiddenFiles`, so that the log can say
+ * how many were left out.
+ */
+export function isHidden(file: string, workspace: string, searchPaths: string[]): boolean {
+  const root = [workspace, ...searchPaths].find((dir) => isBelow(file, dir))
+  const below = root === undefined ? path.basename(file) : path.relative(root, file)
+  return below.split(path.sep).some((segment) => segment.startsWith('.'))
+}
+
+/** Whether `file` lies strictly below `dir` (by path: symlinks are not resolved). */
+function isBelow(file: string, dir: string): boolean {
+  const relative = path.relative(dir, file)
+  return (
+    relative !== '' &&
+    relative !== '..' &&
+    !relative.startsWith(`..${path.sep}`) &&
+    !path.isAbsolute(relative)
+  )
+}
+
+/**
  * The files the patterns select whose path is not valid UTF-8, with the reason. On Linux a
  * name is bytes; Node reads one that is not UTF-8 with U+FFFD in place of the bad bytes, a
  * path that names no file, so @actions/glob fails to stat it and drops it as a "broken
@@ -95,7 +150,11 @@ export async function findArtifacts(patterns: string[], workspace: string): Prom
  * and macOS keep names as Unicode, so there is never one to find there; Windows is skipped,
  * as its byte names are Node's own rendering of UTF-16.
  */
-async function findUndecodable(searchPaths: string[], matcher: GlobMatcher): Promise<BadName[]> {
+async function findUndecodable(
+  searchPaths: string[],
+  matcher: GlobMatcher,
+  excluded: (file: string) => boolean
+): Promise<BadName[]> {
   if (process.platform === 'win32') return []
   const found: BadName[] = []
   // Folders already read, by device and inode: a symlink cycle is read once.
@@ -110,6 +169,7 @@ async function findUndecodable(searchPaths: string[], matcher: GlobMatcher): Pro
       // How the glob saw it: the bytes decoded with U+FFFD for each bad one.
       const child = path.join(shown, entry.name.toString('utf8'))
       const badName = !isUtf8(entry.name)
+      if (excluded(child)) continue
       if (entry.isDirectory() || entry.isSymbolicLink()) {
         if (matcher.mayContain(child)) await visit(bytes, child, badFolder || badName)
         if (entry.isDirectory()) continue

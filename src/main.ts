@@ -140,7 +140,9 @@ export async function run(): Promise<void> {
 }
 
 async function matchFiles(inputs: Inputs): Promise<Artifact[]> {
-  const artifacts = await findArtifacts(inputs.patterns, inputs.workspace)
+  const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
+    includeHiddenFiles: inputs.includeHiddenFiles
+  })
   for (const artifact of artifacts)
     core.info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`)
   if (artifacts.length > 0) return artifacts

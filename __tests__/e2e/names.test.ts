@@ -3,10 +3,11 @@ import { writeFile } from 'node:fs/promises'
 import { closeAfterTest, downloadsOutput, REPO, stage } from './harness.js'
 
 /**
- * What the bundled action says about file names: names no download can take stop the run
- * before any change, and lookalike names are published with a warning.
+ * Which files the bundled action picks and what it says about their names: names no download
+ * can take stop the run before any change, hidden files stay out unless asked for, and
+ * lookalike names are published with a warning.
  */
-describe('file names, end to end', () => {
+describe('file names and selection, end to end', () => {
   it('refuses a name with a control character before any change, naming it escaped', async () => {
     const s = closeAfterTest(await stage())
     await s.files({ 'dist/ok.txt': 'fine', 'dist/bell\u0007.txt': 'ding' })
@@ -36,6 +37,39 @@ describe('file names, end to end', () => {
     expect(result.errors[0]).toContain(`"${s.workspace}/dist/a\\xff.txt" (name not valid UTF-8)`)
     expect(result.summary).toContain('nothing published')
     expect(s.changes()).toEqual([])
+  })
+
+  it('leaves out hidden files unless include-hidden-files is true, and says so', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({
+      'dist/app.zip': 'app',
+      'dist/notes.txt': 'notes',
+      'dist/.npmrc': '//registry.npmjs.org/:_authToken=npm_secret'
+    })
+
+    const result = await s.run({ glob: 'dist/*' })
+
+    expect(result.code).toBe(0)
+    expect(downloadsOutput(result).map((d) => d.name)).toEqual(['app.zip', 'notes.txt'])
+    expect(result.stdout).toContain(
+      "Excluded 1 hidden file (a name or folder starting with '.'); set 'include-hidden-files: true' to publish hidden files."
+    )
+
+    const again = await s.run({
+      glob: 'dist/*',
+      'include-hidden-files': 'true',
+      'replace-existing': 'true'
+    })
+
+    expect(again.code).toBe(0)
+    expect(downloadsOutput(again).map((d) => d.name)).toEqual(['.npmrc', 'app.zip', 'notes.txt'])
+    expect(again.stdout).not.toContain('hidden file')
+    expect(
+      s.emulator
+        .downloads(REPO)
+        .map((d) => d.name)
+        .sort()
+    ).toEqual(['.npmrc', 'app.zip', 'notes.txt'])
   })
 
   it('warns about names that differ only by Unicode normalization, and publishes both', async () => {

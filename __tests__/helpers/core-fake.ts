@@ -116,6 +116,7 @@ export const ACTION_DEFAULTS: Record<string, string> = {
   repository: 'octocat/hello-world',
   'api-url': 'https://api.github.com',
   'if-no-files-found': 'error',
+  'include-hidden-files': 'false',
   'dry-run': 'false',
   concurrency: '4',
   'max-attempts': '5',

@@ -7,7 +7,7 @@ import { createCoreFake } from '../helpers/core-fake.js'
 // @actions/glob logs through @actions/core; keep its ::debug:: lines out of the test output.
 const fake = createCoreFake()
 jest.unstable_mockModule('@actions/core', () => fake.module)
-const { contentTypeOf, findArtifacts, MAX_FILE_SIZE, rootPattern } =
+const { contentTypeOf, findArtifacts, isHidden, MAX_FILE_SIZE, rootPattern } =
   await import('../../src/files.js')
 
 let root: string
@@ -243,6 +243,60 @@ describe('findArtifacts: names a download cannot take', () => {
   })
 })
 
+describe('findArtifacts: hidden files', () => {
+  beforeEach(async () => {
+    await layout(workspace, {
+      'dist/app.zip': 'z',
+      'dist/.npmrc': '//registry.npmjs.org/:_authToken=secret',
+      'dist/.cache/blob.bin': 'c',
+      '.git/config': '[core]'
+    })
+  })
+
+  it('leaves out files and folders starting with a dot, and says how many', async () => {
+    expect(names(await findArtifacts(['dist/*'], workspace))).toEqual(['app.zip'])
+    expect(logged('info')).toEqual([
+      "Excluded 1 hidden file (a name or folder starting with '.'); set 'include-hidden-files: true' to publish hidden files."
+    ])
+
+    fake.reset()
+    expect(names(await findArtifacts(['**'], workspace))).toEqual(['app.zip'])
+    expect(logged('info')[0]).toMatch(/^Excluded 3 hidden files /)
+  })
+
+  it('leaves out a hidden file even when the pattern names it, as upload-artifact does', async () => {
+    expect(await findArtifacts(['dist/.npmrc'], workspace)).toEqual([])
+    expect(logged('info')[0]).toMatch(/^Excluded 1 hidden file /)
+  })
+
+  it('publishes them with includeHiddenFiles', async () => {
+    expect(names(await findArtifacts(['**'], workspace, { includeHiddenFiles: true }))).toEqual([
+      '.npmrc',
+      'app.zip',
+      'blob.bin',
+      'config'
+    ])
+    expect(logged('info')).toEqual([])
+  })
+
+  it('says nothing when no hidden file matched', async () => {
+    expect(names(await findArtifacts(['dist/*.zip'], workspace))).toEqual(['app.zip'])
+    expect(logged('info')).toEqual([])
+  })
+
+  it('looks only below the workspace: a checkout inside a hidden folder still publishes', async () => {
+    const ws = path.join(root, '.runner', 'work')
+    await layout(ws, { 'dist/app.zip': 'z' })
+    expect(names(await findArtifacts(['dist/*'], ws))).toEqual(['app.zip'])
+  })
+
+  it('looks below the search path for a pattern outside the workspace', async () => {
+    await layout(root, { '.cache/out/tool.bin': 't', '.cache/out/.token': 's' })
+    const found = await findArtifacts([path.join(root, '.cache/out/*')], workspace)
+    expect(names(found)).toEqual(['tool.bin'])
+  })
+})
+
 describe('findArtifacts: lookalike names', () => {
   it('warns about names that differ only by Unicode normalization or case, and publishes them', async () => {
     await layout(workspace, {
@@ -259,6 +313,21 @@ describe('findArtifacts: lookalike names', () => {
     // In name order, as the outputs: the decomposed "e" sorts before the composed "é".
     expect(warning).toContain('"re\u0301sume\u0301.pdf" (NFD) and "r\u00e9sum\u00e9.pdf" (NFC)')
     expect(warning).not.toContain('other.txt')
+  })
+})
+
+describe('isHidden', () => {
+  const ws = '/home/runner/work/r/r'
+  it.each([
+    [`${ws}/dist/app.zip`, [`${ws}/dist`], false],
+    [`${ws}/dist/.npmrc`, [`${ws}/dist`], true],
+    [`${ws}/.github/workflows/ci.yml`, [`${ws}/.github/workflows`], true],
+    [`${ws}/dist/..hidden-too`, [`${ws}/dist`], true],
+    ['/home/runner/.bashrc', ['/home/runner'], true],
+    ['/home/runner/.cache/out/tool.bin', ['/home/runner/.cache/out'], false],
+    ['/opt/.secret', ['/opt/.secret'], true]
+  ])('%s (search paths %j): %p', (file, searchPaths, hidden) => {
+    expect(isHidden(file, ws, searchPaths)).toBe(hidden)
   })
 })
 
