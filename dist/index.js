@@ -53043,8 +53043,8 @@ const MAX_FILE_SIZE = 5 * 1024 ** 3;
  * Expands the patterns (rooted at the workspace), keeps regular files only, leaves out hidden
  * ones unless asked, and checks that every one can be published: a name a download can take
  * (all refused names in one error), readable, within S3's size limit, and no two with the same
- * name. Warns about names that differ only by normalization or case. Sorted by name, which is
- * also the order of the outputs.
+ * name. Warns about names that differ only by normalization or case, and about files that lie
+ * outside the workspace once symlinks are resolved. Sorted by name, the order of the outputs.
  */
 async function findArtifacts(patterns, workspace, options = {}) {
     const rooted = patterns.map((p) => rootPattern(p, workspace));
@@ -53102,6 +53102,7 @@ async function findArtifacts(patterns, workspace, options = {}) {
     const pairs = lookalikes(artifacts.map((a) => a.name));
     if (pairs.length > 0)
         warning(lookalikesWarning(pairs));
+    await warnOutsideWorkspace(artifacts, workspace);
     return artifacts;
 }
 /**
@@ -53126,6 +53127,25 @@ function isBelow(file, dir) {
         relative !== '..' &&
         !relative.startsWith(`..${external_node_path_.sep}`) &&
         !external_node_path_.isAbsolute(relative));
+}
+/**
+ * Warns, naming each, about files that lie outside the workspace once symlinks are resolved:
+ * a `**` that follows a folder symlink out of the checkout, or `../`, `/…` and `~/` patterns.
+ * They are published all the same, as actions/upload-artifact does, but whoever reads the log
+ * should see that the glob reached beyond the checkout.
+ */
+async function warnOutsideWorkspace(artifacts, workspace) {
+    const realWorkspace = await (0,promises_.realpath)(workspace).catch(() => external_node_path_.resolve(workspace));
+    const outside = [];
+    for (const artifact of artifacts) {
+        const real = await (0,promises_.realpath)(artifact.path);
+        if (!isBelow(real, realWorkspace))
+            outside.push(real);
+    }
+    if (outside.length === 0)
+        return;
+    const one = outside.length === 1;
+    warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${outside.map((f) => showName(f)).join(', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
 }
 /**
  * The files the patterns select whose path is not valid UTF-8, with the reason. On Linux a

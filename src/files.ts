@@ -3,7 +3,7 @@ import * as glob from '@actions/glob'
 import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { constants, createReadStream } from 'node:fs'
-import { access, readdir, stat } from 'node:fs/promises'
+import { access, readdir, realpath, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import * as path from 'node:path'
 import { lookup } from 'mime-types'
@@ -38,8 +38,8 @@ export interface FindOptions {
  * Expands the patterns (rooted at the workspace), keeps regular files only, leaves out hidden
  * ones unless asked, and checks that every one can be published: a name a download can take
  * (all refused names in one error), readable, within S3's size limit, and no two with the same
- * name. Warns about names that differ only by normalization or case. Sorted by name, which is
- * also the order of the outputs.
+ * name. Warns about names that differ only by normalization or case, and about files that lie
+ * outside the workspace once symlinks are resolved. Sorted by name, the order of the outputs.
  */
 export async function findArtifacts(
   patterns: string[],
@@ -111,6 +111,7 @@ export async function findArtifacts(
 
   const pairs = lookalikes(artifacts.map((a) => a.name))
   if (pairs.length > 0) core.warning(lookalikesWarning(pairs))
+  await warnOutsideWorkspace(artifacts, workspace)
   return artifacts
 }
 
@@ -138,6 +139,26 @@ function isBelow(file: string, dir: string): boolean {
     relative !== '..' &&
     !relative.startsWith(`..${path.sep}`) &&
     !path.isAbsolute(relative)
+  )
+}
+
+/**
+ * Warns, naming each, about files that lie outside the workspace once symlinks are resolved:
+ * a `**` that follows a folder symlink out of the checkout, or `../`, `/…` and `~/` patterns.
+ * They are published all the same, as actions/upload-artifact does, but whoever reads the log
+ * should see that the glob reached beyond the checkout.
+ */
+async function warnOutsideWorkspace(artifacts: Artifact[], workspace: string): Promise<void> {
+  const realWorkspace = await realpath(workspace).catch(() => path.resolve(workspace))
+  const outside: string[] = []
+  for (const artifact of artifacts) {
+    const real = await realpath(artifact.path)
+    if (!isBelow(real, realWorkspace)) outside.push(real)
+  }
+  if (outside.length === 0) return
+  const one = outside.length === 1
+  core.warning(
+    `${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${outside.map((f) => showName(f)).join(', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`
   )
 }
 

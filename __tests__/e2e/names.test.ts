@@ -1,11 +1,13 @@
 import { describe, expect, it } from '@jest/globals'
-import { writeFile } from 'node:fs/promises'
+import { mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
 import { closeAfterTest, downloadsOutput, REPO, stage } from './harness.js'
 
 /**
  * Which files the bundled action picks and what it says about their names: names no download
- * can take stop the run before any change, hidden files stay out unless asked for, and
- * lookalike names are published with a warning.
+ * can take stop the run before any change, hidden files stay out unless asked for, and files
+ * outside the workspace or with lookalike names are published with a warning.
  */
 describe('file names and selection, end to end', () => {
   it('refuses a name with a control character before any change, naming it escaped', async () => {
@@ -70,6 +72,24 @@ describe('file names and selection, end to end', () => {
         .map((d) => d.name)
         .sort()
     ).toEqual(['.npmrc', 'app.zip', 'notes.txt'])
+  })
+
+  it('warns, naming its real path, about a file a ** reached through a symlink out of the workspace', async () => {
+    const s = closeAfterTest(await stage())
+    const outside = await mkdtemp(path.join(tmpdir(), 'outside-'))
+    closeAfterTest({ close: () => rm(outside, { recursive: true, force: true }) })
+    await writeFile(path.join(outside, 'tool.bin'), 'from elsewhere')
+    await s.files({ 'out/app.zip': 'app' })
+    await symlink(outside, path.join(s.workspace, 'out', 'linked'))
+
+    const result = await s.run({ glob: 'out/**' })
+
+    expect(result.code).toBe(0)
+    expect(downloadsOutput(result).map((d) => d.name)).toEqual(['app.zip', 'tool.bin'])
+    const real = await realpath(path.join(outside, 'tool.bin'))
+    expect(result.warnings).toEqual([
+      `1 file lies outside the workspace ("${await realpath(s.workspace)}") once symlinks are resolved: "${real}". It is published all the same; narrow the glob if it was not meant to be.`
+    ])
   })
 
   it('warns about names that differ only by Unicode normalization, and publishes both', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { createCoreFake } from '../helpers/core-fake.js'
@@ -294,6 +294,41 @@ describe('findArtifacts: hidden files', () => {
     await layout(root, { '.cache/out/tool.bin': 't', '.cache/out/.token': 's' })
     const found = await findArtifacts([path.join(root, '.cache/out/*')], workspace)
     expect(names(found)).toEqual(['tool.bin'])
+  })
+})
+
+describe('findArtifacts: files outside the workspace', () => {
+  it('warns naming the real path of a file a ** reached through a folder symlink, and publishes it', async () => {
+    await layout(root, { 'elsewhere/tool.bin': 't' })
+    await layout(workspace, { 'dist/app.zip': 'z' })
+    await symlink(path.join(root, 'elsewhere'), path.join(workspace, 'dist', 'linked'))
+
+    const found = await findArtifacts(['dist/**'], workspace)
+
+    expect(found.map((a) => a.path)).toEqual([
+      path.join(workspace, 'dist/app.zip'),
+      path.join(workspace, 'dist/linked/tool.bin')
+    ])
+    expect(logged('warning')).toEqual([
+      `1 file lies outside the workspace ("${workspace}") once symlinks are resolved: "${path.join(root, 'elsewhere/tool.bin')}". It is published all the same; narrow the glob if it was not meant to be.`
+    ])
+  })
+
+  it('warns about files an absolute or ../ pattern reaches', async () => {
+    await layout(root, { 'elsewhere/a.bin': 'a', 'elsewhere/b.bin': 'b' })
+    await findArtifacts(['../elsewhere/a.bin', path.join(root, 'elsewhere/b.bin')], workspace)
+    expect(logged('warning')).toEqual([
+      expect.stringMatching(
+        /^2 files lie outside the workspace .*: ".*\/elsewhere\/a\.bin", ".*\/elsewhere\/b\.bin"\. They are published all the same/
+      )
+    ])
+  })
+
+  it('does not warn about a symlink that stays inside the workspace', async () => {
+    await layout(workspace, { 'build/app.zip': 'z' })
+    await symlink(path.join(workspace, 'build'), path.join(workspace, 'dist'))
+    expect(names(await findArtifacts(['dist/*'], workspace))).toEqual(['app.zip'])
+    expect(logged('warning')).toEqual([])
   })
 })
 
