@@ -116,7 +116,6 @@ export const ACTION_DEFAULTS: Record<string, string> = {
   repository: 'octocat/hello-world',
   'api-url': 'https://api.github.com',
   'if-no-files-found': 'error',
-  'include-hidden-files': 'false',
   'dry-run': 'false',
   concurrency: '4',
   'max-attempts': '5',
