@@ -45799,7 +45799,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3763);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(357);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -45808,7 +45808,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3763:
+/***/ 357:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -52602,13 +52602,170 @@ function glob_hashFiles(patterns_1) {
     });
 }
 //# sourceMappingURL=glob.js.map
+// EXTERNAL MODULE: external "node:buffer"
+var external_node_buffer_ = __nccwpck_require__(4573);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/mime-types/index.js
 var mime_types = __nccwpck_require__(4096);
+;// CONCATENATED MODULE: ./src/names.ts
+/**
+ * The rules a download's name must meet, checked before any request so that a bad name fails
+ * the run with every offender listed instead of a 422 after other files were published.
+ */
+/** The server keeps a name as one path segment: at most 255 bytes of UTF-8. */
+const MAX_NAME_BYTES = 255;
+/** C0 controls, DEL and C1 controls: the characters a log or a terminal would act upon. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+/**
+ * Why no download can be called `name`, or undefined when it can. A name is one path segment
+ * of the download's URL and of the S3 key: the server refuses C0 controls and DEL, `.`, `..`,
+ * `/` and names over 255 bytes (the emulator's `validName` enforces the same). Refused here as
+ * well: C1 controls, which nobody can see or type and which terminals act upon (U+009B starts
+ * an escape sequence), and a backslash, which Windows cannot have in a file name, so browsers
+ * there save the download under another name than the one published.
+ */
+function nameProblem(name) {
+    if (name === '' || name === '.' || name === '..')
+        return 'not a file name';
+    const controls = [...new Set(name.match(CONTROL) ?? [])];
+    if (controls.length > 0) {
+        const which = controls.map(codePoint).join(', ');
+        return `control character${controls.length === 1 ? '' : 's'} ${which} in the name`;
+    }
+    if (name.includes('/') || name.includes('\\'))
+        return 'a slash or backslash in the name';
+    const bytes = Buffer.byteLength(name);
+    if (bytes > MAX_NAME_BYTES) {
+        return `a name of ${bytes} bytes in UTF-8, over the limit of ${MAX_NAME_BYTES}`;
+    }
+    return undefined;
+}
+/** One error naming every file whose name cannot be a download's, so that one fix suffices. */
+function badNamesError(bad) {
+    const listing = bad
+        .map((b) => `${showName(b.path)} (${b.problem})`)
+        .sort()
+        .join('; ');
+    const files = bad.length === 1 ? '1 file has a name' : `${bad.length} files have names`;
+    return new Error(`${files} that no download can take: ${listing}. Nothing was changed. Rename ${bad.length === 1 ? 'it' : 'them'}, or leave ${bad.length === 1 ? 'it' : 'them'} out with a '!' pattern in 'glob'.`);
+}
+/**
+ * A name or path quoted as JSON quotes it, so that quotes, backslashes and control characters
+ * are visible, and, beyond JSON, DEL and C1 controls as `\u007f`…`\u009f` (JSON leaves them
+ * raw, and a terminal acts on C1 controls) and bytes that are not UTF-8 as `\xff`.
+ */
+function showName(name) {
+    const parts = typeof name === 'string' ? [name] : decodeKeepingBadBytes(name);
+    const shown = parts.map((part) => typeof part === 'number'
+        ? `\\x${part.toString(16).padStart(2, '0')}`
+        : JSON.stringify(part)
+            .slice(1, -1)
+            .replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    return `"${shown.join('')}"`;
+}
+/**
+ * Splits bytes into the runs that are valid UTF-8 (decoded) and the bytes that belong to no
+ * valid sequence (as numbers), so that each bad byte can be shown on its own.
+ */
+function decodeKeepingBadBytes(bytes) {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const parts = [];
+    let run = '';
+    for (let i = 0; i < bytes.length;) {
+        const length = sequenceLength(bytes[i]);
+        let char;
+        if (length > 0 && i + length <= bytes.length) {
+            try {
+                char = strict.decode(bytes.subarray(i, i + length));
+            }
+            catch {
+                // An overlong form, a surrogate or a missing continuation byte: the lead byte is bad.
+            }
+        }
+        if (char === undefined) {
+            if (run !== '')
+                parts.push(run);
+            run = '';
+            parts.push(bytes[i]);
+            i += 1;
+        }
+        else {
+            run += char;
+            i += length;
+        }
+    }
+    if (run !== '')
+        parts.push(run);
+    return parts;
+}
+/** How long a UTF-8 sequence its lead byte announces; 0 for a byte that cannot lead one. */
+function sequenceLength(lead) {
+    if (lead < 0x80)
+        return 1;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        return 2;
+    if (lead >= 0xe0 && lead <= 0xef)
+        return 3;
+    if (lead >= 0xf0 && lead <= 0xf4)
+        return 4;
+    return 0;
+}
+function codePoint(c) {
+    return `U+${c.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+/**
+ * Pairs of names that differ only by Unicode normalization (é as one code point or as e and
+ * a combining accent) or only by letter case. The server keys downloads by exact name and
+ * takes both, but macOS normalizes names and macOS and Windows ignore case, so whoever
+ * downloads both into one folder keeps one of them.
+ */
+function lookalikes(names) {
+    // Grouped by what the two tests agree on, so that a thousand files cost a thousand keys,
+    // not half a million comparisons.
+    const groups = new Map();
+    for (const name of new Set(names)) {
+        const key = name.normalize('NFC').toLowerCase();
+        groups.set(key, [...(groups.get(key) ?? []), name]);
+    }
+    const pairs = [];
+    for (const group of groups.values()) {
+        group.forEach((a, i) => {
+            for (const b of group.slice(i + 1)) {
+                const differ = a.normalize('NFC') === b.normalize('NFC') ? 'normalization' : 'case';
+                pairs.push({ names: [a, b], differ });
+            }
+        });
+    }
+    return pairs;
+}
+/** The warning for {@link lookalikes}, naming each pair so that the difference shows. */
+function lookalikesWarning(pairs) {
+    const listing = pairs
+        .map(({ names: [a, b], differ }) => differ === 'normalization'
+        ? `${showName(a)} (${names_form(a)}) and ${showName(b)} (${names_form(b)})`
+        : `${showName(a)} and ${showName(b)}`)
+        .join('; ');
+    return `Some download names differ only by Unicode normalization or letter case: ${listing}. They are published as distinct downloads, but macOS and Windows may save them as one file; rename one of each pair if both matter.`;
+}
+/** Which Unicode normalization form a name is in, as a user would be told. */
+function names_form(name) {
+    if (name === name.normalize('NFC'))
+        return 'NFC';
+    if (name === name.normalize('NFD'))
+        return 'NFD';
+    return 'neither NFC nor NFD';
+}
+
 ;// CONCATENATED MODULE: ./src/files.ts
+
+
+
+
+
 
 
 
@@ -52618,31 +52775,52 @@ var mime_types = __nccwpck_require__(4096);
 /** S3 takes at most 5 GiB in one POST (AWS: "One POST carries at most 5 GiB"). */
 const MAX_FILE_SIZE = 5 * 1024 ** 3;
 /**
- * Expands the patterns (rooted at the workspace), keeps regular files only and checks that
- * every one can be published: readable, within S3's size limit, and no two with the same
- * name. Sorted by name, which is also the order of the outputs.
+ * Expands the patterns (rooted at the workspace), keeps regular files only, leaves out hidden
+ * ones unless asked, and checks that every one can be published: a name a download can take
+ * (all refused names in one error), readable, within S3's size limit, and no two with the same
+ * name. Warns about names that differ only by normalization or case, and about files that lie
+ * outside the workspace once symlinks are resolved. Sorted by name, the order of the outputs.
  */
-async function findArtifacts(patterns, workspace) {
-    const globber = await create(patterns.map((p) => rootPattern(p, workspace)).join('\n'), {
+async function findArtifacts(patterns, workspace, options = {}) {
+    const rooted = patterns.map((p) => rootPattern(p, workspace));
+    const globber = await create(rooted.join('\n'), {
         matchDirectories: false,
         implicitDescendants: false
     });
-    const paths = await globber.glob();
-    const artifacts = [];
-    for (const file of paths) {
+    const searchPaths = globber.getSearchPaths();
+    const excluded = (file) => !options.includeHiddenFiles && isHidden(file, workspace, searchPaths);
+    const matched = await globber.glob();
+    const hidden = matched.filter(excluded);
+    if (hidden.length > 0) {
+        info(`Excluded ${hidden.length} hidden file${hidden.length === 1 ? '' : 's'} (a name or folder starting with '.'); set 'include-hidden-files: true' to publish hidden files.`);
+        for (const file of hidden)
+            core_debug(`Hidden, excluded: ${showName(file)}`);
+    }
+    const bad = await findUndecodable(searchPaths, new GlobMatcher(rooted), excluded);
+    const found = [];
+    for (const file of matched.filter((f) => !excluded(f))) {
         const info = await (0,promises_.stat)(file);
         // With matchDirectories off only files come back, but a symlink to a socket or a FIFO
         // is no artifact either.
         if (!info.isFile())
             continue;
+        const name = external_node_path_.basename(file);
+        const problem = nameProblem(name);
+        if (problem !== undefined)
+            bad.push({ path: file, problem });
+        found.push({ path: file, name, size: info.size });
+    }
+    if (bad.length > 0)
+        throw badNamesError(bad);
+    const artifacts = [];
+    for (const { path: file, name, size } of found) {
         await (0,promises_.access)(file, external_node_fs_namespaceObject.constants.R_OK).catch(() => {
             throw new Error(`Cannot read ${file}: check the file's permissions.`);
         });
-        if (info.size > MAX_FILE_SIZE) {
-            throw new Error(`${file} is ${info.size} bytes; one upload to S3 carries at most 5 GiB (${MAX_FILE_SIZE} bytes). Split or compress it.`);
+        if (size > MAX_FILE_SIZE) {
+            throw new Error(`${file} is ${size} bytes; one upload to S3 carries at most 5 GiB (${MAX_FILE_SIZE} bytes). Split or compress it.`);
         }
-        const name = external_node_path_.basename(file);
-        artifacts.push({ path: file, name, size: info.size, contentType: contentTypeOf(name) });
+        artifacts.push({ path: file, name, size, contentType: contentTypeOf(name) });
     }
     artifacts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const clashes = artifacts.filter((a, i) => i > 0 && artifacts[i - 1].name === a.name);
@@ -52656,7 +52834,159 @@ async function findArtifacts(patterns, workspace) {
             .join('; ');
         throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by file name: narrow the glob or rename the files.`);
     }
+    const pairs = lookalikes(artifacts.map((a) => a.name));
+    if (pairs.length > 0)
+        warning(lookalikesWarning(pairs));
+    await warnOutsideWorkspace(artifacts, workspace);
     return artifacts;
+}
+/**
+ * Whether a path has a segment starting with `.` below where the user's patterns start: the
+ * workspace for a file in it, else the search path it was found under (`~/*` finds
+ * `~/.bashrc` hidden; folders above the workspace never count). As actions/upload-artifact
+ * since v4.4 (actions/upload-artifact#598: "This reduces the risk that credentials are
+ * accidentally uploaded"), hidden files are left out unless `include-hidden-files` says
+ * otherwise: a `dist/*` would otherwise publish `dist/.npmrc` with its registry token.
+ * Counted here rather than with @actions/glob's `excludeHiddenFiles`, so that the log can say
+ * how many were left out.
+ */
+function isHidden(file, workspace, searchPaths) {
+    const root = [workspace, ...searchPaths].find((dir) => isBelow(file, dir));
+    const below = root === undefined ? external_node_path_.basename(file) : external_node_path_.relative(root, file);
+    return below.split(external_node_path_.sep).some((segment) => segment.startsWith('.'));
+}
+/** Whether `file` lies strictly below `dir` (by path: symlinks are not resolved). */
+function isBelow(file, dir) {
+    const relative = external_node_path_.relative(dir, file);
+    return (relative !== '' &&
+        relative !== '..' &&
+        !relative.startsWith(`..${external_node_path_.sep}`) &&
+        !external_node_path_.isAbsolute(relative));
+}
+/**
+ * Warns, naming each, about files that lie outside the workspace once symlinks are resolved:
+ * a `**` that follows a folder symlink out of the checkout, or `../`, `/…` and `~/` patterns.
+ * They are published all the same, as actions/upload-artifact does, but whoever reads the log
+ * should see that the glob reached beyond the checkout.
+ */
+async function warnOutsideWorkspace(artifacts, workspace) {
+    const realWorkspace = await (0,promises_.realpath)(workspace).catch(() => external_node_path_.resolve(workspace));
+    const outside = [];
+    for (const artifact of artifacts) {
+        const real = await (0,promises_.realpath)(artifact.path);
+        if (!isBelow(real, realWorkspace))
+            outside.push(real);
+    }
+    if (outside.length === 0)
+        return;
+    const one = outside.length === 1;
+    warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${outside.map((f) => showName(f)).join(', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
+}
+/**
+ * The files the patterns select whose path is not valid UTF-8, with the reason. On Linux a
+ * name is bytes; Node reads one that is not UTF-8 with U+FFFD in place of the bad bytes, a
+ * path that names no file, so @actions/glob fails to stat it and drops it as a "broken
+ * symlink" with only a debug line: the run succeeded without the file and said nothing. So
+ * the folders the glob searched are read again with byte names to find such files. Windows
+ * and macOS keep names as Unicode, so there is never one to find there; Windows is skipped,
+ * as its byte names are Node's own rendering of UTF-16.
+ */
+async function findUndecodable(searchPaths, matcher, excluded) {
+    if (process.platform === 'win32')
+        return [];
+    const found = [];
+    // Folders already read, by device and inode: a symlink cycle is read once.
+    const seen = new Set();
+    const visit = async (dir, shown, badFolder) => {
+        const info = await (0,promises_.stat)(dir).catch(() => undefined);
+        if (!info?.isDirectory() || seen.has(`${info.dev}:${info.ino}`))
+            return;
+        seen.add(`${info.dev}:${info.ino}`);
+        const entries = await (0,promises_.readdir)(dir, { encoding: 'buffer', withFileTypes: true }).catch(() => []);
+        for (const entry of entries) {
+            const bytes = Buffer.concat([dir, Buffer.from(external_node_path_.sep), entry.name]);
+            // How the glob saw it: the bytes decoded with U+FFFD for each bad one.
+            const child = external_node_path_.join(shown, entry.name.toString('utf8'));
+            const badName = !(0,external_node_buffer_.isUtf8)(entry.name);
+            if (excluded(child))
+                continue;
+            if (entry.isDirectory() || entry.isSymbolicLink()) {
+                if (matcher.mayContain(child))
+                    await visit(bytes, child, badFolder || badName);
+                if (entry.isDirectory())
+                    continue;
+            }
+            if (!(badFolder || badName) || !matcher.selects(child))
+                continue;
+            // The glob follows symlinks; only regular files are published.
+            if (!(await (0,promises_.stat)(bytes).catch(() => undefined))?.isFile())
+                continue;
+            const problem = badName ? 'name not valid UTF-8' : 'a folder name in its path not valid UTF-8';
+            found.push({ path: bytes, problem });
+        }
+    };
+    for (const searchPath of searchPaths)
+        await visit(Buffer.from(searchPath), searchPath, false);
+    return found;
+}
+/**
+ * @actions/glob's test of a path against the patterns (its `Pattern` class, which the package
+ * does not export), for the paths it cannot test itself because it cannot stat them: the same
+ * minimatch, options and reading of `!`, `~`, a trailing `/` and a final `**`.
+ */
+class GlobMatcher {
+    patterns;
+    constructor(rootedPatterns) {
+        this.patterns = rootedPatterns.map((line) => {
+            let pattern = line.trim();
+            let negate = false;
+            while (pattern.startsWith('!')) {
+                negate = !negate;
+                pattern = pattern.slice(1).trim();
+            }
+            if (pattern === '~' || pattern.startsWith('~/')) {
+                pattern = globEscape((0,external_node_os_namespaceObject.homedir)()) + pattern.slice(1);
+            }
+            pattern = pattern.replace(/\/+/g, '/');
+            const foldersOnly = pattern.length > 1 && pattern.endsWith('/');
+            if (foldersOnly)
+                pattern = pattern.slice(0, -1);
+            return {
+                negate,
+                foldersOnly,
+                globstar: pattern.endsWith('/**'),
+                minimatch: new Minimatch(pattern, {
+                    dot: true,
+                    nobrace: true,
+                    nocomment: true,
+                    noext: true,
+                    nonegate: true
+                })
+            };
+        });
+    }
+    /** Whether the patterns select the file: the last pattern that matches it decides. */
+    selects(file) {
+        let selected = false;
+        for (const p of this.patterns) {
+            if (!p.foldersOnly && p.minimatch.match(p.globstar ? `${file}/` : file)) {
+                selected = !p.negate;
+            }
+        }
+        return selected;
+    }
+    /** Whether the glob would look inside the folder: some pattern may match below it. */
+    mayContain(folder) {
+        return this.patterns.some((p) => !p.negate && p.minimatch.match(folder, true));
+    }
+}
+/** @actions/glob's escaping of a literal path (its `Pattern.globEscape`, on POSIX). */
+function globEscape(literal) {
+    return literal
+        .replace(/\\/g, '\\\\')
+        .replace(/(\[)(?=[^/]+\])/g, '[[]')
+        .replace(/\?/g, '[?]')
+        .replace(/\*/g, '[*]');
 }
 /** The content type to declare for a file name; octet-stream when nothing is known. */
 function contentTypeOf(name) {
@@ -52742,6 +53072,7 @@ function inputs_readInputs() {
         repo,
         apiUrl: parseApiUrl(getInput('api-url') || process.env.GITHUB_API_URL || ''),
         ifNoFilesFound: readChoice('if-no-files-found', ['error', 'warn', 'ignore']),
+        includeHiddenFiles: readBoolean('include-hidden-files'),
         dryRun: readBoolean('dry-run'),
         concurrency: readInteger('concurrency', 1, 32),
         maxAttempts: readInteger('max-attempts', 1, 20),
@@ -54975,7 +55306,9 @@ async function openWorkspace(repository) {
     };
 }
 async function matchFiles(inputs) {
-    const artifacts = await findArtifacts(inputs.patterns, inputs.workspace);
+    const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
+        includeHiddenFiles: inputs.includeHiddenFiles
+    });
     for (const artifact of artifacts)
         log_info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`);
     if (artifacts.length > 0)

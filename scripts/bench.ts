@@ -242,6 +242,7 @@ async function startUp(repetitions: number): Promise<Row> {
       INPUT_REPOSITORY: 'bench/startup',
       'INPUT_API-URL': `http://127.0.0.1:${port}`,
       'INPUT_IF-NO-FILES-FOUND': 'error',
+      'INPUT_INCLUDE-HIDDEN-FILES': 'false',
       'INPUT_REPLACE-EXISTING': 'false',
       'INPUT_DRY-RUN': 'false',
       INPUT_CONCURRENCY: '4',

@@ -15,6 +15,8 @@ export interface Inputs {
   /** The API base without a trailing slash, e.g. `https://api.github.com`. */
   apiUrl: string
   ifNoFilesFound: IfNoFilesFound
+  /** Publish files and folders whose name starts with `.`; left out by default. */
+  includeHiddenFiles: boolean
   dryRun: boolean
   concurrency: number
   maxAttempts: number
@@ -60,6 +62,7 @@ export function readInputs(): Inputs {
     repo,
     apiUrl: parseApiUrl(core.getInput('api-url') || process.env.GITHUB_API_URL || ''),
     ifNoFilesFound: readChoice('if-no-files-found', ['error', 'warn', 'ignore'] as const),
+    includeHiddenFiles: readBoolean('include-hidden-files'),
     dryRun: readBoolean('dry-run'),
     concurrency: readInteger('concurrency', 1, 32),
     maxAttempts: readInteger('max-attempts', 1, 20),

@@ -211,7 +211,9 @@ async function openWorkspace(repository: string): Promise<Workspace> {
 }
 
 async function matchFiles(inputs: Inputs): Promise<Artifact[]> {
-  const artifacts = await findArtifacts(inputs.patterns, inputs.workspace)
+  const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
+    includeHiddenFiles: inputs.includeHiddenFiles
+  })
   for (const artifact of artifacts)
     log.info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`)
   if (artifacts.length > 0) return artifacts

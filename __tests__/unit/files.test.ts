@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { createCoreFake } from '../helpers/core-fake.js'
@@ -7,13 +7,14 @@ import { createCoreFake } from '../helpers/core-fake.js'
 // @actions/glob logs through @actions/core; keep its ::debug:: lines out of the test output.
 const fake = createCoreFake()
 jest.unstable_mockModule('@actions/core', () => fake.module)
-const { contentTypeOf, findArtifacts, MAX_FILE_SIZE, rootPattern } =
+const { contentTypeOf, findArtifacts, isHidden, MAX_FILE_SIZE, rootPattern } =
   await import('../../src/files.js')
 
 let root: string
 let workspace: string
 
 beforeEach(async () => {
+  fake.reset()
   root = await mkdtemp(path.join(tmpdir(), 'files-test-'))
   workspace = path.join(root, 'workspace')
   await mkdir(workspace)
@@ -32,6 +33,23 @@ async function layout(dir: string, files: Record<string, string | Buffer>): Prom
 }
 
 const names = (artifacts: { name: string }[]) => artifacts.map((a) => a.name)
+
+/**
+ * Writes a file whose path has bytes that are not UTF-8, as a Linux build can: `parts` are
+ * joined with '/', strings as UTF-8 and number arrays as raw bytes.
+ */
+async function writeBytesNamed(dir: string, ...parts: (string | number[])[]): Promise<Buffer> {
+  let file = Buffer.from(dir)
+  for (const [i, part] of parts.entries()) {
+    file = Buffer.concat([file, Buffer.from('/'), Buffer.from(part as never)])
+    if (i < parts.length - 1) await mkdir(file, { recursive: true })
+  }
+  await writeFile(file, 'bytes')
+  return file
+}
+
+const logged = (level: string) =>
+  fake.log.filter((line) => line.startsWith(`${level}: `)).map((l) => l.slice(level.length + 2))
 
 describe('findArtifacts', () => {
   it('roots relative patterns at the workspace, not at the working directory', async () => {
@@ -163,6 +181,189 @@ describe('findArtifacts', () => {
       expect(artifacts.map((a) => a.path)).toEqual([path.join(ws, 'app.zip')])
     }
   )
+})
+
+describe('findArtifacts: names a download cannot take', () => {
+  const bad = [0x61, 0xff, 0x2e, 0x74, 0x78, 0x74] // "a", a byte that is no UTF-8, ".txt"
+
+  it('refuses a file whose name is not UTF-8, naming it with the byte shown, where the glob skipped it silently', async () => {
+    await layout(workspace, { 'dist/ok.txt': 'ok' })
+    await writeBytesNamed(workspace, 'dist', bad)
+    await expect(findArtifacts(['dist/*'], workspace)).rejects.toThrow(
+      `1 file has a name that no download can take: "${workspace}/dist/a\\xff.txt" (name not valid UTF-8). Nothing was changed.`
+    )
+  })
+
+  it('refuses a file in a folder whose name is not UTF-8, which a ** reaches', async () => {
+    await writeBytesNamed(workspace, 'out', [0x62, 0x75, 0x69, 0x6c, 0x64, 0xfe], 'app.zip')
+    await expect(findArtifacts(['out/**/*.zip'], workspace)).rejects.toThrow(
+      `"${workspace}/out/build\\xfe/app.zip" (a folder name in its path not valid UTF-8)`
+    )
+  })
+
+  it('leaves alone a file not UTF-8 named that the patterns do not select', async () => {
+    await layout(workspace, { 'dist/app.zip': 'z' })
+    await writeBytesNamed(workspace, 'dist', bad)
+    await writeBytesNamed(workspace, 'other', bad)
+    expect(names(await findArtifacts(['dist/*.zip'], workspace))).toEqual(['app.zip'])
+    expect(names(await findArtifacts(['dist/*', '!dist/a*.txt'], workspace))).toEqual(['app.zip'])
+    expect(names(await findArtifacts(['dist/*.zip', 'other/*.zip'], workspace))).toEqual([
+      'app.zip'
+    ])
+  })
+
+  it('refuses control characters, DEL, C1 controls and backslashes, all in one error', async () => {
+    await layout(workspace, {
+      'dist/bell\u0007.txt': 'b',
+      'dist/line\nbreak.txt': 'n',
+      'dist/del\u007f.txt': 'd',
+      'dist/csi\u009b.txt': 'c',
+      'dist/back\\slash.txt': 's',
+      'dist/fine.txt': 'f'
+    })
+    await writeBytesNamed(workspace, 'dist', bad)
+    const error = await findArtifacts(['dist/*'], workspace).catch((e: unknown) => e as Error)
+    expect(error).toBeInstanceOf(Error)
+    const message = (error as Error).message
+    expect(message).toMatch(/^6 files have names that no download can take: /)
+    for (const shown of [
+      `"${workspace}/dist/a\\xff.txt" (name not valid UTF-8)`,
+      `"${workspace}/dist/bell\\u0007.txt" (control character U+0007 in the name)`,
+      `"${workspace}/dist/line\\nbreak.txt" (control character U+000A in the name)`,
+      `"${workspace}/dist/del\\u007f.txt" (control character U+007F in the name)`,
+      `"${workspace}/dist/csi\\u009b.txt" (control character U+009B in the name)`,
+      `"${workspace}/dist/back\\\\slash.txt" (a slash or backslash in the name)`
+    ]) {
+      expect(message).toContain(shown)
+    }
+    expect(message).not.toContain('fine.txt')
+    // Nothing raw reaches the message: the terminal or log would act on it.
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/)
+  })
+})
+
+describe('findArtifacts: hidden files', () => {
+  beforeEach(async () => {
+    await layout(workspace, {
+      'dist/app.zip': 'z',
+      'dist/.npmrc': '//registry.npmjs.org/:_authToken=secret',
+      'dist/.cache/blob.bin': 'c',
+      '.git/config': '[core]'
+    })
+  })
+
+  it('leaves out files and folders starting with a dot, and says how many', async () => {
+    expect(names(await findArtifacts(['dist/*'], workspace))).toEqual(['app.zip'])
+    expect(logged('info')).toEqual([
+      "Excluded 1 hidden file (a name or folder starting with '.'); set 'include-hidden-files: true' to publish hidden files."
+    ])
+
+    fake.reset()
+    expect(names(await findArtifacts(['**'], workspace))).toEqual(['app.zip'])
+    expect(logged('info')[0]).toMatch(/^Excluded 3 hidden files /)
+  })
+
+  it('leaves out a hidden file even when the pattern names it, as upload-artifact does', async () => {
+    expect(await findArtifacts(['dist/.npmrc'], workspace)).toEqual([])
+    expect(logged('info')[0]).toMatch(/^Excluded 1 hidden file /)
+  })
+
+  it('publishes them with includeHiddenFiles', async () => {
+    expect(names(await findArtifacts(['**'], workspace, { includeHiddenFiles: true }))).toEqual([
+      '.npmrc',
+      'app.zip',
+      'blob.bin',
+      'config'
+    ])
+    expect(logged('info')).toEqual([])
+  })
+
+  it('says nothing when no hidden file matched', async () => {
+    expect(names(await findArtifacts(['dist/*.zip'], workspace))).toEqual(['app.zip'])
+    expect(logged('info')).toEqual([])
+  })
+
+  it('looks only below the workspace: a checkout inside a hidden folder still publishes', async () => {
+    const ws = path.join(root, '.runner', 'work')
+    await layout(ws, { 'dist/app.zip': 'z' })
+    expect(names(await findArtifacts(['dist/*'], ws))).toEqual(['app.zip'])
+  })
+
+  it('looks below the search path for a pattern outside the workspace', async () => {
+    await layout(root, { '.cache/out/tool.bin': 't', '.cache/out/.token': 's' })
+    const found = await findArtifacts([path.join(root, '.cache/out/*')], workspace)
+    expect(names(found)).toEqual(['tool.bin'])
+  })
+})
+
+describe('findArtifacts: files outside the workspace', () => {
+  it('warns naming the real path of a file a ** reached through a folder symlink, and publishes it', async () => {
+    await layout(root, { 'elsewhere/tool.bin': 't' })
+    await layout(workspace, { 'dist/app.zip': 'z' })
+    await symlink(path.join(root, 'elsewhere'), path.join(workspace, 'dist', 'linked'))
+
+    const found = await findArtifacts(['dist/**'], workspace)
+
+    expect(found.map((a) => a.path)).toEqual([
+      path.join(workspace, 'dist/app.zip'),
+      path.join(workspace, 'dist/linked/tool.bin')
+    ])
+    expect(logged('warning')).toEqual([
+      `1 file lies outside the workspace ("${workspace}") once symlinks are resolved: "${path.join(root, 'elsewhere/tool.bin')}". It is published all the same; narrow the glob if it was not meant to be.`
+    ])
+  })
+
+  it('warns about files an absolute or ../ pattern reaches', async () => {
+    await layout(root, { 'elsewhere/a.bin': 'a', 'elsewhere/b.bin': 'b' })
+    await findArtifacts(['../elsewhere/a.bin', path.join(root, 'elsewhere/b.bin')], workspace)
+    expect(logged('warning')).toEqual([
+      expect.stringMatching(
+        /^2 files lie outside the workspace .*: ".*\/elsewhere\/a\.bin", ".*\/elsewhere\/b\.bin"\. They are published all the same/
+      )
+    ])
+  })
+
+  it('does not warn about a symlink that stays inside the workspace', async () => {
+    await layout(workspace, { 'build/app.zip': 'z' })
+    await symlink(path.join(workspace, 'build'), path.join(workspace, 'dist'))
+    expect(names(await findArtifacts(['dist/*'], workspace))).toEqual(['app.zip'])
+    expect(logged('warning')).toEqual([])
+  })
+})
+
+describe('findArtifacts: lookalike names', () => {
+  it('warns about names that differ only by Unicode normalization or case, and publishes them', async () => {
+    await layout(workspace, {
+      'nfc/r\u00e9sum\u00e9.pdf': 'composed',
+      'nfd/re\u0301sume\u0301.pdf': 'decomposed',
+      'App.zip': 'A',
+      'app.zip': 'a',
+      'other.txt': 'o'
+    })
+    const found = await findArtifacts(['**'], workspace)
+    expect(found).toHaveLength(5)
+    const [warning] = logged('warning')
+    expect(warning).toContain('"App.zip" and "app.zip"')
+    // In name order, as the outputs: the decomposed "e" sorts before the composed "é".
+    expect(warning).toContain('"re\u0301sume\u0301.pdf" (NFD) and "r\u00e9sum\u00e9.pdf" (NFC)')
+    expect(warning).not.toContain('other.txt')
+  })
+})
+
+describe('isHidden', () => {
+  const ws = '/home/runner/work/r/r'
+  it.each([
+    [`${ws}/dist/app.zip`, [`${ws}/dist`], false],
+    [`${ws}/dist/.npmrc`, [`${ws}/dist`], true],
+    [`${ws}/.github/workflows/ci.yml`, [`${ws}/.github/workflows`], true],
+    [`${ws}/dist/..hidden-too`, [`${ws}/dist`], true],
+    ['/home/runner/.bashrc', ['/home/runner'], true],
+    ['/home/runner/.cache/out/tool.bin', ['/home/runner/.cache/out'], false],
+    ['/opt/.secret', ['/opt/.secret'], true]
+  ])('%s (search paths %j): %p', (file, searchPaths, hidden) => {
+    expect(isHidden(file, ws, searchPaths)).toBe(hidden)
+  })
 })
 
 describe('contentTypeOf', () => {

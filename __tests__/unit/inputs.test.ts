@@ -34,6 +34,7 @@ describe('readInputs', () => {
       repo: 'hello-world',
       apiUrl: 'https://api.github.com',
       ifNoFilesFound: 'error',
+      includeHiddenFiles: false,
       dryRun: false,
       concurrency: 4,
       maxAttempts: 5,
@@ -60,6 +61,7 @@ describe('readInputs', () => {
     Object.assign(fake.inputs, {
       'replace-existing': 'True',
       'dry-run': 'TRUE',
+      'include-hidden-files': 'true',
       'if-no-files-found': 'Warn',
       concurrency: '32',
       'max-attempts': '1',
@@ -70,6 +72,7 @@ describe('readInputs', () => {
     expect(inputs).toMatchObject({
       replaceExisting: true,
       dryRun: true,
+      includeHiddenFiles: true,
       ifNoFilesFound: 'warn',
       concurrency: 32,
       maxAttempts: 1,
@@ -101,7 +104,7 @@ describe('readInputs', () => {
       }
     )
 
-    it.each(['replace-existing', 'dry-run'])('%s: yes', (name) => {
+    it.each(['replace-existing', 'dry-run', 'include-hidden-files'])('%s: yes', (name) => {
       expect(() => readWith(name, 'yes')).toThrow(
         `Input '${name}' must be true or false, got 'yes'.`
       )
