@@ -47258,7 +47258,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -47374,7 +47374,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_.dirname(filePath);
                         const upperName = external_path_.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
+                        for (const actualName of yield io_util_readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_.join(directory, actualName);
                                 break;
@@ -52582,6 +52582,8 @@ function glob_hashFiles(patterns_1) {
     });
 }
 //# sourceMappingURL=glob.js.map
+// EXTERNAL MODULE: external "node:buffer"
+var external_node_buffer_ = __nccwpck_require__(4573);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs"
@@ -52595,34 +52597,60 @@ var mime_types = __nccwpck_require__(4096);
 
 
 
+
+
+
+
+
 /** S3 takes at most 5 GiB in one POST (AWS: "One POST carries at most 5 GiB"). */
 const MAX_FILE_SIZE = (/* unused pure expression or super */ null && (5 * 1024 ** 3));
 /**
- * Expands the patterns (rooted at the workspace), keeps regular files only and checks that
- * every one can be published: readable, within S3's size limit, and no two with the same
- * name. Sorted by name, which is also the order of the outputs.
+ * Expands the patterns (rooted at the workspace), keeps regular files only, leaves out hidden
+ * ones unless asked, and checks that every one can be published: a name a download can take
+ * (all refused names in one error), readable, within S3's size limit, and no two with the same
+ * name. Warns about names that differ only by normalization or case, and about files that lie
+ * outside the workspace once symlinks are resolved. Sorted by name, the order of the outputs.
  */
-async function files_findArtifacts(patterns, workspace) {
-    const globber = await glob.create(patterns.map((p) => rootPattern(p, workspace)).join('\n'), {
+async function files_findArtifacts(patterns, workspace, options = {}) {
+    const rooted = patterns.map((p) => rootPattern(p, workspace));
+    const globber = await glob.create(rooted.join('\n'), {
         matchDirectories: false,
         implicitDescendants: false
     });
-    const paths = await globber.glob();
-    const artifacts = [];
-    for (const file of paths) {
+    const searchPaths = globber.getSearchPaths();
+    const excluded = (file) => !options.includeHiddenFiles && isHidden(file, workspace, searchPaths);
+    const matched = await globber.glob();
+    const hidden = matched.filter(excluded);
+    if (hidden.length > 0) {
+        core.info(`Excluded ${hidden.length} hidden file${hidden.length === 1 ? '' : 's'} (a name or folder starting with '.'); set 'include-hidden-files: true' to publish hidden files.`);
+        for (const file of hidden)
+            core.debug(`Hidden, excluded: ${showName(file)}`);
+    }
+    const bad = await findUndecodable(searchPaths, new GlobMatcher(rooted), excluded);
+    const found = [];
+    for (const file of matched.filter((f) => !excluded(f))) {
         const info = await stat(file);
         // With matchDirectories off only files come back, but a symlink to a socket or a FIFO
         // is no artifact either.
         if (!info.isFile())
             continue;
+        const name = path.basename(file);
+        const problem = nameProblem(name);
+        if (problem !== undefined)
+            bad.push({ path: file, problem });
+        found.push({ path: file, name, size: info.size });
+    }
+    if (bad.length > 0)
+        throw badNamesError(bad);
+    const artifacts = [];
+    for (const { path: file, name, size } of found) {
         await access(file, constants.R_OK).catch(() => {
             throw new Error(`Cannot read ${file}: check the file's permissions.`);
         });
-        if (info.size > MAX_FILE_SIZE) {
-            throw new Error(`${file} is ${info.size} bytes; one upload to S3 carries at most 5 GiB (${MAX_FILE_SIZE} bytes). Split or compress it.`);
+        if (size > MAX_FILE_SIZE) {
+            throw new Error(`${file} is ${size} bytes; one upload to S3 carries at most 5 GiB (${MAX_FILE_SIZE} bytes). Split or compress it.`);
         }
-        const name = path.basename(file);
-        artifacts.push({ path: file, name, size: info.size, contentType: contentTypeOf(name) });
+        artifacts.push({ path: file, name, size, contentType: contentTypeOf(name) });
     }
     artifacts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const clashes = artifacts.filter((a, i) => i > 0 && artifacts[i - 1].name === a.name);
@@ -52636,7 +52664,159 @@ async function files_findArtifacts(patterns, workspace) {
             .join('; ');
         throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by file name: narrow the glob or rename the files.`);
     }
+    const pairs = lookalikes(artifacts.map((a) => a.name));
+    if (pairs.length > 0)
+        core.warning(lookalikesWarning(pairs));
+    await warnOutsideWorkspace(artifacts, workspace);
     return artifacts;
+}
+/**
+ * Whether a path has a segment starting with `.` below where the user's patterns start: the
+ * workspace for a file in it, else the search path it was found under (`~/*` finds
+ * `~/.bashrc` hidden; folders above the workspace never count). As actions/upload-artifact
+ * since v4.4 (actions/upload-artifact#598: "This reduces the risk that credentials are
+ * accidentally uploaded"), hidden files are left out unless `include-hidden-files` says
+ * otherwise: a `dist/*` would otherwise publish `dist/.npmrc` with its registry token.
+ * Counted here rather than with @actions/glob's `excludeHiddenFiles`, so that the log can say
+ * how many were left out.
+ */
+function isHidden(file, workspace, searchPaths) {
+    const root = [workspace, ...searchPaths].find((dir) => isBelow(file, dir));
+    const below = root === undefined ? path.basename(file) : path.relative(root, file);
+    return below.split(path.sep).some((segment) => segment.startsWith('.'));
+}
+/** Whether `file` lies strictly below `dir` (by path: symlinks are not resolved). */
+function isBelow(file, dir) {
+    const relative = path.relative(dir, file);
+    return (relative !== '' &&
+        relative !== '..' &&
+        !relative.startsWith(`..${path.sep}`) &&
+        !path.isAbsolute(relative));
+}
+/**
+ * Warns, naming each, about files that lie outside the workspace once symlinks are resolved:
+ * a `**` that follows a folder symlink out of the checkout, or `../`, `/…` and `~/` patterns.
+ * They are published all the same, as actions/upload-artifact does, but whoever reads the log
+ * should see that the glob reached beyond the checkout.
+ */
+async function warnOutsideWorkspace(artifacts, workspace) {
+    const realWorkspace = await realpath(workspace).catch(() => path.resolve(workspace));
+    const outside = [];
+    for (const artifact of artifacts) {
+        const real = await realpath(artifact.path);
+        if (!isBelow(real, realWorkspace))
+            outside.push(real);
+    }
+    if (outside.length === 0)
+        return;
+    const one = outside.length === 1;
+    core.warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${outside.map((f) => showName(f)).join(', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
+}
+/**
+ * The files the patterns select whose path is not valid UTF-8, with the reason. On Linux a
+ * name is bytes; Node reads one that is not UTF-8 with U+FFFD in place of the bad bytes, a
+ * path that names no file, so @actions/glob fails to stat it and drops it as a "broken
+ * symlink" with only a debug line: the run succeeded without the file and said nothing. So
+ * the folders the glob searched are read again with byte names to find such files. Windows
+ * and macOS keep names as Unicode, so there is never one to find there; Windows is skipped,
+ * as its byte names are Node's own rendering of UTF-16.
+ */
+async function findUndecodable(searchPaths, matcher, excluded) {
+    if (process.platform === 'win32')
+        return [];
+    const found = [];
+    // Folders already read, by device and inode: a symlink cycle is read once.
+    const seen = new Set();
+    const visit = async (dir, shown, badFolder) => {
+        const info = await stat(dir).catch(() => undefined);
+        if (!info?.isDirectory() || seen.has(`${info.dev}:${info.ino}`))
+            return;
+        seen.add(`${info.dev}:${info.ino}`);
+        const entries = await readdir(dir, { encoding: 'buffer', withFileTypes: true }).catch(() => []);
+        for (const entry of entries) {
+            const bytes = Buffer.concat([dir, Buffer.from(path.sep), entry.name]);
+            // How the glob saw it: the bytes decoded with U+FFFD for each bad one.
+            const child = path.join(shown, entry.name.toString('utf8'));
+            const badName = !isUtf8(entry.name);
+            if (excluded(child))
+                continue;
+            if (entry.isDirectory() || entry.isSymbolicLink()) {
+                if (matcher.mayContain(child))
+                    await visit(bytes, child, badFolder || badName);
+                if (entry.isDirectory())
+                    continue;
+            }
+            if (!(badFolder || badName) || !matcher.selects(child))
+                continue;
+            // The glob follows symlinks; only regular files are published.
+            if (!(await stat(bytes).catch(() => undefined))?.isFile())
+                continue;
+            const problem = badName ? 'name not valid UTF-8' : 'a folder name in its path not valid UTF-8';
+            found.push({ path: bytes, problem });
+        }
+    };
+    for (const searchPath of searchPaths)
+        await visit(Buffer.from(searchPath), searchPath, false);
+    return found;
+}
+/**
+ * @actions/glob's test of a path against the patterns (its `Pattern` class, which the package
+ * does not export), for the paths it cannot test itself because it cannot stat them: the same
+ * minimatch, options and reading of `!`, `~`, a trailing `/` and a final `**`.
+ */
+class GlobMatcher {
+    patterns;
+    constructor(rootedPatterns) {
+        this.patterns = rootedPatterns.map((line) => {
+            let pattern = line.trim();
+            let negate = false;
+            while (pattern.startsWith('!')) {
+                negate = !negate;
+                pattern = pattern.slice(1).trim();
+            }
+            if (pattern === '~' || pattern.startsWith('~/')) {
+                pattern = globEscape(homedir()) + pattern.slice(1);
+            }
+            pattern = pattern.replace(/\/+/g, '/');
+            const foldersOnly = pattern.length > 1 && pattern.endsWith('/');
+            if (foldersOnly)
+                pattern = pattern.slice(0, -1);
+            return {
+                negate,
+                foldersOnly,
+                globstar: pattern.endsWith('/**'),
+                minimatch: new Minimatch(pattern, {
+                    dot: true,
+                    nobrace: true,
+                    nocomment: true,
+                    noext: true,
+                    nonegate: true
+                })
+            };
+        });
+    }
+    /** Whether the patterns select the file: the last pattern that matches it decides. */
+    selects(file) {
+        let selected = false;
+        for (const p of this.patterns) {
+            if (!p.foldersOnly && p.minimatch.match(p.globstar ? `${file}/` : file)) {
+                selected = !p.negate;
+            }
+        }
+        return selected;
+    }
+    /** Whether the glob would look inside the folder: some pattern may match below it. */
+    mayContain(folder) {
+        return this.patterns.some((p) => !p.negate && p.minimatch.match(folder, true));
+    }
+}
+/** @actions/glob's escaping of a literal path (its `Pattern.globEscape`, on POSIX). */
+function globEscape(literal) {
+    return literal
+        .replace(/\\/g, '\\\\')
+        .replace(/(\[)(?=[^/]+\])/g, '[[]')
+        .replace(/\?/g, '[?]')
+        .replace(/\*/g, '[*]');
 }
 /** The content type to declare for a file name; octet-stream when nothing is known. */
 function contentTypeOf(name) {
@@ -52722,6 +52902,7 @@ function inputs_readInputs() {
         repo,
         apiUrl: parseApiUrl(getInput('api-url') || process.env.GITHUB_API_URL || ''),
         ifNoFilesFound: readChoice('if-no-files-found', ['error', 'warn', 'ignore']),
+        includeHiddenFiles: readBoolean('include-hidden-files'),
         dryRun: readBoolean('dry-run'),
         concurrency: readInteger('concurrency', 1, 32),
         maxAttempts: readInteger('max-attempts', 1, 20),
@@ -54955,7 +55136,9 @@ async function openWorkspace(repository) {
     };
 }
 async function matchFiles(inputs) {
-    const artifacts = await findArtifacts(inputs.patterns, inputs.workspace);
+    const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
+        includeHiddenFiles: inputs.includeHiddenFiles
+    });
     for (const artifact of artifacts)
         log.info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`);
     if (artifacts.length > 0)
