@@ -52,7 +52,10 @@ try {
   console.log(`downloads: ${JSON.stringify(JSON.parse(result.outputs.downloads ?? '[]'), null, 2)}`)
   console.log('\n--- job summary (as text)')
   console.log(htmlToText(result.summary))
-  process.exitCode = result.code
+  // The runner then runs the post step: after a clean run it has nothing to settle.
+  console.log(`\n--- post step: exit code ${result.post.code}`)
+  console.log(result.post.stdout.trim())
+  process.exitCode = result.code || result.post.code
 } finally {
   await emulator.close()
   await rm(workspace, { recursive: true, force: true })

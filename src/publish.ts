@@ -327,9 +327,14 @@ export class Publisher {
     const copyPath = path.join(this.options.tempDir, `previous-${download.id}`)
     let saved: SavedCopy | null
     try {
-      saved = await this.options.storedBytes.save(download, copyPath)
+      saved = await this.options.storedBytes.save(
+        download,
+        copyPath,
+        this.options.cancellation.signal
+      )
     } catch (error) {
       await rm(copyPath, { force: true })
+      if (error instanceof CancelledError) throw error
       throw new ActionError(
         `Could not save a copy of the existing ${download.name} before replacing it, so it was left as it is: ${describe(error)}`,
         { cause: error }

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Download } from './downloads-api.js'
-import { ActionError, ApiError, LocalFileError, NetworkError } from './errors.js'
+import { ActionError, ApiError, CancelledError, LocalFileError, NetworkError } from './errors.js'
 import type { HttpClient, HttpResponse } from './http.js'
 import { withRetry, type RetryOptions } from './retry.js'
 import { isSecureOrLocal } from './urls.js'
@@ -58,9 +58,13 @@ export class StoredBytes {
    * them) and checks them against S3's length and ETag, so that a copy kept to undo a replace
    * is known to be whole. Resolves to null when the download has no bytes.
    */
-  async save(download: Download, destination: string | null): Promise<SavedCopy | null> {
-    return withRetry(`Saving a copy of ${download.name}`, this.retry, async () => {
-      const res = await this.follow(download, 'GET')
+  async save(
+    download: Download,
+    destination: string | null,
+    signal?: AbortSignal
+  ): Promise<SavedCopy | null> {
+    return withRetry(`Saving a copy of ${download.name}`, { ...this.retry, signal }, async () => {
+      const res = await this.follow(download, 'GET', signal)
       if (res === null) return null
       const md5 = createHash('md5')
       let size = 0
@@ -81,6 +85,7 @@ export class StoredBytes {
           sink
         )
       } catch (error) {
+        if (signal?.aborted) throw new CancelledError(`saving a copy of ${download.name} stopped`)
         // The file system's errors are ours to report as such; the rest is the network.
         if (isFileSystemError(error)) {
           throw new LocalFileError(
@@ -113,7 +118,11 @@ export class StoredBytes {
   }
 
   /** Follows the html_url's redirects to the object; null when the object store has none. */
-  private async follow(download: Download, method: 'GET' | 'HEAD'): Promise<HttpResponse | null> {
+  private async follow(
+    download: Download,
+    method: 'GET' | 'HEAD',
+    signal?: AbortSignal
+  ): Promise<HttpResponse | null> {
     if (download.htmlUrl === '') {
       throw new ApiError(`The server lists ${download.name} without an html_url.`, 0)
     }
@@ -128,7 +137,8 @@ export class StoredBytes {
       const res = await this.http.request({
         method,
         url,
-        headers: { 'user-agent': 'upload-downloads-action' }
+        headers: { 'user-agent': 'upload-downloads-action' },
+        signal
       })
       if (res.status >= 300 && res.status < 400 && res.headers['location']) {
         await res.dump()
