@@ -54550,10 +54550,12 @@ class publish_Publisher {
         const copyPath = external_node_path_.join(this.options.tempDir, `previous-${download.id}`);
         let saved;
         try {
-            saved = await this.options.storedBytes.save(download, copyPath);
+            saved = await this.options.storedBytes.save(download, copyPath, this.options.cancellation.signal);
         }
         catch (error) {
             await (0,promises_.rm)(copyPath, { force: true });
+            if (error instanceof CancelledError)
+                throw error;
             throw new ActionError(`Could not save a copy of the existing ${download.name} before replacing it, so it was left as it is: ${errors_describe(error)}`, { cause: error });
         }
         if (saved === null) {
@@ -54984,9 +54986,9 @@ class StoredBytes {
      * them) and checks them against S3's length and ETag, so that a copy kept to undo a replace
      * is known to be whole. Resolves to null when the download has no bytes.
      */
-    async save(download, destination) {
-        return withRetry(`Saving a copy of ${download.name}`, this.retry, async () => {
-            const res = await this.follow(download, 'GET');
+    async save(download, destination, signal) {
+        return withRetry(`Saving a copy of ${download.name}`, { ...this.retry, signal }, async () => {
+            const res = await this.follow(download, 'GET', signal);
             if (res === null)
                 return null;
             const md5 = (0,external_node_crypto_.createHash)('md5');
@@ -55004,6 +55006,8 @@ class StoredBytes {
                 }, sink);
             }
             catch (error) {
+                if (signal?.aborted)
+                    throw new CancelledError(`saving a copy of ${download.name} stopped`);
                 // The file system's errors are ours to report as such; the rest is the network.
                 if (isFileSystemError(error)) {
                     throw new LocalFileError(`Could not write the copy to ${destination}: ${error.message}`, { cause: error });
@@ -55023,7 +55027,7 @@ class StoredBytes {
         });
     }
     /** Follows the html_url's redirects to the object; null when the object store has none. */
-    async follow(download, method) {
+    async follow(download, method, signal) {
         if (download.htmlUrl === '') {
             throw new ApiError(`The server lists ${download.name} without an html_url.`, 0);
         }
@@ -55036,7 +55040,8 @@ class StoredBytes {
             const res = await this.http.request({
                 method,
                 url,
-                headers: { 'user-agent': 'upload-downloads-action' }
+                headers: { 'user-agent': 'upload-downloads-action' },
+                signal
             });
             if (res.status >= 300 && res.status < 400 && res.headers['location']) {
                 await res.dump();

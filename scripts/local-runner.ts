@@ -160,12 +160,14 @@ export class Job {
     let stdout = ''
     let stderr = ''
     let partial = ''
+    // The main step's lines, as they come (the demo shows them); the post step's are in its result.
+    const onLine = isMain ? options.onLine : undefined
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString()
-      if (options.onLine === undefined) return
+      if (onLine === undefined) return
       const lines = (partial + chunk.toString()).split('\n')
       partial = lines.pop() ?? ''
-      lines.forEach(options.onLine)
+      lines.forEach(onLine)
     })
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
