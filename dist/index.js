@@ -53150,7 +53150,17 @@ class journal_Journal {
     }
     /** Opens (creating or appending to) the journal at `path`. */
     static open(path) {
-        return new journal_Journal(path, (0,external_node_fs_namespaceObject.openSync)(path, 'a', 0o600));
+        const fd = (0,external_node_fs_namespaceObject.openSync)(path, 'a+', 0o600);
+        // A kill in the middle of a write leaves a line without its end: start on a fresh line,
+        // so that the next entry is not glued to the broken one.
+        const size = (0,external_node_fs_namespaceObject.fstatSync)(fd).size;
+        if (size > 0) {
+            const last = Buffer.alloc(1);
+            (0,external_node_fs_namespaceObject.readSync)(fd, last, 0, 1, size - 1);
+            if (last[0] !== 0x0a)
+                (0,external_node_fs_namespaceObject.writeSync)(fd, '\n');
+        }
+        return new journal_Journal(path, fd);
     }
     /**
      * Appends an entry and waits until it is on disk. Synchronous on purpose: once this returns
@@ -53214,7 +53224,8 @@ function journal_namesToSettle(entries) {
                 Object.assign(of(entry.name), { createPending: true, createdId: undefined, landed: false });
                 break;
             case 'created':
-                of(entry.name).createdId = entry.id;
+                // Also after a `removed`: a create made again (a lost answer cleared) reopens the name.
+                Object.assign(of(entry.name), { createPending: true, createdId: entry.id, landed: false });
                 break;
             case 'landed':
                 Object.assign(of(entry.name), {
@@ -53227,7 +53238,10 @@ function journal_namesToSettle(entries) {
                 Object.assign(of(entry.name), { createPending: false, createdId: undefined });
                 break;
             case 'delete':
-                of(entry.name).replaced = { ...entry, deleted: false };
+                // A download without bytes holds nothing to put back: only its successor's record
+                // (a pending create) can be left half-made.
+                if (entry.copy !== null)
+                    of(entry.name).replaced = { ...entry, deleted: false };
                 break;
             case 'deleted': {
                 const replaced = of(entry.name).replaced;
@@ -54310,6 +54324,9 @@ async function* fileChunks(file, digests, onProgress) {
 
 
 
+/** A delete whose outcome is unknown: its answer was lost and the server cannot be asked. */
+class UnsureDeleteError extends ActionError {
+}
 /**
  * API requests a replace may need: the delete, the create, and should the upload fail, the
  * delete of the new record and the create that puts the old bytes back.
@@ -54335,7 +54352,10 @@ class publish_Publisher {
             return {
                 artifact,
                 download: item.existing,
-                mimeType: item.existing.contentType,
+                // Lists may give a bare extension (`.zip`) where a create answered a MIME type.
+                mimeType: item.existing.contentType.includes('/')
+                    ? item.existing.contentType
+                    : artifact.contentType,
                 sha256: item.digests.sha256,
                 md5: item.digests.md5,
                 status: 'unchanged'
@@ -54393,7 +54413,13 @@ class publish_Publisher {
                 size: copy?.size ?? 0,
                 md5: copy?.md5 ?? null
             });
-            await this.deleteForReplace(old);
+            try {
+                await this.deleteForReplace(old);
+            }
+            catch (error) {
+                keepCopy = error instanceof UnsureDeleteError;
+                throw error;
+            }
             journal.record({ op: 'deleted', name, id: old.id });
             log_info(`Deleted the previous ${name} (download ${old.id}).`);
             try {
@@ -54427,9 +54453,13 @@ class publish_Publisher {
                 journal.record({ op: 'kept', name: old.name, id: old.id });
                 throw new ConflictError(`${errors_describe(error)}: another run or a person is changing ${old.name} at the same time. This run left ${old.name} to them; run the job again once they are done.`, { cause: error });
             }
-            const stillThere = await api.list().then((all) => all.some((d) => d.id === old.id), () => true);
-            if (!stillThere)
+            const stillThere = await api.list().then((all) => all.some((d) => d.id === old.id), () => undefined);
+            if (stillThere === false)
                 return;
+            if (stillThere === undefined) {
+                // The delete may have happened with its answer lost: the copy is all that is sure.
+                throw new UnsureDeleteError(`${errors_describe(error)} Whether the existing ${old.name} (download ${old.id}) was deleted cannot be told, so its copy is kept and the post step checks.`, { cause: error });
+            }
             journal.record({ op: 'kept', name: old.name, id: old.id });
             throw new ActionError(`${errors_describe(error)} The existing ${old.name} (download ${old.id}) was left as it is.`, { cause: error });
         }
@@ -54505,6 +54535,11 @@ class publish_Publisher {
         catch (error) {
             if (error instanceof LostCreateError) {
                 const cleared = await this.clearEmptyRecords(spec.name);
+                if (error.cause instanceof CancelledError) {
+                    if (cleared)
+                        journal.record({ op: 'removed', name: spec.name, id: null });
+                    throw new CancelledError(`${errors_describe(error.cause)}. ${cleared ? 'No record of it was left behind.' : 'A record of it may be left behind: the post step checks.'}`);
+                }
                 if (cleared)
                     journal.record({ op: 'removed', name: spec.name, id: null });
                 if (error.exists && cleared) {
@@ -55366,11 +55401,7 @@ async function publishAll(plan, session, publisher) {
         if (result.status === 'fulfilled')
             published.push(result.value);
         else {
-            failed.push({
-                name: plan[i].artifact.name,
-                message: errors_describe(result.reason),
-                cancelled: result.reason instanceof CancelledError
-            });
+            failed.push({ name: plan[i].artifact.name, message: errors_describe(result.reason) });
         }
     });
     return { published, failed };

@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 
 /**
@@ -55,7 +55,16 @@ export class Journal {
 
   /** Opens (creating or appending to) the journal at `path`. */
   static open(path: string): Journal {
-    return new Journal(path, openSync(path, 'a', 0o600))
+    const fd = openSync(path, 'a+', 0o600)
+    // A kill in the middle of a write leaves a line without its end: start on a fresh line,
+    // so that the next entry is not glued to the broken one.
+    const size = fstatSync(fd).size
+    if (size > 0) {
+      const last = Buffer.alloc(1)
+      readSync(fd, last, 0, 1, size - 1)
+      if (last[0] !== 0x0a) writeSync(fd, '\n')
+    }
+    return new Journal(path, fd)
   }
 
   /**
@@ -130,7 +139,8 @@ export function namesToSettle(entries: JournalEntry[]): NameState[] {
         Object.assign(of(entry.name), { createPending: true, createdId: undefined, landed: false })
         break
       case 'created':
-        of(entry.name).createdId = entry.id
+        // Also after a `removed`: a create made again (a lost answer cleared) reopens the name.
+        Object.assign(of(entry.name), { createPending: true, createdId: entry.id, landed: false })
         break
       case 'landed':
         Object.assign(of(entry.name), {
@@ -143,7 +153,9 @@ export function namesToSettle(entries: JournalEntry[]): NameState[] {
         Object.assign(of(entry.name), { createPending: false, createdId: undefined })
         break
       case 'delete':
-        of(entry.name).replaced = { ...entry, deleted: false }
+        // A download without bytes holds nothing to put back: only its successor's record
+        // (a pending create) can be left half-made.
+        if (entry.copy !== null) of(entry.name).replaced = { ...entry, deleted: false }
         break
       case 'deleted': {
         const replaced = of(entry.name).replaced

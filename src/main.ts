@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { Cancellation } from './cancellation.js'
-import { CancelledError, describe } from './errors.js'
+import { describe } from './errors.js'
 import { findArtifacts, type Artifact } from './files.js'
 import { readInputs, type Inputs } from './inputs.js'
 import { finishedCleanly, Journal, namesToSettle } from './journal.js'
@@ -272,11 +272,7 @@ async function publishAll(
   results.forEach((result, i) => {
     if (result.status === 'fulfilled') published.push(result.value)
     else {
-      failed.push({
-        name: plan[i].artifact.name,
-        message: describe(result.reason),
-        cancelled: result.reason instanceof CancelledError
-      })
+      failed.push({ name: plan[i].artifact.name, message: describe(result.reason) })
     }
   })
   return { published, failed }

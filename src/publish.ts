@@ -54,6 +54,9 @@ export interface PublisherOptions extends Tools {
   onProgress?: (artifact: Artifact, bytesSent: number) => void
 }
 
+/** A delete whose outcome is unknown: its answer was lost and the server cannot be asked. */
+class UnsureDeleteError extends ActionError {}
+
 /** A saved copy of a replaced download, on disk. */
 interface Copy extends SavedCopy {
   path: string
@@ -83,7 +86,10 @@ export class Publisher {
       return {
         artifact,
         download: item.existing,
-        mimeType: item.existing.contentType,
+        // Lists may give a bare extension (`.zip`) where a create answered a MIME type.
+        mimeType: item.existing.contentType.includes('/')
+          ? item.existing.contentType
+          : artifact.contentType,
         sha256: item.digests.sha256,
         md5: item.digests.md5,
         status: 'unchanged'
@@ -144,7 +150,12 @@ export class Publisher {
         size: copy?.size ?? 0,
         md5: copy?.md5 ?? null
       })
-      await this.deleteForReplace(old)
+      try {
+        await this.deleteForReplace(old)
+      } catch (error) {
+        keepCopy = error instanceof UnsureDeleteError
+        throw error
+      }
       journal.record({ op: 'deleted', name, id: old.id })
       log.info(`Deleted the previous ${name} (download ${old.id}).`)
       try {
@@ -180,9 +191,16 @@ export class Publisher {
       }
       const stillThere = await api.list().then(
         (all) => all.some((d) => d.id === old.id),
-        () => true
+        () => undefined
       )
-      if (!stillThere) return
+      if (stillThere === false) return
+      if (stillThere === undefined) {
+        // The delete may have happened with its answer lost: the copy is all that is sure.
+        throw new UnsureDeleteError(
+          `${describe(error)} Whether the existing ${old.name} (download ${old.id}) was deleted cannot be told, so its copy is kept and the post step checks.`,
+          { cause: error }
+        )
+      }
       journal.record({ op: 'kept', name: old.name, id: old.id })
       throw new ActionError(
         `${describe(error)} The existing ${old.name} (download ${old.id}) was left as it is.`,
@@ -275,6 +293,12 @@ export class Publisher {
     } catch (error) {
       if (error instanceof LostCreateError) {
         const cleared = await this.clearEmptyRecords(spec.name)
+        if (error.cause instanceof CancelledError) {
+          if (cleared) journal.record({ op: 'removed', name: spec.name, id: null })
+          throw new CancelledError(
+            `${describe(error.cause)}. ${cleared ? 'No record of it was left behind.' : 'A record of it may be left behind: the post step checks.'}`
+          )
+        }
         if (cleared) journal.record({ op: 'removed', name: spec.name, id: null })
         if (error.exists && cleared) {
           log.info(

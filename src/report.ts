@@ -11,8 +11,6 @@ import type { Settled } from './recovery.js'
 export interface Failure {
   name: string
   message: string
-  /** Stopped by a cancellation (undone, or never started). */
-  cancelled?: boolean
 }
 
 export interface RunReport {

@@ -15,6 +15,8 @@ export interface CoreFake {
   failed: string[]
   /** The summary as written, one entry per builder call. */
   summary: string[]
+  /** What the main step saved for its post step (`core.saveState`), read by `getState`. */
+  state: Record<string, string>
   /**
    * Forgets everything recorded and sets the inputs afresh, so that one fake (mocked once per
    * test file, before the code under test is imported) serves every test of the file.
@@ -31,6 +33,7 @@ export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
     log: [],
     failed: [],
     summary: [],
+    state: {},
     reset(inputs = {}) {
       fake.inputs = { ...inputs }
       fake.outputs = {}
@@ -38,6 +41,7 @@ export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
       fake.log = []
       fake.failed = []
       fake.summary = []
+      fake.state = {}
       for (const member of Object.values(fake.module)) {
         if (jest.isMockFunction(member)) member.mockClear()
       }
@@ -102,6 +106,10 @@ export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
       say('group')(name)
       return fn()
     }) as typeof Core.group,
+    saveState: jest.fn((name: string, value: unknown) => {
+      fake.state[name] = String(value)
+    }),
+    getState: jest.fn((name: string) => fake.state[name] ?? ''),
     isDebug: jest.fn(() => false),
     summary: summaryFake as unknown as typeof Core.summary
   }
@@ -116,6 +124,7 @@ export const ACTION_DEFAULTS: Record<string, string> = {
   repository: 'octocat/hello-world',
   'api-url': 'https://api.github.com',
   'if-no-files-found': 'error',
+  'include-hidden-files': 'false',
   'dry-run': 'false',
   concurrency: '4',
   'max-attempts': '5',

@@ -38,7 +38,8 @@ export const S3_FIELD_ORDER = [
  * One repository's Downloads API and its S3 bucket, in memory, as a `FakeHttp` fallback:
  * list, create (422 `already_exists` on a taken name), delete (404 when unknown), the S3 form
  * POST (which must carry the policy issued for that very download), and `html_url`, which
- * redirects to the stored object on another origin as github.com did.
+ * redirects (GET and HEAD) to the stored object on another origin as github.com did; the
+ * object answers with its length and its MD5 ETag, or 404 while it has no bytes.
  */
 export class FakeRepository {
   readonly apiUrl = 'https://api.example.test'
@@ -100,16 +101,21 @@ export class FakeRepository {
         : json(404, { message: 'Not Found' })
     }
     if (method === 'POST' && url === this.s3Url) return this.s3Post(request)
+    const reading = method === 'GET' || method === 'HEAD'
     const page = [...this.downloads.values()].find((d) => this.htmlUrl(d.name) === url)
-    if (method === 'GET' && page) {
+    if (reading && page) {
       return { status: 302, headers: { location: `${this.s3Url}${page.key}` } }
     }
-    if (method === 'GET' && url.startsWith(this.s3Url)) {
+    if (reading && url.startsWith(this.s3Url)) {
       const key = decodeURIComponent(url.slice(this.s3Url.length))
       const object = [...this.downloads.values()].find((d) => d.key === key)?.bytes
-      if (object === undefined)
-        return s3Error(404, 'NoSuchKey', 'The specified key does not exist.')
-      return { status: 200, headers: { 'content-length': String(object.length) }, body: object }
+      if (object === undefined) {
+        const missing = s3Error(404, 'NoSuchKey', 'The specified key does not exist.')
+        return method === 'HEAD' ? { status: 404 } : missing
+      }
+      // A single-part object's ETag is the MD5 of its bytes, quoted, as S3 gives it.
+      const headers = { 'content-length': String(object.length), etag: md5Etag(object) }
+      return method === 'HEAD' ? { status: 200, headers } : { status: 200, headers, body: object }
     }
     return json(404, { message: 'Not Found' })
   }
@@ -193,13 +199,17 @@ export class FakeRepository {
     }
     const bytes = Buffer.from(parts[parts.length - 1].data)
     target.bytes = bytes
-    const etag = `"${createHash('md5').update(bytes).digest('hex')}"`
+    const etag = md5Etag(bytes)
     return {
       status: 201,
       headers: { etag, 'content-type': 'application/xml' },
       body: `<PostResponse><Location>${this.s3Url}${target.key}</Location><Bucket>github</Bucket><Key>${target.key}</Key><ETag>${etag}</ETag></PostResponse>`
     }
   }
+}
+
+function md5Etag(bytes: Buffer): string {
+  return `"${createHash('md5').update(bytes).digest('hex')}"`
 }
 
 function escape(text: string): string {

@@ -1,9 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import * as path from 'node:path'
-import type { Download } from '../../src/downloads-api.js'
-import { ApiError, NetworkError } from '../../src/errors.js'
+import { ApiError, CancelledError, ConflictError, NetworkError } from '../../src/errors.js'
 import { RateLimitGate } from '../../src/rate-limits.js'
 import { isTransient, type RetryOptions } from '../../src/retry.js'
 import { createCoreFake } from '../helpers/core-fake.js'
@@ -12,7 +8,7 @@ import { rejectionOf } from '../helpers/rejection.js'
 
 const fake = createCoreFake()
 jest.unstable_mockModule('@actions/core', () => fake.module)
-const { DownloadsApi, nextLink } = await import('../../src/downloads-api.js')
+const { DownloadsApi, LostCreateError, nextLink } = await import('../../src/downloads-api.js')
 
 const API = 'https://api.example.test'
 const BASE = `${API}/repos/octo/demo/downloads`
@@ -20,17 +16,14 @@ const LIST = `${BASE}?per_page=100`
 
 let http: FakeHttp
 let delays: number[]
-let dir: string
 
-beforeEach(async () => {
+beforeEach(() => {
   fake.reset()
   http = new FakeHttp()
   delays = []
-  dir = await mkdtemp(path.join(tmpdir(), 'downloads-api-test-'))
 })
 
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true })
+afterEach(() => {
   expect(http.unused()).toEqual([])
 })
 
@@ -319,7 +312,7 @@ describe('DownloadsApi.create', () => {
     expect(http.requests).toHaveLength(2)
   })
 
-  it('after a lost answer, deletes the download its own first attempt made and creates it again', async () => {
+  it('after a lost answer, says when a retry met the record its own first attempt made', async () => {
     http.on(
       'POST',
       BASE,
@@ -327,25 +320,50 @@ describe('DownloadsApi.create', () => {
         'POST api.example.test failed: UND_ERR_SOCKET: other side closed',
         undefined
       ),
-      alreadyExists,
-      created(12, 'app.zip')
+      alreadyExists
     )
-    http.on('GET', LIST, json(200, [downloadJson(3, 'other.zip'), downloadJson(11, 'app.zip')]))
-    http.on('DELETE', `${BASE}/11`, { status: 204 })
 
-    const ticket = await api().create(spec)
+    const error = await rejectionOf(api().create(spec))
 
-    expect(ticket.download.id).toBe(12)
-    expect(lines(http.requests)).toEqual([
-      `POST ${BASE}`,
-      `POST ${BASE}`,
-      `GET ${LIST}`,
-      `DELETE ${BASE}/11`,
-      `POST ${BASE}`
-    ])
-    expect(fake.log).toContain(
-      'info: The answer to creating app.zip was lost, but the server made it: deleting that one and creating it again.'
+    // The caller finds that record by name and clears it: the API client deletes nothing.
+    expect(error).toBeInstanceOf(LostCreateError)
+    expect(error).toMatchObject({
+      exists: true,
+      message: 'The answer to creating app.zip was lost, and the server made it.'
+    })
+    expect(lines(http.requests)).toEqual([`POST ${BASE}`, `POST ${BASE}`])
+  })
+
+  it('after a lost answer, says that a record may be left behind when the create fails for good', async () => {
+    http.on(
+      'POST',
+      BASE,
+      json(502, { message: 'Bad Gateway' }),
+      json(403, { message: 'Resource not accessible by integration' })
     )
+
+    const error = await rejectionOf<Error>(api().create(spec))
+
+    expect(error).toBeInstanceOf(LostCreateError)
+    expect(error).toMatchObject({ exists: false })
+    expect(error.message).toMatch(
+      /^Creating app\.zip failed after an answer was lost, so the server may hold a record of it: Forbidden \(Resource not accessible by integration\)/
+    )
+  })
+
+  it('makes no further attempt once the run is cancelled', async () => {
+    const controller = new AbortController()
+    http.on('POST', BASE, () => {
+      controller.abort()
+      return json(503, { message: 'Service Unavailable' })
+    })
+
+    const error = await rejectionOf(api().create(spec, controller.signal))
+
+    // The 503 may have been a gateway's after the server acted: the caller must look.
+    expect(error).toBeInstanceOf(LostCreateError)
+    expect((error as Error).cause).toBeInstanceOf(CancelledError)
+    expect(http.requests).toHaveLength(1)
   })
 })
 
@@ -366,91 +384,53 @@ describe('DownloadsApi.delete', () => {
     await api().delete(5)
     expect(http.requests).toHaveLength(2)
   })
-})
 
-describe('DownloadsApi.saveBytes', () => {
-  const GHE = 'https://ghe.example.test/api/v3'
-  const page = 'https://ghe.example.test/downloads/octo/demo/app.zip'
-  const s3 = 'https://s3.example.test/github/downloads/octo/demo/app.zip?Signature=abc'
-  const existing: Download = {
-    id: 4,
-    name: 'app.zip',
-    description: '',
-    size: 0,
-    contentType: 'application/zip',
-    url: `${GHE}/repos/octo/demo/downloads/4`,
-    htmlUrl: page
-  }
-  const bytes = Buffer.from('previous release bytes \u0000\u00ff')
-
-  it('follows the redirect to S3, sending the token to the API origin only', async () => {
-    http.on('GET', page, { status: 302, headers: { location: s3 } })
-    http.on('GET', s3, {
-      status: 200,
-      headers: { 'content-length': String(bytes.length) },
-      body: bytes
-    })
-    const copy = path.join(dir, 'copy')
-
-    expect(await api(GHE).saveBytes(existing, copy)).toBe(bytes.length)
-
-    expect(await readFile(copy)).toEqual(bytes)
-    expect(http.requests[0].headers.authorization).toBe('token tkn-123')
-    expect(http.requests[1].headers).not.toHaveProperty('authorization')
-  })
-
-  it('sends no token to an html_url on another origin than the API', async () => {
-    const onGithub = {
-      ...existing,
-      htmlUrl: 'https://www.example.test/downloads/octo/demo/app.zip'
-    }
-    http.on('GET', onGithub.htmlUrl, { status: 200, body: bytes })
-    expect(await api().saveBytes(onGithub, path.join(dir, 'copy'))).toBe(bytes.length)
-    expect(http.requests[0].headers).not.toHaveProperty('authorization')
-  })
-
-  it('resolves a relative Location against the page', async () => {
-    http.on('GET', page, { status: 301, headers: { location: '/storage/app.zip' } })
-    http.on('GET', 'https://ghe.example.test/storage/app.zip', { status: 200, body: bytes })
-    expect(await api(GHE).saveBytes(existing, path.join(dir, 'copy'))).toBe(bytes.length)
-  })
-
-  it('answers null when the download has no bytes (404)', async () => {
-    http.on('GET', page, { status: 302, headers: { location: s3 } })
-    http.on('GET', s3, { status: 404, body: '<Error><Code>NoSuchKey</Code></Error>' })
-    expect(await api(GHE).saveBytes(existing, path.join(dir, 'copy'))).toBeNull()
-  })
-
-  it('tries again when fewer bytes arrive than announced', async () => {
-    const short = { status: 200, headers: { 'content-length': '100' }, body: bytes.subarray(0, 10) }
-    http.on('GET', page, short, { status: 200, body: bytes })
-    const copy = path.join(dir, 'copy')
-    expect(await api(GHE).saveBytes(existing, copy)).toBe(bytes.length)
-    expect(await readFile(copy)).toEqual(bytes)
-  })
-
-  it('gives up when the bytes keep falling short, saying how many arrived', async () => {
-    const short = { status: 200, headers: { 'content-length': '100' }, body: bytes.subarray(0, 10) }
-    http.on('GET', page, short, short, short)
-    await expect(api(GHE).saveBytes(existing, path.join(dir, 'copy'))).rejects.toThrow(
-      'Fetching the existing app.zip stopped after 10 of 100 bytes. (gave up after 3 attempts)'
-    )
-  })
-
-  it('refuses to follow a redirect to plain http on another machine', async () => {
-    http.on('GET', page, { status: 302, headers: { location: 'http://s3.example.test/app.zip' } })
-    await expect(api(GHE).saveBytes(existing, path.join(dir, 'copy'))).rejects.toThrow(
-      "app.zip's bytes are served over plain http (http://s3.example.test); refusing to fetch them."
+  it('with mustExist, takes a first-try 404 as somebody else having deleted it', async () => {
+    http.on('DELETE', `${BASE}/5`, json(404, { message: 'Not Found' }))
+    const error = await rejectionOf(api().delete(5, { mustExist: true }))
+    expect(error).toBeInstanceOf(ConflictError)
+    expect((error as Error).message).toBe(
+      'download 5 was deleted by somebody else while this run was replacing it'
     )
     expect(http.requests).toHaveLength(1)
   })
 
-  it('stops after five redirects', async () => {
-    http.onEvery('GET', page, { status: 302, headers: { location: page } })
-    await expect(api(GHE).saveBytes(existing, path.join(dir, 'copy'))).rejects.toThrow(
-      'Fetching the existing app.zip was redirected more than 5 times.'
+  it('with mustExist, takes a 404 after a lost answer as its own earlier try having done it', async () => {
+    http.on(
+      'DELETE',
+      `${BASE}/5`,
+      new NetworkError('DELETE api.example.test failed: ECONNRESET', undefined),
+      json(404, { message: 'Not Found' })
     )
-    expect(http.requests).toHaveLength(6)
+    await expect(api().delete(5, { mustExist: true })).resolves.toBeUndefined()
+    expect(http.requests).toHaveLength(2)
+  })
+})
+
+describe('DownloadsApi and the rate limit budget', () => {
+  it('tells the gate the budget each answer reports, so that a replace is not started without it', async () => {
+    const clock = { now: Date.UTC(2024, 0, 1) }
+    const gate = new RateLimitGate({ maxWaitMs: 0, now: () => clock.now })
+    const client = new DownloadsApi(
+      http,
+      { apiUrl: API, token: 'tkn-123', owner: 'octo', repo: 'demo' },
+      retry(),
+      gate
+    )
+    http.on(
+      'GET',
+      LIST,
+      json(200, [], {
+        'x-ratelimit-remaining': '2',
+        'x-ratelimit-reset': String(clock.now / 1000 + 3600)
+      })
+    )
+
+    await client.list()
+
+    await expect(gate.reserve(4, 'Replacing app.zip')).rejects.toThrow(
+      /^Replacing app\.zip was not started: GitHub's primary rate limit is exhausted \(2 requests left/
+    )
   })
 })
 

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
+import type { JournalEntry } from '../../src/journal.js'
 import { ACTION_DEFAULTS, createCoreFake } from '../helpers/core-fake.js'
 import { FakeHttp, s3Error } from '../helpers/fake-http.js'
 import { FakeRepository } from '../helpers/fake-repository.js'
@@ -16,7 +18,7 @@ jest.unstable_mockModule('../../src/http.js', () => ({
     return http
   }
 }))
-const { run } = await import('../../src/main.js')
+const { run, runPost } = await import('../../src/main.js')
 
 const savedEnv = { ...process.env }
 let root: string
@@ -52,6 +54,16 @@ afterEach(async () => {
 })
 
 const write = (name: string, content: string) => writeFile(path.join(workspace, name), content)
+const outputs = () =>
+  JSON.parse(fake.outputs.downloads) as { name: string; status: string; sha256: string }[]
+/** What RUNNER_TEMP holds besides the outputs' file: the run's own folder, if it was kept. */
+const leftInRunnerTemp = async () =>
+  (await readdir(runnerTemp)).filter(
+    (entry) => entry !== path.basename(fake.outputs['downloads-file'] ?? '')
+  )
+/** The requests that change something on the server. */
+const changes = () =>
+  http.requests.filter((r) => r.method === 'POST' || r.method === 'DELETE').map((r) => r.url)
 
 describe('run', () => {
   it('publishes every matched file, sets the outputs and the summary, and cleans up', async () => {
@@ -68,9 +80,45 @@ describe('run', () => {
     ])
     expect(fake.outputs.count).toBe('2')
     expect(fake.outputs.urls).toBe(`${repo.htmlUrl('a.zip')}\n${repo.htmlUrl('b.zip')}`)
+    expect(outputs().map((d) => [d.name, d.status])).toEqual([
+      ['a.zip', 'created'],
+      ['b.zip', 'created']
+    ])
     expect(fake.summary[0]).toBe('heading: Downloads for octo/demo: published')
     expect(http.closed).toBe(true)
-    expect(await readdir(runnerTemp)).toEqual([])
+    // The journal and its folder are gone: nothing for the post step.
+    expect(await leftInRunnerTemp()).toEqual([])
+  })
+
+  it('on a re-run with the same bytes changes nothing and reports the downloads unchanged', async () => {
+    await write('dist/a.zip', 'ay')
+    await write('dist/b.zip', 'bee')
+    await run()
+    const first = outputs()
+    http.requests.length = 0
+    fake.reset(fake.inputs)
+
+    await run()
+
+    expect(fake.failed).toEqual([])
+    expect(changes()).toEqual([])
+    expect(outputs()).toEqual(first.map((d) => ({ ...d, status: 'unchanged' })))
+    expect(fake.summary[fake.summary.length - 1]).toMatch(
+      /^raw: 0 files uploaded, .*; 2 unchanged$/
+    )
+  })
+
+  it('replaces a download left without bytes by an earlier run, without replace-existing', async () => {
+    repo.seed('a.zip', undefined)
+    await write('dist/a.zip', 'ay')
+
+    await run()
+
+    expect(fake.failed).toEqual([])
+    expect([...repo.downloads.values()].map((d) => [d.id, d.name, d.bytes?.toString()])).toEqual([
+      [2, 'a.zip', 'ay']
+    ])
+    expect(outputs().map((d) => d.status)).toEqual(['replaced'])
   })
 
   it('fails on a bad input before any request', async () => {
@@ -95,7 +143,12 @@ describe('run', () => {
     await run()
     expect(fake.failed).toEqual([])
     expect(fake.log.filter((l) => l.startsWith('warning:'))).toHaveLength(1)
-    expect(fake.outputs).toEqual({ urls: '', downloads: '[]', count: '0' })
+    expect(fake.outputs).toEqual({
+      urls: '',
+      downloads: '[]',
+      count: '0',
+      'downloads-file': expect.any(String)
+    })
   })
 
   it('changes nothing when a name clashes and replace-existing is off', async () => {
@@ -106,9 +159,10 @@ describe('run', () => {
     await run()
 
     expect(fake.failed).toEqual([
-      "1 download already exists in octo/demo with the same name: a.zip. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files."
+      "1 download already exists in octo/demo with the same name and other bytes: a.zip. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files."
     ])
-    expect(http.requests.map((r) => r.method)).toEqual(['GET'])
+    expect(changes()).toEqual([])
+    expect(repo.byName('a.zip')?.bytes?.toString()).toBe('old')
   })
 
   it('on a dry run reports the plan and changes nothing', async () => {
@@ -121,7 +175,7 @@ describe('run', () => {
     await run()
 
     expect(fake.failed).toEqual([])
-    expect(http.requests.map((r) => r.method)).toEqual(['GET'])
+    expect(changes()).toEqual([])
     expect(fake.summary).toContain(
       'table: File | Size | Action\na.zip | 3 B | replace download 1\nb.zip | 3 B | create'
     )
@@ -157,5 +211,110 @@ describe('run', () => {
     ])
     expect(fake.failed).toEqual(['b.zip: S3 refused b.zip: AccessDenied: Access Denied'])
     expect(repo.downloads.size).toBe(0)
+  })
+})
+
+describe('runPost', () => {
+  const OLD = 'previous bytes'
+  const md5 = (text: string) => createHash('md5').update(text).digest('hex')
+
+  /** A main step's folder as a kill left it: its journal, and the copies it names. */
+  async function leftBehind(entries: JournalEntry[], copies: Record<string, string> = {}) {
+    const dir = path.join(runnerTemp, 'upload-downloads-killed')
+    await mkdir(dir)
+    for (const [name, content] of Object.entries(copies)) {
+      await writeFile(path.join(dir, name), content)
+    }
+    const journal = path.join(dir, 'journal.jsonl')
+    await writeFile(journal, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''))
+    fake.state.journal = journal
+    return dir
+  }
+
+  it('after a clean run says that nothing was left half-done, asking the server nothing', async () => {
+    await write('dist/a.zip', 'ay')
+    await run()
+    http.requests.length = 0
+
+    await runPost()
+
+    expect(fake.failed).toEqual([])
+    expect(fake.log).toContain('info: Post step: the main step left nothing half-done.')
+    expect(http.requests).toEqual([])
+  })
+
+  it('puts back a replaced download from its saved copy when the main step was killed', async () => {
+    const dir = await leftBehind(
+      [
+        { op: 'run', repository: 'octo/demo', at: '2024-05-01T12:00:00.000Z' },
+        {
+          op: 'delete',
+          name: 'a.zip',
+          id: 7,
+          description: 'v1',
+          contentType: 'application/zip',
+          copy: path.join(runnerTemp, 'upload-downloads-killed', 'previous-7'),
+          size: OLD.length,
+          md5: md5(OLD)
+        },
+        { op: 'deleted', name: 'a.zip', id: 7 },
+        { op: 'create', name: 'a.zip', size: 2 }
+      ],
+      { 'previous-7': OLD }
+    )
+    // The kill came after the new record was made and before its bytes landed.
+    repo.seed('a.zip', undefined)
+
+    await runPost()
+
+    expect(fake.failed).toEqual([])
+    expect(
+      [...repo.downloads.values()].map((d) => [d.name, d.description, d.bytes?.toString()])
+    ).toEqual([['a.zip', 'v1', OLD]])
+    expect(fake.log).toContainEqual(
+      expect.stringMatching(
+        /^info: a\.zip: deleted 1 record without bytes; put back the previous version from its saved copy \(download \d+\)$/
+      )
+    )
+    expect(fake.summary[0]).toBe(
+      'heading: Downloads for octo/demo: the post step settled what the main step left half-done'
+    )
+    await expect(readdir(dir)).rejects.toThrow('ENOENT')
+  })
+
+  it('leaves a download whose new bytes landed after all as it is', async () => {
+    await leftBehind([
+      { op: 'create', name: 'a.zip', size: 2 },
+      { op: 'created', name: 'a.zip', id: 1 }
+    ])
+    repo.seed('a.zip', Buffer.from('ay'))
+
+    await runPost()
+
+    expect(fake.failed).toEqual([])
+    expect(changes()).toEqual([])
+    expect(fake.log).toContain('info: a.zip: whole: download 1 holds its bytes')
+  })
+
+  it('fails the post step, naming the file, when a saved copy is gone', async () => {
+    await leftBehind([
+      {
+        op: 'delete',
+        name: 'a.zip',
+        id: 7,
+        description: '',
+        contentType: 'application/zip',
+        copy: path.join(runnerTemp, 'upload-downloads-killed', 'previous-7'),
+        size: OLD.length,
+        md5: md5(OLD)
+      },
+      { op: 'deleted', name: 'a.zip', id: 7 }
+    ])
+
+    await runPost()
+
+    expect(fake.failed).toEqual([
+      `a.zip: download 7 was deleted and its saved copy at ${path.join(runnerTemp, 'upload-downloads-killed', 'previous-7')} is gone: it cannot be put back`
+    ])
   })
 })

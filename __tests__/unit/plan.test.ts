@@ -1,12 +1,19 @@
 import { describe, expect, it } from '@jest/globals'
 import type { Download } from '../../src/downloads-api.js'
 import type { Artifact } from '../../src/files.js'
-import { makePlan } from '../../src/plan.js'
+import {
+  COMPARE_BYTES_LIMIT,
+  describeItem,
+  makePlan,
+  type ClashInspector,
+  type Digests
+} from '../../src/plan.js'
+import type { StoredObject } from '../../src/stored-bytes.js'
 
-const artifact = (name: string): Artifact => ({
+const artifact = (name: string, size = 10): Artifact => ({
   path: `/ws/dist/${name}`,
   name,
-  size: 10,
+  size,
   contentType: 'application/zip'
 })
 
@@ -20,35 +27,185 @@ const download = (id: number, name: string): Download => ({
   htmlUrl: `https://github.com/downloads/o/r/${name}`
 })
 
-const files = ['a.zip', 'b.zip', 'c.zip', 'd.zip'].map(artifact)
+/** Every local file's MD5 is `local-<name>`, unless the stored bytes were made to match. */
+const digestsOf = (a: Artifact): Digests => ({ md5: `local-${a.name}`, sha256: `sha-${a.name}` })
+
+/**
+ * An inspector over a fake S3: `stored` maps a download name to what S3 holds for it (null: no
+ * bytes, an Error: it cannot tell); a name not in the map holds other bytes of the same size.
+ * Records which downloads were read back in full.
+ */
+function inspector(
+  stored: Record<string, StoredObject | null | Error> = {},
+  fullMd5: Record<string, string | Error> = {}
+): ClashInspector & { readBack: string[] } {
+  const readBack: string[] = []
+  return {
+    readBack,
+    async stored(d) {
+      const object = d.name in stored ? stored[d.name] : { size: 10, md5: 'someone-elses' }
+      if (object instanceof Error) throw object
+      return object
+    },
+    async storedMd5(d) {
+      readBack.push(d.name)
+      const md5 = fullMd5[d.name] ?? 'someone-elses'
+      if (md5 instanceof Error) throw md5
+      return md5
+    },
+    async digestsOf(a) {
+      return digestsOf(a)
+    }
+  }
+}
+
+const files = ['a.zip', 'b.zip', 'c.zip', 'd.zip'].map((name) => artifact(name))
 const existing = [download(7, 'b.zip'), download(8, 'other.zip'), download(9, 'd.zip')]
 
 describe('makePlan', () => {
-  it('creates every file when nothing clashes', () => {
-    const plan = makePlan(files, [download(1, 'unrelated.zip')], false, 'o/r')
-    expect(plan).toEqual(files.map((a) => ({ artifact: a, replaces: undefined })))
+  it('creates every file when nothing clashes', async () => {
+    const plan = await makePlan(files, [download(1, 'unrelated.zip')], false, 'o/r', inspector())
+    expect(plan).toEqual(files.map((a) => ({ action: 'create', artifact: a })))
   })
 
-  it('without replace-existing, stops with one error listing every clash', () => {
-    expect(() => makePlan(files, existing, false, 'o/r')).toThrow(
-      "2 downloads already exist in o/r with the same name: b.zip, d.zip. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files."
+  it('without replace-existing, stops with one error listing every clash', async () => {
+    await expect(makePlan(files, existing, false, 'o/r', inspector())).rejects.toThrow(
+      "2 downloads already exist in o/r with the same name and other bytes: b.zip, d.zip. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files."
     )
   })
 
-  it('says "already exists" for a single clash', () => {
-    expect(() => makePlan(files, [download(7, 'b.zip')], false, 'o/r')).toThrow(
-      /^1 download already exists in o\/r with the same name: b\.zip\. /
+  it('says "already exists" for a single clash', async () => {
+    await expect(
+      makePlan(files, [download(7, 'b.zip')], false, 'o/r', inspector())
+    ).rejects.toThrow(
+      /^1 download already exists in o\/r with the same name and other bytes: b\.zip\. /
     )
   })
 
-  it('with replace-existing, marks which download each file replaces', () => {
-    const plan = makePlan(files, existing, true, 'o/r')
-    expect(plan.map((item) => [item.artifact.name, item.replaces?.id])).toEqual([
-      ['a.zip', undefined],
-      ['b.zip', 7],
-      ['c.zip', undefined],
-      ['d.zip', 9]
+  it('with replace-existing, marks which download each file replaces', async () => {
+    const plan = await makePlan(files, existing, true, 'o/r', inspector())
+    expect(plan.map((item) => [item.artifact.name, item.action])).toEqual([
+      ['a.zip', 'create'],
+      ['b.zip', 'replace'],
+      ['c.zip', 'create'],
+      ['d.zip', 'replace']
     ])
-    expect(plan[1].replaces).toBe(existing[0])
+    expect(plan[1]).toEqual({
+      action: 'replace',
+      artifact: files[1],
+      replaces: existing[0],
+      reason: 'replace-existing'
+    })
+  })
+
+  it('replaces a download without bytes (an unfinished upload) even without replace-existing', async () => {
+    const plan = await makePlan(
+      [artifact('b.zip')],
+      [download(7, 'b.zip')],
+      false,
+      'o/r',
+      inspector({ 'b.zip': null })
+    )
+    expect(plan).toEqual([
+      {
+        action: 'replace',
+        artifact: artifact('b.zip'),
+        replaces: download(7, 'b.zip'),
+        reason: 'no-bytes'
+      }
+    ])
+  })
+
+  it('leaves a download that already holds exactly these bytes unchanged, without replace-existing', async () => {
+    const plan = await makePlan(
+      [artifact('b.zip')],
+      [download(7, 'b.zip')],
+      false,
+      'o/r',
+      inspector({ 'b.zip': { size: 10, md5: 'local-b.zip' } })
+    )
+    expect(plan).toEqual([
+      {
+        action: 'unchanged',
+        artifact: artifact('b.zip'),
+        existing: download(7, 'b.zip'),
+        digests: digestsOf(artifact('b.zip'))
+      }
+    ])
+  })
+
+  it('takes a download of another size as other bytes', async () => {
+    await expect(
+      makePlan(
+        [artifact('b.zip', 11)],
+        [download(7, 'b.zip')],
+        false,
+        'o/r',
+        inspector({ 'b.zip': { size: 10, md5: 'local-b.zip' } })
+      )
+    ).rejects.toThrow('already exists in o/r with the same name and other bytes: b.zip.')
+  })
+
+  it('without an MD5 ETag, reads a small download back to compare it', async () => {
+    const inspect = inspector({ 'b.zip': { size: 10, md5: null } }, { 'b.zip': 'local-b.zip' })
+    const plan = await makePlan([artifact('b.zip')], [download(7, 'b.zip')], false, 'o/r', inspect)
+    expect(plan.map((item) => item.action)).toEqual(['unchanged'])
+    expect(inspect.readBack).toEqual(['b.zip'])
+  })
+
+  it('without an MD5 ETag, never reads a large download back, and says why it cannot tell', async () => {
+    const big = COMPARE_BYTES_LIMIT + 1
+    const inspect = inspector({ 'b.zip': { size: big, md5: null } }, { 'b.zip': 'local-b.zip' })
+    await expect(
+      makePlan([artifact('b.zip', big)], [download(7, 'b.zip')], false, 'o/r', inspect)
+    ).rejects.toThrow(
+      'with the same name and other bytes: b.zip (the server gives no MD5 to compare with).'
+    )
+    expect(inspect.readBack).toEqual([])
+  })
+
+  it('takes a read-back that fails as other bytes', async () => {
+    const inspect = inspector(
+      { 'b.zip': { size: 10, md5: null } },
+      { 'b.zip': new Error('connection reset') }
+    )
+    const plan = await makePlan([artifact('b.zip')], [download(7, 'b.zip')], true, 'o/r', inspect)
+    expect(plan.map((item) => item.action)).toEqual(['replace'])
+  })
+
+  it('never replaces unasked a download whose bytes cannot be looked at, and says so', async () => {
+    const inspect = inspector({ 'b.zip': new Error('Fetching the stored b.zip answered 403.') })
+    await expect(
+      makePlan([artifact('b.zip')], [download(7, 'b.zip')], false, 'o/r', inspect)
+    ).rejects.toThrow(
+      'b.zip (its bytes could not be read: Fetching the stored b.zip answered 403.). Nothing was changed.'
+    )
+    const plan = await makePlan([artifact('b.zip')], [download(7, 'b.zip')], true, 'o/r', inspect)
+    expect(plan).toEqual([
+      {
+        action: 'replace',
+        artifact: artifact('b.zip'),
+        replaces: download(7, 'b.zip'),
+        reason: 'replace-existing'
+      }
+    ])
+  })
+})
+
+describe('describeItem', () => {
+  it('gives each action its line for the log and the dry run', () => {
+    const a = artifact('a.zip')
+    const old = download(7, 'a.zip')
+    expect([
+      describeItem({ action: 'create', artifact: a }),
+      describeItem({ action: 'replace', artifact: a, replaces: old, reason: 'replace-existing' }),
+      describeItem({ action: 'replace', artifact: a, replaces: old, reason: 'no-bytes' }),
+      describeItem({ action: 'unchanged', artifact: a, existing: old, digests: digestsOf(a) })
+    ]).toEqual([
+      'create a.zip',
+      'replace a.zip (download 7)',
+      'replace a.zip (download 7 holds no bytes: an unfinished upload)',
+      'unchanged a.zip (download 7 already holds these bytes)'
+    ])
   })
 })

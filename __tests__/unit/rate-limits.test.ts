@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import { ApiError } from '../../src/errors.js'
 import { RateLimitGate, type RateLimitKind, type RateLimitOptions } from '../../src/rate-limits.js'
 import { isTransient } from '../../src/retry.js'
+import { rejectionOf } from '../helpers/rejection.js'
 
 /** A gate on a fake clock: `sleep` moves the clock on and records the wait. */
 function gateAt(startMs: number, overrides: Partial<RateLimitOptions> = {}) {
@@ -153,5 +154,69 @@ describe('RateLimitGate', () => {
     expect(g.gate.check(status, headers, message)).toBeNull()
     expect(g.secondaryHits).toBe(0)
     expect(g.waits).toEqual([])
+  })
+
+  describe('reserve', () => {
+    const budget = (remaining: number, resetMs: number) => ({
+      'x-ratelimit-remaining': String(remaining),
+      'x-ratelimit-reset': String(resetMs / 1000)
+    })
+
+    it('grants at once before any answer told the budget, and while the budget covers the work', async () => {
+      const g = gateAt(T0)
+      const release = await g.gate.reserve(4, 'Replacing a.zip')
+      release()
+      g.gate.observe(budget(4, T0 + 3_600_000))
+      await g.gate.reserve(4, 'Replacing b.zip')
+      expect(g.sleeps).toEqual([])
+    })
+
+    it('refuses, once the reset is further off than rate-limit-wait, work the budget cannot cover, and all later work', async () => {
+      const g = gateAt(T0)
+      const reset = T0 + 3_600_000
+      g.gate.observe(budget(3, reset))
+
+      const error = await rejectionOf<ApiError>(g.gate.reserve(4, 'Replacing app.zip'))
+
+      expect(error).toBeInstanceOf(ApiError)
+      expect(isTransient(error)).toBe(false)
+      expect(error.message).toBe(
+        `Replacing app.zip was not started: GitHub's primary rate limit is exhausted (3 requests left, Replacing app.zip needs 4 with 0 promised to work in hand). It lifts at ${new Date(reset + 1000).toISOString()}, ` +
+          "in 3601 s, longer than 'rate-limit-wait' allows (600 s): re-run after that, or raise 'rate-limit-wait'."
+      )
+      // Every later piece of work is refused at once, even one the budget would cover.
+      await expect(g.gate.reserve(1, 'Creating b.zip')).rejects.toThrow(
+        /^Creating b\.zip was not started: GitHub's primary rate limit is exhausted/
+      )
+      expect(g.sleeps).toEqual([])
+    })
+
+    it('waits for a reset within rate-limit-wait, then grants', async () => {
+      const g = gateAt(T0)
+      const reset = T0 + 30_000
+      g.gate.observe(budget(3, reset))
+
+      const release = await g.gate.reserve(4, 'Replacing app.zip')
+
+      expect(typeof release).toBe('function')
+      expect(g.waits).toEqual([['primary', 31_000]])
+      expect(g.sleeps).toEqual([31_000])
+      expect(g.clock.now).toBe(reset + 1000)
+    })
+
+    it('counts the requests promised to work in hand until they are given back, once', async () => {
+      const g = gateAt(T0)
+      g.gate.observe(budget(8, T0 + 30_000))
+      const first = await g.gate.reserve(4, 'Replacing a.zip')
+      await g.gate.reserve(4, 'Replacing b.zip')
+
+      first()
+      first()
+      // 8 left, 4 still promised: the next 4 fit without waiting, and no more than that.
+      await g.gate.reserve(4, 'Replacing c.zip')
+      expect(g.sleeps).toEqual([])
+      await g.gate.reserve(1, 'Creating d.zip')
+      expect(g.sleeps).toEqual([31_000])
+    })
   })
 })

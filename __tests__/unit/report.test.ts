@@ -1,5 +1,9 @@
-import { beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
 import type { Download } from '../../src/downloads-api.js'
+import type { PlanItem } from '../../src/plan.js'
 import type { Published } from '../../src/publish.js'
 import { createCoreFake } from '../helpers/core-fake.js'
 
@@ -7,7 +11,19 @@ const fake = createCoreFake()
 jest.unstable_mockModule('@actions/core', () => fake.module)
 const { humanSize, setOutputs, writeSummary } = await import('../../src/report.js')
 
-beforeEach(() => fake.reset())
+const savedRunnerTemp = process.env.RUNNER_TEMP
+let runnerTemp: string
+
+beforeEach(async () => {
+  fake.reset()
+  runnerTemp = await mkdtemp(path.join(tmpdir(), 'report-test-'))
+  process.env.RUNNER_TEMP = runnerTemp
+})
+
+afterEach(async () => {
+  process.env.RUNNER_TEMP = savedRunnerTemp
+  await rm(runnerTemp, { recursive: true, force: true })
+})
 
 function published(id: number, name: string, size: number, replaced?: Download): Published {
   return {
@@ -24,6 +40,7 @@ function published(id: number, name: string, size: number, replaced?: Download):
     mimeType: name.endsWith('.txt') ? 'text/plain' : 'application/zip',
     sha256: `${String(id).repeat(12)}${'f'.repeat(52)}`.slice(0, 64),
     md5: 'd41d8cd98f00b204e9800998ecf8427e',
+    status: replaced ? 'replaced' : 'created',
     replaced
   }
 }
@@ -45,13 +62,11 @@ describe('setOutputs', () => {
     expect(fake.outputs.count).toBe('3')
   })
 
-  it('gives downloads as JSON with exactly id, name, size, content_type, url, html_url, sha256', () => {
+  it('gives downloads as JSON with exactly id, name, size, content_type, url, html_url, sha256, status', () => {
     setOutputs([zeta, alpha])
     const downloads = JSON.parse(fake.outputs.downloads) as Record<string, unknown>[]
-    expect(downloads.map((d) => Object.keys(d))).toEqual([
-      ['id', 'name', 'size', 'content_type', 'url', 'html_url', 'sha256'],
-      ['id', 'name', 'size', 'content_type', 'url', 'html_url', 'sha256']
-    ])
+    const keys = ['id', 'name', 'size', 'content_type', 'url', 'html_url', 'sha256', 'status']
+    expect(downloads.map((d) => Object.keys(d))).toEqual([keys, keys])
     expect(downloads[0]).toEqual({
       id: 1,
       name: 'alpha.txt',
@@ -60,13 +75,39 @@ describe('setOutputs', () => {
       content_type: 'text/plain',
       url: 'https://api.github.com/repos/o/r/downloads/1',
       html_url: 'https://github.com/downloads/o/r/alpha.txt',
-      sha256: alpha.sha256
+      sha256: alpha.sha256,
+      status: 'created'
     })
   })
 
-  it('sets empty outputs and a count of 0 when nothing was published', () => {
+  it('says of each download whether it was created, replaced or already there', () => {
+    const old = { ...zeta.download, id: 99 }
+    const kept: Published = { ...Beta, status: 'unchanged' }
+    setOutputs([published(3, 'zeta.zip', 2048, old), alpha, kept])
+    const downloads = JSON.parse(fake.outputs.downloads) as { name: string; status: string }[]
+    expect(downloads.map((d) => [d.name, d.status])).toEqual([
+      ['Beta.zip', 'unchanged'],
+      ['alpha.txt', 'created'],
+      ['zeta.zip', 'replaced']
+    ])
+  })
+
+  it("writes the whole list to the file named by 'downloads-file', under RUNNER_TEMP", async () => {
+    setOutputs([zeta, alpha])
+    const file = fake.outputs['downloads-file']
+    expect(path.dirname(file)).toBe(runnerTemp)
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(JSON.parse(fake.outputs.downloads))
+  })
+
+  it('sets empty outputs and a count of 0 when nothing was published', async () => {
     setOutputs([])
-    expect(fake.outputs).toEqual({ urls: '', downloads: '[]', count: '0' })
+    expect(fake.outputs).toEqual({
+      urls: '',
+      downloads: '[]',
+      count: '0',
+      'downloads-file': expect.any(String)
+    })
+    expect(JSON.parse(await readFile(fake.outputs['downloads-file'], 'utf8'))).toEqual([])
   })
 })
 
@@ -83,11 +124,11 @@ describe('writeSummary', () => {
     expect(fake.summary).toEqual([
       'heading: Downloads for o/r: published',
       [
-        'table: File | Size | SHA-256 | Download',
-        `Beta.zip | 3.0 MiB | <code>222222222222</code> | <a href="https://github.com/downloads/o/r/Beta.zip">https://github.com/downloads/o/r/Beta.zip</a>`,
-        `zeta.zip (replaced) | 2.0 KiB | <code>333333333333</code> | <a href="https://github.com/downloads/o/r/zeta.zip">https://github.com/downloads/o/r/zeta.zip</a>`
+        'table: File | Size | SHA-256 | Download | Status',
+        `Beta.zip | 3.0 MiB | <code>222222222222</code> | <a href="https://github.com/downloads/o/r/Beta.zip">https://github.com/downloads/o/r/Beta.zip</a> | created`,
+        `zeta.zip | 2.0 KiB | <code>333333333333</code> | <a href="https://github.com/downloads/o/r/zeta.zip">https://github.com/downloads/o/r/zeta.zip</a> | replaced download 99`
       ].join('\n'),
-      'raw: 2 files, 3.0 MiB in 2.0 s (1.5 MiB/s)'
+      'raw: 2 files uploaded, 3.0 MiB in 2.0 s (1.5 MiB/s)'
     ])
   })
 
@@ -105,7 +146,9 @@ describe('writeSummary', () => {
     expect(fake.summary).toContain(
       'list: b&lt;1&gt;.zip: S3 refused b&lt;1&gt;.zip: AccessDenied: &quot;no&quot;\nc.zip: The token was refused'
     )
-    expect(fake.summary[fake.summary.length - 1]).toBe('raw: 1 file, 10 B in 2.0 s (5 B/s)')
+    expect(fake.summary[fake.summary.length - 1]).toBe(
+      'raw: 1 file uploaded, 10 B in 2.0 s (5 B/s)'
+    )
   })
 
   it('has no table when nothing landed, and no rate for no time', async () => {
@@ -116,13 +159,18 @@ describe('writeSummary', () => {
       failed: [{ name: 'a', message: 'x' }]
     })
     expect(fake.summary.some((entry) => entry.startsWith('table:'))).toBe(false)
-    expect(fake.summary[fake.summary.length - 1]).toBe('raw: 0 files, 0 B in 0.0 s')
+    expect(fake.summary[fake.summary.length - 1]).toBe('raw: 0 files uploaded, 0 B in 0.0 s')
   })
 
   it('on a dry run shows the plan and says nothing changed', async () => {
-    const plan = [
-      { artifact: alpha.artifact },
-      { artifact: zeta.artifact, replaces: { ...zeta.download, id: 42 } }
+    const plan: PlanItem[] = [
+      { action: 'create', artifact: alpha.artifact },
+      {
+        action: 'replace',
+        artifact: zeta.artifact,
+        replaces: { ...zeta.download, id: 42 },
+        reason: 'replace-existing'
+      }
     ]
     await writeSummary({ ...base, dryRun: true, planned: plan, published: [], failed: [] })
     expect(fake.summary).toEqual([

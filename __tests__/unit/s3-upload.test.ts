@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { appendFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import type { UploadTicket } from '../../src/downloads-api.js'
-import { S3Error } from '../../src/errors.js'
-import type { Artifact } from '../../src/files.js'
+import { LocalFileError, S3Error } from '../../src/errors.js'
+import { LocalFile } from '../../src/local-file.js'
 import { isTransient } from '../../src/retry.js'
 import { formFields, isPolicyExpired, uploadToS3 } from '../../src/s3-upload.js'
 import {
@@ -21,13 +21,16 @@ const S3 = 'https://github.s3.amazonaws.com/'
 
 let dir: string
 let http: FakeHttp
+let opened: LocalFile[]
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 's3-upload-test-'))
   http = new FakeHttp()
+  opened = []
 })
 
 afterEach(async () => {
+  await Promise.all(opened.map((file) => file.close()))
   await rm(dir, { recursive: true, force: true })
   expect(http.unused()).toEqual([])
 })
@@ -54,10 +57,18 @@ function ticketFor(name: string, s3Url = S3): UploadTicket {
   }
 }
 
-async function artifactWith(name: string, bytes: Buffer): Promise<Artifact> {
+/** A file with these bytes, opened for upload as the publisher opens it. */
+async function fileWith(name: string, bytes: Buffer): Promise<LocalFile> {
   const file = path.join(dir, name)
   await writeFile(file, bytes)
-  return { path: file, name, size: bytes.length, contentType: 'application/zip' }
+  const local = await LocalFile.open({
+    path: file,
+    name,
+    size: bytes.length,
+    contentType: 'application/zip'
+  })
+  opened.push(local)
+  return local
 }
 
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex')
@@ -77,11 +88,11 @@ function stored(request: RecordedRequest): ScriptedAnswer {
 describe('uploadToS3', () => {
   it('posts the signed fields in the documented order with the ticket values, then the file', async () => {
     const bytes = Buffer.from('PK\u0003\u0004 a small zip\r\n--not-a-boundary\r\n')
-    const artifact = await artifactWith('app 1.0.zip', bytes)
+    const upload = await fileWith('app 1.0.zip', bytes)
     const ticket = ticketFor('app 1.0.zip')
     http.on('POST', S3, stored)
 
-    await uploadToS3(http, ticket, artifact)
+    await uploadToS3(http, ticket, upload)
 
     const [request] = http.requests
     expect(request.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/)
@@ -103,9 +114,9 @@ describe('uploadToS3', () => {
   })
 
   it('states the real body length in Content-Length and sends no Authorization', async () => {
-    const artifact = await artifactWith('big.bin', randomBytes(3 * 1024 * 1024 + 17))
+    const upload = await fileWith('big.bin', randomBytes(3 * 1024 * 1024 + 17))
     http.on('POST', S3, stored)
-    await uploadToS3(http, ticketFor('big.bin'), artifact)
+    await uploadToS3(http, ticketFor('big.bin'), upload)
     const [request] = http.requests
     expect(request.headers['content-length']).toBe(String(request.body.length))
     expect(request.headers).not.toHaveProperty('authorization')
@@ -114,9 +125,9 @@ describe('uploadToS3', () => {
 
   it('counts a non-ASCII name in bytes, not characters, in Content-Length', async () => {
     const name = 'résumé 日本語.pdf'
-    const artifact = await artifactWith(name, Buffer.from('%PDF-1.7'))
+    const upload = await fileWith(name, Buffer.from('%PDF-1.7'))
     http.on('POST', S3, stored)
-    await uploadToS3(http, ticketFor(name), artifact)
+    await uploadToS3(http, ticketFor(name), upload)
     const [request] = http.requests
     expect(request.headers['content-length']).toBe(String(request.body.length))
     const parts = parseMultipart(request.body, request.headers['content-type'])
@@ -128,11 +139,11 @@ describe('uploadToS3', () => {
 
   it('returns the byte count and the MD5 and SHA-256 of the bytes sent', async () => {
     const bytes = randomBytes(2 * 1024 * 1024 + 5)
-    const artifact = await artifactWith('data.bin', bytes)
+    const upload = await fileWith('data.bin', bytes)
     const progress: number[] = []
     http.on('POST', S3, stored)
 
-    const result = await uploadToS3(http, ticketFor('data.bin'), artifact, {
+    const result = await uploadToS3(http, ticketFor('data.bin'), upload, {
       onProgress: (sent) => progress.push(sent)
     })
 
@@ -149,21 +160,21 @@ describe('uploadToS3', () => {
 
   it('takes the ETag from the XML when the header is missing', async () => {
     const bytes = Buffer.from('hello')
-    const artifact = await artifactWith('a.txt', bytes)
+    const upload = await fileWith('a.txt', bytes)
     http.on('POST', S3, {
       status: 201,
       body: `<PostResponse><ETag>&quot;${md5(bytes)}&quot;</ETag></PostResponse>`
     })
-    expect((await uploadToS3(http, ticketFor('a.txt'), artifact)).etag).toBe(md5(bytes))
+    expect((await uploadToS3(http, ticketFor('a.txt'), upload)).etag).toBe(md5(bytes))
   })
 
   // Bug: form-data takes `knownLength: 0` for "unknown", so getLengthSync() fails ("Unhandled
   // error. (Error: Cannot calculate proper length in synchronous way.") and an empty file,
   // which findArtifacts accepts, can never be uploaded.
   it('uploads an empty file', async () => {
-    const artifact = await artifactWith('EMPTY.md', Buffer.alloc(0))
+    const upload = await fileWith('EMPTY.md', Buffer.alloc(0))
     http.fallback(stored)
-    const result = await uploadToS3(http, ticketFor('EMPTY.md'), artifact)
+    const result = await uploadToS3(http, ticketFor('EMPTY.md'), upload)
     expect(result.bytes).toBe(0)
     expect(result.md5).toBe('d41d8cd98f00b204e9800998ecf8427e')
     const [request] = http.requests
@@ -173,8 +184,8 @@ describe('uploadToS3', () => {
   it.each(['http://s3.example.test/', 'http://10.0.0.5:9000/'])(
     'refuses a plain-http upload URL to another machine (%s)',
     async (url) => {
-      const artifact = await artifactWith('a.zip', Buffer.from('x'))
-      const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip', url), artifact))
+      const upload = await fileWith('a.zip', Buffer.from('x'))
+      const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip', url), upload))
       expect(error).toBeInstanceOf(S3Error)
       expect(error.message).toBe(
         `The server handed out a plain-http upload URL (${new URL(url).origin}); refusing to send a.zip unencrypted.`
@@ -186,17 +197,17 @@ describe('uploadToS3', () => {
 
   it('accepts a plain-http upload URL on this machine (the emulator)', async () => {
     const local = 'http://127.0.0.1:9000/bucket'
-    const artifact = await artifactWith('a.zip', Buffer.from('x'))
+    const upload = await fileWith('a.zip', Buffer.from('x'))
     http.on('POST', local, stored)
-    await expect(uploadToS3(http, ticketFor('a.zip', local), artifact)).resolves.toMatchObject({
+    await expect(uploadToS3(http, ticketFor('a.zip', local), upload)).resolves.toMatchObject({
       bytes: 1
     })
   })
 
   it('fails, as worth retrying, when the ETag is not the MD5 of the bytes sent', async () => {
-    const artifact = await artifactWith('a.zip', Buffer.from('the bytes'))
+    const upload = await fileWith('a.zip', Buffer.from('the bytes'))
     http.on('POST', S3, { status: 201, headers: { etag: '"0123456789abcdef0123456789abcdef"' } })
-    const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), artifact))
+    const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), upload))
     expect(error).toBeInstanceOf(S3Error)
     expect(error.code).toBe('BadDigest')
     expect(error.message).toBe(
@@ -214,9 +225,9 @@ describe('uploadToS3', () => {
       'Your socket connection to the server was not read from or written to within the timeout period.'
     ]
   ])('takes %i %s as transient, with its code', async (status, code, message) => {
-    const artifact = await artifactWith('a.zip', Buffer.from('x'))
+    const upload = await fileWith('a.zip', Buffer.from('x'))
     http.on('POST', S3, s3Error(status, code, message))
-    const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), artifact))
+    const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), upload))
     expect(error).toBeInstanceOf(S3Error)
     expect(error.code).toBe(code)
     expect(error.status).toBe(status)
@@ -225,13 +236,13 @@ describe('uploadToS3', () => {
   })
 
   it('recognises an expired policy', async () => {
-    const artifact = await artifactWith('a.zip', Buffer.from('x'))
+    const upload = await fileWith('a.zip', Buffer.from('x'))
     http.on(
       'POST',
       S3,
       s3Error(403, 'AccessDenied', 'Invalid according to Policy: Policy expired.')
     )
-    const error = await rejectionOf(uploadToS3(http, ticketFor('a.zip'), artifact))
+    const error = await rejectionOf(uploadToS3(http, ticketFor('a.zip'), upload))
     expect(isPolicyExpired(error)).toBe(true)
     expect(isTransient(error)).toBe(false)
   })
@@ -243,39 +254,51 @@ describe('uploadToS3', () => {
       'The request signature we calculated does not match the signature you provided.'
     ]
   ])('takes %s (%s) as final, and no expired policy', async (code, message) => {
-    const artifact = await artifactWith('a.zip', Buffer.from('x'))
+    const upload = await fileWith('a.zip', Buffer.from('x'))
     http.on('POST', S3, s3Error(403, code, message))
-    const error = await rejectionOf(uploadToS3(http, ticketFor('a.zip'), artifact))
+    const error = await rejectionOf(uploadToS3(http, ticketFor('a.zip'), upload))
     expect(error).toBeInstanceOf(S3Error)
     expect(isPolicyExpired(error)).toBe(false)
     expect(isTransient(error)).toBe(false)
   })
 
   it('reports an answer without XML by its status', async () => {
-    const artifact = await artifactWith('a.zip', Buffer.from('x'))
+    const upload = await fileWith('a.zip', Buffer.from('x'))
     http.on('POST', S3, { status: 502, body: 'Bad Gateway' })
-    const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), artifact))
+    const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), upload))
     expect(error.message).toBe('S3 answered 502 for a.zip: Bad Gateway')
     expect(error.code).toBe('HTTP502')
     expect(isTransient(error)).toBe(true)
   })
 
-  it('notices a file that grew after it was measured', async () => {
-    const artifact = await artifactWith('grow.log', Buffer.from('0123456789'))
-    await writeFile(artifact.path, '0123456789 and more')
+  it('notices a file that grew after it was opened, naming its path, and does not retry', async () => {
+    const file = await fileWith('grow.log', Buffer.from('0123456789'))
+    await appendFile(file.artifact.path, ' and more')
     // The body breaks off before any answer: nothing to script.
     http.fallback(stored)
-    await expect(uploadToS3(http, ticketFor('grow.log'), artifact)).rejects.toThrow(
-      'grow.log changed while it was uploaded (it was 10 bytes when the run began)'
+    const error = await rejectionOf(uploadToS3(http, ticketFor('grow.log'), file))
+    expect(error).toBeInstanceOf(LocalFileError)
+    expect((error as Error).message).toBe(
+      `${file.artifact.path} changed while it was uploaded (it was 10 bytes when the run began): make sure no other step writes it.`
+    )
+    expect(isTransient(error)).toBe(false)
+  })
+
+  it('notices a file that shrank after it was opened', async () => {
+    const file = await fileWith('shrink.log', Buffer.from('0123456789'))
+    await truncate(file.artifact.path, 4)
+    http.fallback(stored)
+    await expect(uploadToS3(http, ticketFor('shrink.log'), file)).rejects.toThrow(
+      `${file.artifact.path} changed while it was uploaded (it was 10 bytes when the run began)`
     )
   })
 
-  it('re-reads the file on every call, so a retry sends every byte again', async () => {
+  it('reads the file from its first byte on every call, so a retry sends every byte again', async () => {
     const bytes = randomBytes(1024 * 1024 + 3)
-    const artifact = await artifactWith('again.bin', bytes)
+    const upload = await fileWith('again.bin', bytes)
     http.on('POST', S3, s3Error(503, 'SlowDown', 'Please reduce your request rate.'), stored)
-    await expect(uploadToS3(http, ticketFor('again.bin'), artifact)).rejects.toThrow('SlowDown')
-    await expect(uploadToS3(http, ticketFor('again.bin'), artifact)).resolves.toMatchObject({
+    await expect(uploadToS3(http, ticketFor('again.bin'), upload)).rejects.toThrow('SlowDown')
+    await expect(uploadToS3(http, ticketFor('again.bin'), upload)).resolves.toMatchObject({
       md5: md5(bytes)
     })
     const second = parseMultipart(http.requests[1].body, http.requests[1].headers['content-type'])

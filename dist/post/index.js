@@ -48799,7 +48799,7 @@ class NetworkError extends ActionError {
  * The run was cancelled (the runner's SIGINT or SIGTERM): the work in hand stops, and what it
  * left half-done is undone. Never retried.
  */
-class errors_CancelledError extends ActionError {
+class CancelledError extends ActionError {
     constructor(message = 'cancelled') {
         super(message);
     }
@@ -48872,12 +48872,12 @@ class cancellation_Cancellation {
         }
         this.signalName = name;
         this.say(`${name} received: the run was cancelled. No new file starts, uploads in flight stop, and what they left half-done is undone.`);
-        this.controller.abort(new errors_CancelledError(`cancelled (${name})`));
+        this.controller.abort(new CancelledError(`cancelled (${name})`));
     }
     /** Throws once cancelled: called before each step that would change something. */
     check() {
         if (this.cancelled)
-            throw new errors_CancelledError(`cancelled (${this.reason}) before it started`);
+            throw new CancelledError(`cancelled (${this.reason}) before it started`);
     }
 }
 
@@ -52980,7 +52980,17 @@ class journal_Journal {
     }
     /** Opens (creating or appending to) the journal at `path`. */
     static open(path) {
-        return new journal_Journal(path, (0,external_node_fs_namespaceObject.openSync)(path, 'a', 0o600));
+        const fd = (0,external_node_fs_namespaceObject.openSync)(path, 'a+', 0o600);
+        // A kill in the middle of a write leaves a line without its end: start on a fresh line,
+        // so that the next entry is not glued to the broken one.
+        const size = (0,external_node_fs_namespaceObject.fstatSync)(fd).size;
+        if (size > 0) {
+            const last = Buffer.alloc(1);
+            (0,external_node_fs_namespaceObject.readSync)(fd, last, 0, 1, size - 1);
+            if (last[0] !== 0x0a)
+                (0,external_node_fs_namespaceObject.writeSync)(fd, '\n');
+        }
+        return new journal_Journal(path, fd);
     }
     /**
      * Appends an entry and waits until it is on disk. Synchronous on purpose: once this returns
@@ -53044,7 +53054,8 @@ function journal_namesToSettle(entries) {
                 Object.assign(of(entry.name), { createPending: true, createdId: undefined, landed: false });
                 break;
             case 'created':
-                of(entry.name).createdId = entry.id;
+                // Also after a `removed`: a create made again (a lost answer cleared) reopens the name.
+                Object.assign(of(entry.name), { createPending: true, createdId: entry.id, landed: false });
                 break;
             case 'landed':
                 Object.assign(of(entry.name), {
@@ -53057,7 +53068,10 @@ function journal_namesToSettle(entries) {
                 Object.assign(of(entry.name), { createPending: false, createdId: undefined });
                 break;
             case 'delete':
-                of(entry.name).replaced = { ...entry, deleted: false };
+                // A download without bytes holds nothing to put back: only its successor's record
+                // (a pending create) can be left half-made.
+                if (entry.copy !== null)
+                    of(entry.name).replaced = { ...entry, deleted: false };
                 break;
             case 'deleted': {
                 const replaced = of(entry.name).replaced;
@@ -53605,7 +53619,7 @@ async function withRetry(what, options, attempt) {
             if (!isTransient(error))
                 throw error;
             if (options.signal?.aborted) {
-                throw new errors_CancelledError(`${what}: cancelled after attempt ${n} (${errors_describe(error)})`);
+                throw new CancelledError(`${what}: cancelled after attempt ${n} (${errors_describe(error)})`);
             }
             if (n >= options.maxAttempts) {
                 throw new ActionError(`${what} failed: ${errors_describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`, { cause: error });
@@ -53620,7 +53634,7 @@ async function withRetry(what, options, attempt) {
             else
                 await sleepUnless(delayMs, options.signal, wait);
             if (options.signal?.aborted) {
-                throw new errors_CancelledError(`${what}: cancelled after attempt ${n} (${errors_describe(error)})`);
+                throw new CancelledError(`${what}: cancelled after attempt ${n} (${errors_describe(error)})`);
             }
         }
     }
@@ -54100,6 +54114,9 @@ async function* fileChunks(file, digests, onProgress) {
 
 
 
+/** A delete whose outcome is unknown: its answer was lost and the server cannot be asked. */
+class UnsureDeleteError extends ActionError {
+}
 /**
  * API requests a replace may need: the delete, the create, and should the upload fail, the
  * delete of the new record and the create that puts the old bytes back.
@@ -54125,7 +54142,10 @@ class publish_Publisher {
             return {
                 artifact,
                 download: item.existing,
-                mimeType: item.existing.contentType,
+                // Lists may give a bare extension (`.zip`) where a create answered a MIME type.
+                mimeType: item.existing.contentType.includes('/')
+                    ? item.existing.contentType
+                    : artifact.contentType,
                 sha256: item.digests.sha256,
                 md5: item.digests.md5,
                 status: 'unchanged'
@@ -54183,7 +54203,13 @@ class publish_Publisher {
                 size: copy?.size ?? 0,
                 md5: copy?.md5 ?? null
             });
-            await this.deleteForReplace(old);
+            try {
+                await this.deleteForReplace(old);
+            }
+            catch (error) {
+                keepCopy = error instanceof UnsureDeleteError;
+                throw error;
+            }
             journal.record({ op: 'deleted', name, id: old.id });
             log_info(`Deleted the previous ${name} (download ${old.id}).`);
             try {
@@ -54217,9 +54243,13 @@ class publish_Publisher {
                 journal.record({ op: 'kept', name: old.name, id: old.id });
                 throw new ConflictError(`${errors_describe(error)}: another run or a person is changing ${old.name} at the same time. This run left ${old.name} to them; run the job again once they are done.`, { cause: error });
             }
-            const stillThere = await api.list().then((all) => all.some((d) => d.id === old.id), () => true);
-            if (!stillThere)
+            const stillThere = await api.list().then((all) => all.some((d) => d.id === old.id), () => undefined);
+            if (stillThere === false)
                 return;
+            if (stillThere === undefined) {
+                // The delete may have happened with its answer lost: the copy is all that is sure.
+                throw new UnsureDeleteError(`${errors_describe(error)} Whether the existing ${old.name} (download ${old.id}) was deleted cannot be told, so its copy is kept and the post step checks.`, { cause: error });
+            }
             journal.record({ op: 'kept', name: old.name, id: old.id });
             throw new ActionError(`${errors_describe(error)} The existing ${old.name} (download ${old.id}) was left as it is.`, { cause: error });
         }
@@ -54295,6 +54325,11 @@ class publish_Publisher {
         catch (error) {
             if (error instanceof LostCreateError) {
                 const cleared = await this.clearEmptyRecords(spec.name);
+                if (error.cause instanceof CancelledError) {
+                    if (cleared)
+                        journal.record({ op: 'removed', name: spec.name, id: null });
+                    throw new CancelledError(`${errors_describe(error.cause)}. ${cleared ? 'No record of it was left behind.' : 'A record of it may be left behind: the post step checks.'}`);
+                }
                 if (cleared)
                     journal.record({ op: 'removed', name: spec.name, id: null });
                 if (error.exists && cleared) {
@@ -54344,7 +54379,7 @@ class publish_Publisher {
         }
         catch (error) {
             await (0,promises_.rm)(copyPath, { force: true });
-            if (error instanceof errors_CancelledError)
+            if (error instanceof CancelledError)
                 throw error;
             throw new ActionError(`Could not save a copy of the existing ${download.name} before replacing it, so it was left as it is: ${errors_describe(error)}`, { cause: error });
         }
@@ -54360,8 +54395,8 @@ class publish_Publisher {
      */
     async restore(previous, copy, cause) {
         // The same kind of error as the cause, with what became of the old download added.
-        const failure = (note) => cause instanceof errors_CancelledError
-            ? new errors_CancelledError(`${errors_describe(cause)}. ${note}`)
+        const failure = (note) => cause instanceof CancelledError
+            ? new CancelledError(`${errors_describe(cause)}. ${note}`)
             : new ActionError(`${errors_describe(cause)} ${note}`, { cause });
         if (copy === null) {
             return {
@@ -54535,7 +54570,7 @@ function createHttpClient(timeouts = DEFAULT_TIMEOUTS) {
             }
             catch (error) {
                 if (request.signal?.aborted) {
-                    throw new errors_CancelledError(`${request.method} ${hostOf(request.url)} stopped: cancelled`);
+                    throw new CancelledError(`${request.method} ${hostOf(request.url)} stopped: cancelled`);
                 }
                 // Our own errors from a request body (a file that changed) pass through as they are.
                 if (error instanceof ActionError)
@@ -54837,7 +54872,7 @@ class StoredBytes {
             }
             catch (error) {
                 if (signal?.aborted)
-                    throw new errors_CancelledError(`saving a copy of ${download.name} stopped`);
+                    throw new CancelledError(`saving a copy of ${download.name} stopped`);
                 // The file system's errors are ours to report as such; the rest is the network.
                 if (isFileSystemError(error)) {
                     throw new LocalFileError(`Could not write the copy to ${destination}: ${error.message}`, { cause: error });
@@ -55196,11 +55231,7 @@ async function publishAll(plan, session, publisher) {
         if (result.status === 'fulfilled')
             published.push(result.value);
         else {
-            failed.push({
-                name: plan[i].artifact.name,
-                message: describe(result.reason),
-                cancelled: result.reason instanceof CancelledError
-            });
+            failed.push({ name: plan[i].artifact.name, message: describe(result.reason) });
         }
     });
     return { published, failed };
