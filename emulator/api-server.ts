@@ -2,11 +2,19 @@
  * The API origin: api.github.com's Downloads endpoints, plus github.com's `html_url` redirect
  * to S3 (downloads-api.txt; protocol-notes.md "The Downloads API" and "Rate limits").
  */
-import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http'
+import {
+  createServer,
+  STATUS_CODES,
+  validateHeaderValue,
+  type IncomingMessage,
+  type Server
+} from 'node:http'
 import type { ServerResponse } from 'node:http'
 import {
   delay,
   objectUrl,
+  parseTarget,
+  recordOf,
   recordRequest,
   type EmulatorContext,
   type ServerFactory
@@ -134,6 +142,8 @@ export function createApiServer(
     handle(context, req, res).catch(() => {
       // A handler bug or a socket that went away: never leave the client hanging.
       if (!res.headersSent && !res.destroyed) {
+        const record = recordOf(req)
+        if (record) record.status = 500
         res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8' })
         res.end(JSON.stringify({ message: 'Server Error' }))
       } else {
@@ -149,7 +159,12 @@ async function handle(
   res: ServerResponse
 ): Promise<void> {
   const method = req.method ?? 'GET'
-  const url = new URL(req.url ?? '/', 'http://emulator.invalid')
+  const url = parseTarget(req.url)
+  if (!url) {
+    // `GET http://[/x`: a request target that is no URL. A 400, as any HTTP front end gives.
+    const record = recordRequest(context, 'api', 'other', req)
+    return new Answer(req, res, record, false).message(400, 'Bad Request')
+  }
   const route = classify(method, url.pathname)
   const record = recordRequest(context, 'api', route.hop, req)
 
@@ -318,24 +333,34 @@ function list(context: EmulatorContext, repo: string, url: URL, api: Answer): vo
 
 type FieldError = { resource: 'Download'; field: string; code: 'missing_field' | 'invalid' }
 
-function validName(name: string): boolean {
+/**
+ * Whether a string is well-formed Unicode: no lone surrogate. JSON may carry one
+ * (`"\ud800"`), but it cannot be UTF-8, a URL or a file name.
+ */
+export function isWellFormed(value: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value)
+}
+
+/** Whether the API accepts `name` for a download (`emulator.seed` checks the same). */
+export function validName(name: string): boolean {
   return (
     name !== '' &&
     name !== '.' &&
     name !== '..' &&
     !name.includes('/') &&
+    isWellFormed(name) &&
     // Control characters cannot appear in an S3 form field or a file name.
     ![...name].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) &&
     Buffer.byteLength(name) <= MAX_NAME_BYTES
   )
 }
 
-function create(
+async function create(
   context: EmulatorContext,
   repo: string,
   body: Buffer | undefined,
   api: Answer
-): void {
+): Promise<void> {
   if (body === undefined) return api.message(413, 'Payload too large')
   let input: unknown
   try {
@@ -356,13 +381,27 @@ function create(
   if (name === undefined || name === null) problem('name', 'missing_field')
   else if (typeof name !== 'string' || !validName(name)) problem('name', 'invalid')
   if (size === undefined || size === null) problem('size', 'missing_field')
-  else if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+  else if (
+    typeof size !== 'number' ||
+    !Number.isSafeInteger(size) ||
+    size < 0 ||
+    // JSON.parse reads `-0` as negative zero: not a size.
+    Object.is(size, -0)
+  ) {
     problem('size', 'invalid')
   }
-  if (description !== undefined && description !== null && typeof description !== 'string') {
+  if (
+    description !== undefined &&
+    description !== null &&
+    (typeof description !== 'string' || !isWellFormed(description))
+  ) {
     problem('description', 'invalid')
   }
-  if (contentType !== undefined && contentType !== null && typeof contentType !== 'string') {
+  if (
+    contentType !== undefined &&
+    contentType !== null &&
+    (typeof contentType !== 'string' || !isWellFormed(contentType))
+  ) {
     problem('content_type', 'invalid')
   }
   if (errors.length > 0 || typeof name !== 'string' || typeof size !== 'number') {
@@ -383,6 +422,23 @@ function create(
     mimeType,
     declaredSize: size
   })
+  // Atomic: everything that can still fail runs before the create counts as done, and a
+  // failure takes the download back out, so a failed create never leaves one behind.
+  let payload: string
+  let location: string
+  try {
+    payload = JSON.stringify(createResponse(context, record))
+    location = downloadUrl(context, record)
+    validateHeaderValue('Location', location)
+  } catch (err) {
+    await context.store.remove(record)
+    throw err
+  }
+  api.send(201, { 'Content-Type': 'application/json; charset=utf-8', Location: location }, payload)
+}
+
+/** The create response: field order and names as recorded in 2013 (recorded-exchange-2013.txt). */
+function createResponse(context: EmulatorContext, record: DownloadRecord): Record<string, unknown> {
   const expiration = new Date(Date.now() + context.policyTtlSeconds * 1000)
   const policy = issuePolicy({
     expiration,
@@ -391,27 +447,21 @@ function create(
     acl: context.acl,
     successActionStatus: '201'
   })
-  const url = downloadUrl(context, record)
-  // Field order and names as recorded in 2013 (recorded-exchange-2013.txt).
-  api.json(
-    201,
-    {
-      ...listItem(context, record),
-      policy,
-      signature: signPolicy(context.secret, policy),
-      bucket: context.bucket,
-      accesskeyid: context.accessKeyId,
-      path: record.key,
-      acl: context.acl,
-      expirationdate: formatExpiration(expiration),
-      prefix: `downloads/${record.repo}`,
-      mime_type: mimeType,
-      redirect: false,
-      'x-amz-meta-content-disposition': `attachment; filename=${name}`,
-      s3_url: context.s3Url
-    },
-    { Location: url }
-  )
+  return {
+    ...listItem(context, record),
+    policy,
+    signature: signPolicy(context.secret, policy),
+    bucket: context.bucket,
+    accesskeyid: context.accessKeyId,
+    path: record.key,
+    acl: context.acl,
+    expirationdate: formatExpiration(expiration),
+    prefix: `downloads/${record.repo}`,
+    mime_type: record.mimeType,
+    redirect: false,
+    'x-amz-meta-content-disposition': `attachment; filename=${record.name}`,
+    s3_url: context.s3Url
+  }
 }
 
 function redirectToObject(

@@ -29,6 +29,9 @@ export interface EmulatorContext {
   s3Url: string
 }
 
+/** Each request's log entry, for the error path that has only the request. */
+const records = new WeakMap<IncomingMessage, RequestRecord>()
+
 /** Appends a request to the log at arrival; the handler fills in status and fault later. */
 export function recordRequest(
   context: EmulatorContext,
@@ -46,11 +49,33 @@ export function recordRequest(
     connection: `${req.socket.remoteAddress}:${req.socket.remotePort}`
   }
   context.requests.push(record)
+  records.set(req, record)
   return record
+}
+
+/** The log entry of `req`, once it was recorded. */
+export function recordOf(req: IncomingMessage): RequestRecord | undefined {
+  return records.get(req)
 }
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * The request target as a URL: origin-form (`/path?query`) or absolute-form
+ * (`http://host/path`, which HTTP/1.1 servers must accept). Undefined when it does not parse
+ * as an http(s) URL; the servers answer 400 then.
+ */
+export function parseTarget(target: string | undefined): URL | undefined {
+  const raw = target ?? '/'
+  try {
+    // Origin-form is parsed against a fixed origin by concatenation, so `//x` stays a path.
+    const url = raw.startsWith('/') ? new URL(`http://emulator.invalid${raw}`) : new URL(raw)
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** The S3 URL of an object: each key segment URL-encoded, as github.com's redirect had it. */

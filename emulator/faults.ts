@@ -101,6 +101,16 @@ function resolve(rule: FaultRule, origin: 'api' | 's3'): ActiveFault {
   return fault
 }
 
+/** Refuses rules the servers could not carry out, at once rather than as a 500 later. */
+function checkRule(rule: FaultRule): void {
+  if (
+    rule.status !== undefined &&
+    !(Number.isInteger(rule.status) && rule.status >= 200 && rule.status <= 599)
+  ) {
+    throw new RangeError(`fault status must be an integer within 200..599, got ${rule.status}`)
+  }
+}
+
 /** The {@link FaultInjector} the tests see, plus the servers' side of it. */
 export class FaultController implements FaultInjector {
   private rules: { rule: FaultRule; left: number }[] = []
@@ -109,6 +119,7 @@ export class FaultController implements FaultInjector {
   private counts: Record<string, number> = {}
 
   inject(rule: FaultRule): void {
+    checkRule(rule)
     this.rules.push({ rule, left: rule.times ?? 1 })
   }
 

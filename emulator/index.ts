@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createApiServer } from './api-server.js'
+import { createApiServer, validName } from './api-server.js'
 import type { EmulatorContext, ServerFactory } from './context.js'
 import { FaultController } from './faults.js'
 import { decideMimeType } from './mime-type.js'
@@ -54,6 +54,12 @@ function closeServer(server: Server): Promise<void> {
   })
 }
 
+function checkPolicyTtl(seconds: number): void {
+  if (!Number.isFinite(seconds)) {
+    throw new RangeError(`the policy lifetime must be a finite number of seconds, got ${seconds}`)
+  }
+}
+
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
@@ -64,6 +70,7 @@ function urlHost(host: string): string {
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? '127.0.0.1'
+  if (options.policyTtlSeconds !== undefined) checkPolicyTtl(options.policyTtlSeconds)
   const ownsStorage = options.storageDir === undefined
   const storageDir = options.storageDir ?? (await mkdtemp(join(tmpdir(), 'downloads-emulator-')))
   await mkdir(storageDir, { recursive: true })
@@ -114,6 +121,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     seed(repo, d): StoredDownload {
       const canonical = context.store.resolveRepo(repo)
       if (canonical === undefined) throw new Error(`unknown repository: ${repo}`)
+      // The names the API refuses would break the list and the redirect.
+      if (!validName(d.name)) throw new Error(`invalid download name: ${JSON.stringify(d.name)}`)
       if (context.store.findByName(canonical, d.name)) {
         throw new Error(`download already exists: ${d.name}`)
       }
@@ -132,6 +141,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return toStoredDownload(record)
     },
     setPolicyTtl(seconds: number): void {
+      checkPolicyTtl(seconds)
       context.policyTtlSeconds = seconds
     },
     close(): Promise<void> {
