@@ -134,10 +134,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         mimeType,
         declaredSize: Buffer.byteLength(d.content)
       })
-      context.store.seedUploaded(
-        record,
-        typeof d.content === 'string' ? Buffer.from(d.content) : d.content
-      )
+      try {
+        context.store.seedUploaded(
+          record,
+          typeof d.content === 'string' ? Buffer.from(d.content) : d.content
+        )
+      } catch (err) {
+        context.store.forget(record)
+        throw err
+      }
       return toStoredDownload(record)
     },
     setPolicyTtl(seconds: number): void {

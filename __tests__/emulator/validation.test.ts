@@ -1,9 +1,21 @@
 /**
  * Inputs that once gave a 500 or left state behind. GitHub answered them with a 4xx and kept
- * nothing.
+ * nothing; S3 refused them or served what it stored.
  */
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { startEmulator, type Emulator } from '../../emulator/index.js'
-import { REPO, api, createDownload, rawHttp } from './helpers.js'
+import { signPolicy } from '../../emulator/policy.js'
+import {
+  REPO,
+  api,
+  createDownload,
+  postForm,
+  rawHttp,
+  s3Code,
+  s3Message,
+  specParts
+} from './helpers.js'
 
 let emulator: Emulator
 
@@ -121,7 +133,18 @@ describe('request targets', () => {
     ])
   })
 
-  it('takes absolute-form targets, as HTTP/1.1 servers must (API)', async () => {
+  it('answers 400 InvalidURI to a target that is no URL (S3)', async () => {
+    const answer = await rawHttp(
+      emulator.s3Url,
+      'GET http://[/x HTTP/1.1\r\nHost: s3\r\nConnection: close\r\n\r\n'
+    )
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+    expect(answer).toContain('<Code>InvalidURI</Code>')
+    expect(emulator.requests.at(-1)).toMatchObject({ origin: 's3', status: 400 })
+  })
+
+  it('takes absolute-form targets, as HTTP/1.1 servers must', async () => {
+    emulator.seed(REPO, { name: 'abs.txt', content: 'absolute' })
     const apiHost = new URL(emulator.apiUrl).host
     const list = await rawHttp(
       emulator.apiUrl,
@@ -129,6 +152,67 @@ describe('request targets', () => {
         'Authorization: token emulator-token\r\nConnection: close\r\n\r\n'
     )
     expect(list).toMatch(/^HTTP\/1\.1 200 /)
+    expect(list).toContain('"name":"abs.txt"')
+    const s3Host = new URL(emulator.s3Url).host
+    const object = await rawHttp(
+      emulator.s3Url,
+      `GET http://${s3Host}/downloads/${REPO}/abs.txt HTTP/1.1\r\nHost: ${s3Host}\r\n` +
+        'Connection: close\r\n\r\n'
+    )
+    expect(object).toMatch(/^HTTP\/1\.1 200 /)
+    expect(object.endsWith('\r\n\r\nabsolute')).toBe(true)
+  })
+})
+
+describe('S3 inputs', () => {
+  it('refuses a Content-Type field that cannot be a header, so the object GET cannot fail', async () => {
+    const ticket = await createDownload(emulator, 'ct.txt', 5)
+    for (const [value, message] of [
+      ['text/\u2603', 'Header value cannot be represented using ISO-8859-1.'],
+      ['text/plain\r\nX-Evil: 1', 'Header value contains a control character.']
+    ] as const) {
+      const parts = specParts(ticket, 'hello').map((part) =>
+        part.name === 'Content-Type' ? { ...part, value } : part
+      )
+      const answer = await postForm(emulator, parts)
+      expect({ status: answer.status, code: s3Code(answer.body) }).toEqual({
+        status: 400,
+        code: 'InvalidArgument'
+      })
+      expect(s3Message(answer.body)).toBe(message)
+    }
+    expect(emulator.downloads(REPO)[0]?.uploaded).toBe(false)
+    expect((await fetch(ticket.html_url)).status).toBe(404)
+    expect(await readdir(join(emulator.storageDir, '.incoming'))).toEqual([])
+
+    const latin1 = specParts(ticket, 'hello').map((part) =>
+      part.name === 'Content-Type' ? { ...part, value: 'text/plain; charset=utf-8' } : part
+    )
+    expect((await postForm(emulator, latin1)).status).toBe(201)
+    const served = await fetch(ticket.html_url)
+    expect(served.headers.get('content-type')).toBe('text/plain; charset=utf-8')
+    expect(await served.text()).toBe('hello')
+  })
+
+  it('refuses a signed policy nested too deep with 400 InvalidPolicyDocument', async () => {
+    await emulator.close()
+    const secret = 'deep-secret'
+    emulator = await startEmulator({ secret })
+    const ticket = await createDownload(emulator, 'deep.txt', 5)
+    const depth = 5000
+    const policy = Buffer.from(
+      `{"expiration":"2100-01-01T00:00:00Z","conditions":[${'['.repeat(depth)}${']'.repeat(depth)}]}`
+    ).toString('base64')
+    const parts = specParts(ticket, 'hello').map((part) => {
+      if (part.name === 'Policy') return { ...part, value: policy }
+      if (part.name === 'Signature') return { ...part, value: signPolicy(secret, policy) }
+      return part
+    })
+    const answer = await postForm(emulator, parts)
+    expect({ status: answer.status, code: s3Code(answer.body) }).toEqual({
+      status: 400,
+      code: 'InvalidPolicyDocument'
+    })
   })
 })
 
