@@ -12,6 +12,7 @@ import {
 import type { ServerResponse } from 'node:http'
 import {
   delay,
+  holdAnswer,
   objectUrl,
   parseTarget,
   recordOf,
@@ -24,7 +25,7 @@ import { decideMimeType } from './mime-type.js'
 import { formatExpiration, issuePolicy, signPolicy } from './policy.js'
 import { rateLimitHeaders, type RateState } from './rate-limit.js'
 import type { DownloadRecord } from './store.js'
-import type { RequestRecord } from './types.js'
+import type { CommitHop, RequestRecord } from './types.js'
 
 /** A create body larger than this is not a Downloads request. */
 const MAX_JSON_BYTES = 1024 * 1024
@@ -86,25 +87,44 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return tooLarge ? undefined : Buffer.concat(chunks)
 }
 
-/** Answers one request, or loses the answer when a `resetAfterCommit` fault says so. */
+/**
+ * Answers one request: holds the answer after a commit when a `holdAfterCommitMs` fault says
+ * so, and loses it when a `resetAfterCommit` fault does.
+ */
 class Answer {
   constructor(
+    private readonly context: EmulatorContext,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly record: RequestRecord,
-    private readonly loseIt: boolean,
+    private readonly fault: ActiveFault | undefined,
     private readonly extraHeaders: Record<string, string> = {}
   ) {}
 
   withHeaders(headers: Record<string, string>): Answer {
-    return new Answer(this.req, this.res, this.record, this.loseIt, {
+    return new Answer(this.context, this.req, this.res, this.record, this.fault, {
       ...this.extraHeaders,
       ...headers
     })
   }
 
+  /**
+   * The work of `hop` is done in the store: marks the request committed, then holds the
+   * answer if a fault says so. False when the client went away meanwhile: do not answer.
+   */
+  async commit(hop: CommitHop, name: string): Promise<boolean> {
+    this.context.waiters.committed(this.record, hop, name)
+    const hold = this.fault?.holdAfterCommitMs ?? 0
+    if (hold > 0 && !(await holdAnswer(this.context, this.req, this.res, hold))) {
+      this.record.status = 0
+      this.req.socket.destroy()
+      return false
+    }
+    return true
+  }
+
   send(status: number, headers: Record<string, string>, body?: string): void {
-    if (this.loseIt) {
+    if (this.fault?.resetAfterCommit) {
       this.record.status = 0
       this.req.socket.destroy()
       return
@@ -163,7 +183,7 @@ async function handle(
   if (!url) {
     // `GET http://[/x`: a request target that is no URL. A 400, as any HTTP front end gives.
     const record = recordRequest(context, 'api', 'other', req)
-    return new Answer(req, res, record, false).message(400, 'Bad Request')
+    return new Answer(context, req, res, record, undefined).message(400, 'Bad Request')
   }
   const route = classify(method, url.pathname)
   const record = recordRequest(context, 'api', route.hop, req)
@@ -182,18 +202,18 @@ async function handle(
   })
   if (fault) {
     record.fault = fault.label
-    if (fault.delayMs > 0) await delay(fault.delayMs)
+    if (fault.delayMs > 0) await delay(fault.delayMs, context.shutdown)
     if (fault.reset) {
       req.socket.destroy()
       return
     }
   }
-  const answer = new Answer(req, res, record, fault?.resetAfterCommit === true)
+  const answer = new Answer(context, req, res, record, fault)
 
   if (route.hop === 'download') {
     // github.com, not the API: no token, no rate limit.
     if (fault?.status !== undefined) return answer.message(fault.status, faultMessage(fault))
-    return redirectToObject(context, route.repo, route.name, answer)
+    return redirectToObject(context, method, route.repo, route.name, answer)
   }
 
   const token = tokenOf(req)
@@ -224,6 +244,7 @@ async function handle(
       const found = findById(context, repo, route.id)
       if (!found) return api.message(404, 'Not Found')
       await context.store.remove(found)
+      if (!(await api.commit('delete', found.name))) return
       return api.send(204, {})
     }
   }
@@ -434,6 +455,7 @@ async function create(
     await context.store.remove(record)
     throw err
   }
+  if (!(await api.commit('create', record.name))) return
   api.send(201, { 'Content-Type': 'application/json; charset=utf-8', Location: location }, payload)
 }
 
@@ -466,6 +488,7 @@ function createResponse(context: EmulatorContext, record: DownloadRecord): Recor
 
 function redirectToObject(
   context: EmulatorContext,
+  method: string,
   repoName: string,
   name: string,
   answer: Answer
@@ -473,6 +496,7 @@ function redirectToObject(
   const repo = context.store.resolveRepo(repoName)
   const record = repo === undefined ? undefined : context.store.findByName(repo, name)
   if (!record) return answer.message(404, 'Not Found')
-  record.downloadCount++
+  // A HEAD looks, it does not download.
+  if (method === 'GET') record.downloadCount++
   answer.send(302, { Location: objectUrl(context, record.key), 'Content-Length': '0' })
 }

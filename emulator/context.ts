@@ -2,11 +2,12 @@
  * What both servers share: the store, the fault controller, the request log and the settings
  * that tests may change while the emulator runs.
  */
-import type { IncomingMessage, Server, ServerOptions } from 'node:http'
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
 import type { FaultController } from './faults.js'
 import type { RateLimiter } from './rate-limit.js'
 import type { DownloadStore } from './store.js'
 import type { Hop, RequestRecord } from './types.js'
+import type { Waiters } from './waiters.js'
 
 /** Makes the listening server: node:http's createServer, or node:https's with a certificate. */
 export type ServerFactory = (options: ServerOptions) => Server
@@ -24,6 +25,10 @@ export interface EmulatorContext {
   readonly bucket: string
   readonly acl: string
   policyTtlSeconds: number
+  /** Commits, for the tests that wait for them. */
+  readonly waiters: Waiters
+  /** Aborted when the emulator closes: held answers and fault delays stop waiting. */
+  readonly shutdown: AbortSignal
   /** Set once the servers listen. */
   apiUrl: string
   s3Url: string
@@ -46,7 +51,8 @@ export function recordRequest(
     path: req.url ?? '/',
     status: 0,
     headers: { ...req.headers },
-    connection: `${req.socket.remoteAddress}:${req.socket.remotePort}`
+    connection: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+    committed: false
   }
   context.requests.push(record)
   records.set(req, record)
@@ -58,8 +64,46 @@ export function recordOf(req: IncomingMessage): RequestRecord | undefined {
   return records.get(req)
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+/** Resolves after `ms`, or at once when `signal` aborts (the caller then looks at its state). */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const done = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
+
+/**
+ * Holds an answer for `ms` after the work is done (the `holdAfterCommitMs` fault). False when
+ * the client went away meanwhile (or the emulator closed): there is no one to answer. The wait
+ * ends early then, since no answer will be sent either way.
+ */
+export async function holdAnswer(
+  context: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ms: number
+): Promise<boolean> {
+  const gone = (): boolean =>
+    req.socket.destroyed || res.destroyed || res.writableEnded || context.shutdown.aborted
+  if (gone()) return false
+  const stop = new AbortController()
+  const onGone = (): void => stop.abort()
+  // 'close' on the response before it was sent: the connection ended.
+  res.once('close', onGone)
+  context.shutdown.addEventListener('abort', onGone, { once: true })
+  try {
+    await delay(ms, stop.signal)
+  } finally {
+    res.off('close', onGone)
+    context.shutdown.removeEventListener('abort', onGone)
+  }
+  return !stop.signal.aborted && !gone()
 }
 
 /**

@@ -16,8 +16,10 @@ import { RateLimiter } from './rate-limit.js'
 import { createS3Server } from './s3-server.js'
 import { DownloadStore, toStoredDownload } from './store.js'
 import type { Emulator, EmulatorOptions, StoredDownload } from './types.js'
+import { Waiters } from './waiters.js'
 
 export type {
+  CommitHop,
   Emulator,
   EmulatorOptions,
   FaultInjector,
@@ -75,6 +77,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const storageDir = options.storageDir ?? (await mkdtemp(join(tmpdir(), 'downloads-emulator-')))
   await mkdir(storageDir, { recursive: true })
   const rateLimit = options.rateLimit ?? 5000
+  const shutdown = new AbortController()
+  const waiters = new Waiters()
   const context: EmulatorContext = {
     store: new DownloadStore(storageDir, options.repos ?? ['octocat/hello-world']),
     faults: new FaultController(),
@@ -86,6 +90,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     bucket: 'github',
     acl: options.acl ?? 'private',
     policyTtlSeconds: options.policyTtlSeconds ?? DEFAULT_POLICY_TTL_SECONDS,
+    waiters,
+    shutdown: shutdown.signal,
     apiUrl: '',
     s3Url: ''
   }
@@ -149,8 +155,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       checkPolicyTtl(seconds)
       context.policyTtlSeconds = seconds
     },
+    whenCommitted(hop, name, timeoutMs) {
+      return waiters.whenCommitted(hop, name, timeoutMs)
+    },
     close(): Promise<void> {
       closing ??= (async () => {
+        waiters.close()
+        // Held answers and fault delays stop waiting.
+        shutdown.abort()
         await Promise.all([closeServer(api), closeServer(s3)])
         if (ownsStorage) await rm(storageDir, { recursive: true, force: true })
       })()

@@ -21,6 +21,7 @@ import {
 import { finished, pipeline } from 'node:stream/promises'
 import {
   delay,
+  holdAnswer,
   parseTarget,
   recordOf,
   recordRequest,
@@ -340,7 +341,7 @@ async function applyFault(
   })
   if (!fault) return { outcome: 'go' }
   record.fault = fault.label
-  if (fault.delayMs > 0) await delay(fault.delayMs)
+  if (fault.delayMs > 0) await delay(fault.delayMs, context.shutdown)
   if (fault.reset) {
     // Part of the body has been read by now: the connection drops mid-upload.
     req.socket.destroy()
@@ -511,10 +512,19 @@ async function completeUpload(
     return false
   }
   const result = await sink.finish()
-  await context.store.commitUpload(form.download, sink.path, {
+  const stored = await context.store.commitUpload(form.download, sink.path, {
     ...result,
     contentType: form.contentType
   })
+  // A download deleted while its bytes came in keeps nothing: the upload committed nothing.
+  if (stored) context.waiters.committed(record, 's3', form.download.name)
+  if (fault && fault.holdAfterCommitMs > 0) {
+    if (!(await holdAnswer(context, req, res, fault.holdAfterCommitMs))) {
+      // The client is gone: nobody to answer.
+      req.socket.destroy()
+      return true
+    }
+  }
   if (fault?.resetAfterCommit) {
     // Stored, but the answer is lost.
     req.socket.destroy()
@@ -565,7 +575,7 @@ async function handleGetObject(
   })
   if (fault) {
     record.fault = fault.label
-    if (fault.delayMs > 0) await delay(fault.delayMs)
+    if (fault.delayMs > 0) await delay(fault.delayMs, context.shutdown)
     if (fault.reset || fault.resetAfterCommit) {
       req.socket.destroy()
       return

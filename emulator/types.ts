@@ -57,6 +57,9 @@ export interface StoredDownload {
 /** Which step of the protocol a request belongs to. */
 export type Hop = 'list' | 'get' | 'create' | 'delete' | 's3' | 'download' | 'other'
 
+/** The hops that change the store: create stores a download, delete removes one, s3 stores bytes. */
+export type CommitHop = 'create' | 'delete' | 's3'
+
 /** One request either server saw. */
 export interface RequestRecord {
   origin: 'api' | 's3'
@@ -70,6 +73,11 @@ export interface RequestRecord {
   connection: string
   /** The injected fault's label (e.g. `create:503`), when one hit this request. */
   fault?: string
+  /**
+   * True once a create, delete or S3 POST did its work in the store (stored the download,
+   * removed it, stored the bytes), whether or not its answer then reached the client.
+   */
+  committed: boolean
 }
 
 /** One scripted fault. See `emulator/README.md`. */
@@ -96,6 +104,11 @@ export interface FaultRule {
   retryAfterSeconds?: number | null
   /** Wait this long before answering (or before going on, when nothing else is set). */
   delayMs?: number
+  /**
+   * create, delete and s3 only: do the work (store the download, delete it, store the bytes),
+   * then wait this long before answering; a client gone by then gets nothing.
+   */
+  holdAfterCommitMs?: number
 }
 
 /** Seeded random transient faults. */
@@ -135,5 +148,11 @@ export interface Emulator {
     d: { name: string; description?: string; content: Buffer | string; contentType?: string }
   ): StoredDownload
   setPolicyTtl(seconds: number): void
+  /**
+   * Resolves with the request once a request of `hop` (for `name`, the download's name, when
+   * given) has done its work in the store (at once if one already has); rejects after
+   * `timeoutMs` (default 30 s).
+   */
+  whenCommitted(hop: CommitHop, name?: string, timeoutMs?: number): Promise<RequestRecord>
   close(): Promise<void>
 }

@@ -47,6 +47,11 @@ describe('create validation', () => {
     expect(emulator.downloads(REPO)).toEqual([])
     const list = await api(emulator, `/repos/${REPO}/downloads`)
     expect(list).toMatchObject({ status: 200, body: [] })
+    expect(emulator.requests.filter((r) => r.hop === 'create').map((r) => r.committed)).toEqual([
+      false,
+      false,
+      false
+    ])
   })
 
   it('takes a surrogate pair, and lists and redirects it', async () => {
@@ -97,7 +102,7 @@ describe('create validation', () => {
     expect(failed).toMatchObject({ status: 500, body: { message: 'Server Error' } })
     expect(emulator.downloads(REPO)).toEqual([])
     expect((await api(emulator, `/repos/${REPO}/downloads`)).body).toEqual([])
-    expect(emulator.requests[0]).toMatchObject({ hop: 'create', status: 500 })
+    expect(emulator.requests[0]).toMatchObject({ hop: 'create', status: 500, committed: false })
 
     emulator.setPolicyTtl(60)
     const retry = await createDownload(emulator, 'atomic.txt', 1)
