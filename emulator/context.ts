@@ -25,9 +25,11 @@ export interface EmulatorContext {
   readonly bucket: string
   readonly acl: string
   policyTtlSeconds: number
-  /** Commits, for the tests that wait for them. */
+  /** How fast the S3 server reads a POST body that starts now; null: as fast as it comes. */
+  uploadBytesPerSecond: number | null
+  /** Progress and commits, for the tests that wait for them. */
   readonly waiters: Waiters
-  /** Aborted when the emulator closes: held answers and fault delays stop waiting. */
+  /** Aborted when the emulator closes: held answers and paced reads stop waiting. */
   readonly shutdown: AbortSignal
   /** Set once the servers listen. */
   apiUrl: string

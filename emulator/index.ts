@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApiServer, validName } from './api-server.js'
+import { checkBandwidth } from './bandwidth.js'
 import type { EmulatorContext, ServerFactory } from './context.js'
 import { FaultController } from './faults.js'
 import { decideMimeType } from './mime-type.js'
@@ -73,6 +74,9 @@ function urlHost(host: string): string {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? '127.0.0.1'
   if (options.policyTtlSeconds !== undefined) checkPolicyTtl(options.policyTtlSeconds)
+  if (options.uploadBytesPerSecond !== undefined) {
+    checkBandwidth(options.uploadBytesPerSecond, 'uploadBytesPerSecond')
+  }
   const ownsStorage = options.storageDir === undefined
   const storageDir = options.storageDir ?? (await mkdtemp(join(tmpdir(), 'downloads-emulator-')))
   await mkdir(storageDir, { recursive: true })
@@ -90,6 +94,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     bucket: 'github',
     acl: options.acl ?? 'private',
     policyTtlSeconds: options.policyTtlSeconds ?? DEFAULT_POLICY_TTL_SECONDS,
+    uploadBytesPerSecond: options.uploadBytesPerSecond ?? null,
     waiters,
     shutdown: shutdown.signal,
     apiUrl: '',
@@ -155,13 +160,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       checkPolicyTtl(seconds)
       context.policyTtlSeconds = seconds
     },
+    setUploadBandwidth(bytesPerSecond: number | null): void {
+      if (bytesPerSecond !== null) checkBandwidth(bytesPerSecond, 'the upload bandwidth')
+      context.uploadBytesPerSecond = bytesPerSecond
+    },
+    whenUploadReceived(name, bytes, timeoutMs) {
+      return waiters.whenUploadReceived(name, bytes, timeoutMs)
+    },
     whenCommitted(hop, name, timeoutMs) {
       return waiters.whenCommitted(hop, name, timeoutMs)
     },
     close(): Promise<void> {
       closing ??= (async () => {
         waiters.close()
-        // Held answers and fault delays stop waiting.
+        // Held answers, fault delays and paced uploads stop waiting.
         shutdown.abort()
         await Promise.all([closeServer(api), closeServer(s3)])
         if (ownsStorage) await rm(storageDir, { recursive: true, force: true })

@@ -19,6 +19,7 @@ import {
   type ServerResponse
 } from 'node:http'
 import { finished, pipeline } from 'node:stream/promises'
+import { pacedBody } from './bandwidth.js'
 import {
   delay,
   holdAnswer,
@@ -369,6 +370,10 @@ async function handlePost(
     return
   }
   if (expectsContinue) res.writeContinue()
+  // The bandwidth limit in force when the upload starts holds for all of it.
+  const bytesPerSecond = context.uploadBytesPerSecond
+  const body: AsyncIterable<Buffer> =
+    bytesPerSecond === null ? req : pacedBody(req, bytesPerSecond, context.shutdown)
 
   const parser = new MultipartParser(multipartBoundary(req.headers['content-type']) ?? '')
   const fields: FormField[] = []
@@ -377,13 +382,15 @@ async function handlePost(
   let sink: UploadSink | undefined
   let accepted: AcceptedForm | undefined
   let fault: ActiveFault | undefined
+  /** Bytes of the file part received so far (for whenUploadReceived). */
+  let fileBytes = 0
   const fail = (error: S3Error): void => {
     sendError(res, record, error)
     phase = 'done'
   }
 
   try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    for await (const chunk of body) {
       // After an answer the rest of the body is read and dropped, so the client can finish
       // sending and read it; anything after the file is ignored, as S3 does.
       if (phase === 'done') continue
@@ -419,6 +426,7 @@ async function handlePost(
             const limit = Math.min(maxObjectBytes, verdict.lengthRange?.max ?? Infinity)
             sink = new UploadSink(context.store.incomingPath(), limit)
             phase = 'file'
+            context.waiters.uploadProgress(verdict.download.name, 0)
           } else if (event.type === 'part') {
             current = { name: event.name ?? '', chunks: [] }
           } else if (event.type === 'data') {
@@ -442,6 +450,8 @@ async function handlePost(
           }
         } else if (phase === 'file' && sink && accepted) {
           if (event.type === 'data') {
+            fileBytes += event.data.length
+            context.waiters.uploadProgress(accepted.download.name, fileBytes)
             await sink.write(event.data)
           } else if (event.type === 'partEnd') {
             phase = 'done'

@@ -30,6 +30,11 @@ export interface EmulatorOptions {
    * Server with a private CA would. Default: plain HTTP.
    */
   tls?: { key: string | Buffer; cert: string | Buffer }
+  /**
+   * Read S3 POST bodies no faster than this many bytes per second (the whole body, fields
+   * included). Default: no limit. See {@link Emulator.setUploadBandwidth}.
+   */
+  uploadBytesPerSecond?: number
 }
 
 /** A download as the emulator stores it. */
@@ -148,6 +153,16 @@ export interface Emulator {
     d: { name: string; description?: string; content: Buffer | string; contentType?: string }
   ): StoredDownload
   setPolicyTtl(seconds: number): void
+  /**
+   * Limits how fast the S3 server reads POST bodies, for uploads that start afterwards;
+   * `null` lifts the limit.
+   */
+  setUploadBandwidth(bytesPerSecond: number | null): void
+  /**
+   * Resolves once an S3 POST for the download named `name` has received at least `bytes` bytes
+   * of its file part (at once if one already has); rejects after `timeoutMs` (default 30 s).
+   */
+  whenUploadReceived(name: string, bytes: number, timeoutMs?: number): Promise<void>
   /**
    * Resolves with the request once a request of `hop` (for `name`, the download's name, when
    * given) has done its work in the store (at once if one already has); rejects after

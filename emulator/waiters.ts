@@ -1,8 +1,9 @@
 /**
- * Moments the action's end-to-end tests wait for: a request that did its work in the store.
- * The servers report commits here; tests await {@link Waiters.whenCommitted}.
+ * Moments the action's end-to-end tests wait for: an upload that got so far, a request that
+ * did its work in the store. The servers report progress and commits here; tests await
+ * {@link Waiters.whenUploadReceived} and {@link Waiters.whenCommitted}.
  *
- * It looks at what already happened too, so a test that asks late does not miss the moment.
+ * Both look at what already happened too, so a test that asks late does not miss the moment.
  */
 import type { CommitHop, RequestRecord } from './types.js'
 
@@ -24,16 +25,45 @@ function checkTimeout(timeoutMs: number): void {
 }
 
 export class Waiters {
+  /** Download name → the most file bytes one S3 POST for it has received. */
+  private readonly received = new Map<string, number>()
   /** Committed requests in commit order, with the name of the download they changed. */
   private readonly commits: { record: RequestRecord; hop: CommitHop; name: string }[] = []
   private readonly pending = new Set<Pending>()
   private closed = false
+
+  /** An S3 POST for `name` has received `bytes` bytes of its file part so far. */
+  uploadProgress(name: string, bytes: number): void {
+    if (bytes <= (this.received.get(name) ?? -1)) return
+    this.received.set(name, bytes)
+    this.settle()
+  }
 
   /** `record` did its work in the store for the download `name`. */
   committed(record: RequestRecord, hop: CommitHop, name: string): void {
     record.committed = true
     this.commits.push({ record, hop, name })
     this.settle()
+  }
+
+  async whenUploadReceived(
+    name: string,
+    bytes: number,
+    timeoutMs = DEFAULT_WAIT_MS
+  ): Promise<void> {
+    if (!Number.isFinite(bytes) || bytes < 0) {
+      throw new RangeError(`bytes must be a non-negative number, got ${bytes}`)
+    }
+    checkTimeout(timeoutMs)
+    return this.wait(
+      () => ((this.received.get(name) ?? -1) >= bytes ? { value: undefined } : undefined),
+      timeoutMs,
+      () => {
+        const most = this.received.get(name)
+        const sofar = most === undefined ? 'no upload of it started' : `the most was ${most}`
+        return `no S3 POST for "${name}" received ${bytes} bytes of its file within ${timeoutMs} ms (${sofar})`
+      }
+    )
   }
 
   async whenCommitted(

@@ -232,3 +232,15 @@ export function rawHttp(url: string, text: string): Promise<string> {
     socket.on('error', reject)
   })
 }
+
+/** Polls `check` until it returns true; rejects after `timeoutMs`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

@@ -1,20 +1,28 @@
 /**
- * The hooks the action's end-to-end tests use to hit exact moments: commits and held answers;
- * and HEAD requests, which look without downloading.
+ * The hooks the action's end-to-end tests use to hit exact moments: commits, held answers,
+ * upload progress and the upload bandwidth limit.
  */
 import { createHash } from 'node:crypto'
+import { readdir } from 'node:fs/promises'
 import { request } from 'node:http'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { startEmulator, type Emulator } from '../../emulator/index.js'
 import {
+  BOUNDARY,
   REPO,
   api,
   createDownload,
+  eventually,
+  multipartBody,
   postForm,
   rawRequest,
   specParts,
-  type HttpAnswer
+  type HttpAnswer,
+  type Ticket
 } from './helpers.js'
 
+const MiB = 1024 * 1024
 let emulator: Emulator
 
 beforeEach(async () => {
@@ -204,5 +212,140 @@ describe('HEAD', () => {
       'content-type': 'text/plain'
     })
     expect(head.body).toBe('')
+  })
+})
+
+/** The spec's form around a file of `size` bytes, streamed; `sent()` says how much went out. */
+function streamUpload(
+  emulator: Emulator,
+  ticket: Ticket,
+  size: number
+): { answer: Promise<HttpAnswer>; sent: () => number; abort: () => void } {
+  const marker = 'FILE-CONTENT-MARKER'
+  const form = multipartBody(specParts(ticket, marker))
+  const at = form.indexOf(marker)
+  const head = form.subarray(0, at)
+  const tail = form.subarray(at + marker.length)
+  let sent = 0
+  const chunk = Buffer.alloc(64 * 1024, 7)
+  const body = Readable.from(
+    (function* () {
+      sent += head.length
+      yield head
+      for (let left = size; left > 0; left -= chunk.length) {
+        const piece = left >= chunk.length ? chunk : chunk.subarray(0, left)
+        sent += piece.length
+        yield piece
+      }
+      yield tail
+    })()
+  )
+  const client = request(emulator.s3Url, {
+    method: 'POST',
+    agent: false,
+    headers: {
+      'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`,
+      'Content-Length': String(head.length + size + tail.length)
+    }
+  })
+  const answer = new Promise<HttpAnswer>((resolve, reject) => {
+    client.on('response', (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: {}, body: '' }))
+    })
+    client.on('error', reject)
+  })
+  body.pipe(client)
+  return {
+    answer,
+    sent: () => sent,
+    abort: () => {
+      body.destroy()
+      // A reset, not a FIN: a FIN would reach the server only after the bytes ahead of it.
+      client.socket?.resetAndDestroy()
+      client.destroy()
+    }
+  }
+}
+
+describe('whenUploadReceived', () => {
+  it('resolves mid-upload, and at once for what an upload already received', async () => {
+    await emulator.close()
+    emulator = await startEmulator({ uploadBytesPerSecond: 256 * 1024 })
+    const content = Buffer.alloc(512 * 1024, 1)
+    const ticket = await createDownload(emulator, 'progress.bin', content.length)
+    const started = Date.now()
+    const answer = postForm(emulator, specParts(ticket, content))
+    await emulator.whenUploadReceived('progress.bin', 128 * 1024)
+    // At 256 KiB/s, 384 KiB are still to come: the upload cannot have finished.
+    expect(emulator.requests.at(-1)).toMatchObject({ hop: 's3', status: 0, committed: false })
+    expect(emulator.downloads(REPO)[0]?.uploaded).toBe(false)
+    expect((await answer).status).toBe(201)
+    // The option paces it: 512 KiB at 256 KiB/s take about 2 s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500)
+    await emulator.whenUploadReceived('progress.bin', content.length)
+    await expect(
+      emulator.whenUploadReceived('progress.bin', content.length + 1, 50)
+    ).rejects.toThrow(
+      `no S3 POST for "progress.bin" received ${content.length + 1} bytes of its file within 50 ms (the most was ${content.length})`
+    )
+  })
+
+  it('rejects on timeout and on bad arguments; only accepted forms count', async () => {
+    const ticket = await createDownload(emulator, 'refused.bin', 5)
+    const refused = specParts(ticket, 'hello').map((part) =>
+      part.name === 'Signature' ? { ...part, value: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' } : part
+    )
+    expect((await postForm(emulator, refused)).status).toBe(403)
+    await expect(emulator.whenUploadReceived('refused.bin', 0, 50)).rejects.toThrow(
+      'no upload of it started'
+    )
+    await expect(emulator.whenUploadReceived('refused.bin', -1)).rejects.toThrow(RangeError)
+    expect((await postForm(emulator, specParts(ticket, 'hello'))).status).toBe(201)
+    await emulator.whenUploadReceived('refused.bin', 5)
+  })
+})
+
+describe('upload bandwidth', () => {
+  it('reads a 4 MiB upload at 1 MiB/s in about 4 s; a change applies to later uploads', async () => {
+    const content = Buffer.alloc(4 * MiB, 3)
+    const ticket = await createDownload(emulator, 'slow.bin', content.length)
+    emulator.setUploadBandwidth(MiB)
+    const started = Date.now()
+    const answer = postForm(emulator, specParts(ticket, content))
+    await emulator.whenUploadReceived('slow.bin', 0)
+    emulator.setUploadBandwidth(null)
+    const done = await answer
+    expect(done.status).toBe(201)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2500)
+    expect(emulator.downloads(REPO)[0]).toMatchObject({ size: content.length, md5: md5(content) })
+
+    // Unlimited again for the next one.
+    const fast = await createDownload(emulator, 'fast.bin', 5)
+    expect((await postForm(emulator, specParts(fast, 'quick'))).status).toBe(201)
+  })
+
+  it('slows the client through TCP flow control instead of buffering the body', async () => {
+    emulator.setUploadBandwidth(4 * MiB)
+    const size = 128 * MiB
+    const ticket = await createDownload(emulator, 'huge.bin', size)
+    const upload = streamUpload(emulator, ticket, size)
+    upload.answer.catch(() => undefined)
+    await emulator.whenUploadReceived('huge.bin', 4 * MiB)
+    // What the client got out is what the kernel's buffers and the server's 1 MiB stream
+    // buffer hold beyond what was read: about 10 MiB here, far from all of it.
+    expect(upload.sent()).toBeLessThan(64 * MiB)
+    upload.abort()
+    // The partial upload is dropped once the reads reach the reset; nothing is kept.
+    await eventually(
+      async () => (await readdir(join(emulator.storageDir, '.incoming'))).length === 0
+    )
+    expect(emulator.downloads(REPO)[0]?.uploaded).toBe(false)
+  })
+
+  it('refuses rates that are not positive numbers', async () => {
+    expect(() => emulator.setUploadBandwidth(0)).toThrow(RangeError)
+    expect(() => emulator.setUploadBandwidth(Number.NaN)).toThrow(RangeError)
+    await expect(startEmulator({ uploadBytesPerSecond: -5 })).rejects.toThrow(RangeError)
   })
 })
