@@ -2,11 +2,20 @@
  * The API origin: api.github.com's Downloads endpoints, plus github.com's `html_url` redirect
  * to S3 (downloads-api.txt; protocol-notes.md "The Downloads API" and "Rate limits").
  */
-import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http'
+import {
+  createServer,
+  STATUS_CODES,
+  validateHeaderValue,
+  type IncomingMessage,
+  type Server
+} from 'node:http'
 import type { ServerResponse } from 'node:http'
 import {
   delay,
+  holdAnswer,
   objectUrl,
+  parseTarget,
+  recordOf,
   recordRequest,
   type EmulatorContext,
   type ServerFactory
@@ -16,7 +25,7 @@ import { decideMimeType } from './mime-type.js'
 import { formatExpiration, issuePolicy, signPolicy } from './policy.js'
 import { rateLimitHeaders, type RateState } from './rate-limit.js'
 import type { DownloadRecord } from './store.js'
-import type { RequestRecord } from './types.js'
+import type { CommitHop, RequestRecord } from './types.js'
 
 /** A create body larger than this is not a Downloads request. */
 const MAX_JSON_BYTES = 1024 * 1024
@@ -78,25 +87,44 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return tooLarge ? undefined : Buffer.concat(chunks)
 }
 
-/** Answers one request, or loses the answer when a `resetAfterCommit` fault says so. */
+/**
+ * Answers one request: holds the answer after a commit when a `holdAfterCommitMs` fault says
+ * so, and loses it when a `resetAfterCommit` fault does.
+ */
 class Answer {
   constructor(
+    private readonly context: EmulatorContext,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly record: RequestRecord,
-    private readonly loseIt: boolean,
+    private readonly fault: ActiveFault | undefined,
     private readonly extraHeaders: Record<string, string> = {}
   ) {}
 
   withHeaders(headers: Record<string, string>): Answer {
-    return new Answer(this.req, this.res, this.record, this.loseIt, {
+    return new Answer(this.context, this.req, this.res, this.record, this.fault, {
       ...this.extraHeaders,
       ...headers
     })
   }
 
+  /**
+   * The work of `hop` is done in the store: marks the request committed, then holds the
+   * answer if a fault says so. False when the client went away meanwhile: do not answer.
+   */
+  async commit(hop: CommitHop, name: string): Promise<boolean> {
+    this.context.waiters.committed(this.record, hop, name)
+    const hold = this.fault?.holdAfterCommitMs ?? 0
+    if (hold > 0 && !(await holdAnswer(this.context, this.req, this.res, hold))) {
+      this.record.status = 0
+      this.req.socket.destroy()
+      return false
+    }
+    return true
+  }
+
   send(status: number, headers: Record<string, string>, body?: string): void {
-    if (this.loseIt) {
+    if (this.fault?.resetAfterCommit) {
       this.record.status = 0
       this.req.socket.destroy()
       return
@@ -134,6 +162,8 @@ export function createApiServer(
     handle(context, req, res).catch(() => {
       // A handler bug or a socket that went away: never leave the client hanging.
       if (!res.headersSent && !res.destroyed) {
+        const record = recordOf(req)
+        if (record) record.status = 500
         res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8' })
         res.end(JSON.stringify({ message: 'Server Error' }))
       } else {
@@ -149,7 +179,12 @@ async function handle(
   res: ServerResponse
 ): Promise<void> {
   const method = req.method ?? 'GET'
-  const url = new URL(req.url ?? '/', 'http://emulator.invalid')
+  const url = parseTarget(req.url)
+  if (!url) {
+    // `GET http://[/x`: a request target that is no URL. A 400, as any HTTP front end gives.
+    const record = recordRequest(context, 'api', 'other', req)
+    return new Answer(context, req, res, record, undefined).message(400, 'Bad Request')
+  }
   const route = classify(method, url.pathname)
   const record = recordRequest(context, 'api', route.hop, req)
 
@@ -167,18 +202,18 @@ async function handle(
   })
   if (fault) {
     record.fault = fault.label
-    if (fault.delayMs > 0) await delay(fault.delayMs)
+    if (fault.delayMs > 0) await delay(fault.delayMs, context.shutdown)
     if (fault.reset) {
       req.socket.destroy()
       return
     }
   }
-  const answer = new Answer(req, res, record, fault?.resetAfterCommit === true)
+  const answer = new Answer(context, req, res, record, fault)
 
   if (route.hop === 'download') {
     // github.com, not the API: no token, no rate limit.
     if (fault?.status !== undefined) return answer.message(fault.status, faultMessage(fault))
-    return redirectToObject(context, route.repo, route.name, answer)
+    return redirectToObject(context, method, route.repo, route.name, answer)
   }
 
   const token = tokenOf(req)
@@ -209,6 +244,7 @@ async function handle(
       const found = findById(context, repo, route.id)
       if (!found) return api.message(404, 'Not Found')
       await context.store.remove(found)
+      if (!(await api.commit('delete', found.name))) return
       return api.send(204, {})
     }
   }
@@ -318,24 +354,34 @@ function list(context: EmulatorContext, repo: string, url: URL, api: Answer): vo
 
 type FieldError = { resource: 'Download'; field: string; code: 'missing_field' | 'invalid' }
 
-function validName(name: string): boolean {
+/**
+ * Whether a string is well-formed Unicode: no lone surrogate. JSON may carry one
+ * (`"\ud800"`), but it cannot be UTF-8, a URL or a file name.
+ */
+export function isWellFormed(value: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value)
+}
+
+/** Whether the API accepts `name` for a download (`emulator.seed` checks the same). */
+export function validName(name: string): boolean {
   return (
     name !== '' &&
     name !== '.' &&
     name !== '..' &&
     !name.includes('/') &&
+    isWellFormed(name) &&
     // Control characters cannot appear in an S3 form field or a file name.
     ![...name].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) &&
     Buffer.byteLength(name) <= MAX_NAME_BYTES
   )
 }
 
-function create(
+async function create(
   context: EmulatorContext,
   repo: string,
   body: Buffer | undefined,
   api: Answer
-): void {
+): Promise<void> {
   if (body === undefined) return api.message(413, 'Payload too large')
   let input: unknown
   try {
@@ -356,13 +402,27 @@ function create(
   if (name === undefined || name === null) problem('name', 'missing_field')
   else if (typeof name !== 'string' || !validName(name)) problem('name', 'invalid')
   if (size === undefined || size === null) problem('size', 'missing_field')
-  else if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+  else if (
+    typeof size !== 'number' ||
+    !Number.isSafeInteger(size) ||
+    size < 0 ||
+    // JSON.parse reads `-0` as negative zero: not a size.
+    Object.is(size, -0)
+  ) {
     problem('size', 'invalid')
   }
-  if (description !== undefined && description !== null && typeof description !== 'string') {
+  if (
+    description !== undefined &&
+    description !== null &&
+    (typeof description !== 'string' || !isWellFormed(description))
+  ) {
     problem('description', 'invalid')
   }
-  if (contentType !== undefined && contentType !== null && typeof contentType !== 'string') {
+  if (
+    contentType !== undefined &&
+    contentType !== null &&
+    (typeof contentType !== 'string' || !isWellFormed(contentType))
+  ) {
     problem('content_type', 'invalid')
   }
   if (errors.length > 0 || typeof name !== 'string' || typeof size !== 'number') {
@@ -383,6 +443,24 @@ function create(
     mimeType,
     declaredSize: size
   })
+  // Atomic: everything that can still fail runs before the create counts as done, and a
+  // failure takes the download back out, so a failed create never leaves one behind.
+  let payload: string
+  let location: string
+  try {
+    payload = JSON.stringify(createResponse(context, record))
+    location = downloadUrl(context, record)
+    validateHeaderValue('Location', location)
+  } catch (err) {
+    await context.store.remove(record)
+    throw err
+  }
+  if (!(await api.commit('create', record.name))) return
+  api.send(201, { 'Content-Type': 'application/json; charset=utf-8', Location: location }, payload)
+}
+
+/** The create response: field order and names as recorded in 2013 (recorded-exchange-2013.txt). */
+function createResponse(context: EmulatorContext, record: DownloadRecord): Record<string, unknown> {
   const expiration = new Date(Date.now() + context.policyTtlSeconds * 1000)
   const policy = issuePolicy({
     expiration,
@@ -391,31 +469,26 @@ function create(
     acl: context.acl,
     successActionStatus: '201'
   })
-  const url = downloadUrl(context, record)
-  // Field order and names as recorded in 2013 (recorded-exchange-2013.txt).
-  api.json(
-    201,
-    {
-      ...listItem(context, record),
-      policy,
-      signature: signPolicy(context.secret, policy),
-      bucket: context.bucket,
-      accesskeyid: context.accessKeyId,
-      path: record.key,
-      acl: context.acl,
-      expirationdate: formatExpiration(expiration),
-      prefix: `downloads/${record.repo}`,
-      mime_type: mimeType,
-      redirect: false,
-      'x-amz-meta-content-disposition': `attachment; filename=${name}`,
-      s3_url: context.s3Url
-    },
-    { Location: url }
-  )
+  return {
+    ...listItem(context, record),
+    policy,
+    signature: signPolicy(context.secret, policy),
+    bucket: context.bucket,
+    accesskeyid: context.accessKeyId,
+    path: record.key,
+    acl: context.acl,
+    expirationdate: formatExpiration(expiration),
+    prefix: `downloads/${record.repo}`,
+    mime_type: record.mimeType,
+    redirect: false,
+    'x-amz-meta-content-disposition': `attachment; filename=${record.name}`,
+    s3_url: context.s3Url
+  }
 }
 
 function redirectToObject(
   context: EmulatorContext,
+  method: string,
   repoName: string,
   name: string,
   answer: Answer
@@ -423,6 +496,7 @@ function redirectToObject(
   const repo = context.store.resolveRepo(repoName)
   const record = repo === undefined ? undefined : context.store.findByName(repo, name)
   if (!record) return answer.message(404, 'Not Found')
-  record.downloadCount++
+  // A HEAD looks, it does not download.
+  if (method === 'GET') record.downloadCount++
   answer.send(302, { Location: objectUrl(context, record.key), 'Content-Length': '0' })
 }

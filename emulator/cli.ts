@@ -17,6 +17,7 @@ const USAGE = `Usage: npm run emulator -- [options]
   --storage DIR        keep uploaded bytes in DIR (default: a temp dir, removed on exit)
   --fault-rate R       inject random transient faults with probability R (0..1) per request
   --fault-seed N       seed for --fault-rate (default 1)
+  --upload-bandwidth N read S3 uploads at N bytes per second at most (default: no limit)
   --tls-key FILE       serve HTTPS with this PEM key (with --tls-cert)
   --tls-cert FILE      serve HTTPS with this PEM certificate (with --tls-key)
   --help               this text`
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
       storage: { type: 'string' },
       'fault-rate': { type: 'string' },
       'fault-seed': { type: 'string' },
+      'upload-bandwidth': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-cert': { type: 'string' },
       help: { type: 'boolean' }
@@ -59,6 +61,13 @@ async function main(): Promise<void> {
     repos
   }
   if (values.storage !== undefined) options.storageDir = values.storage
+  if (values['upload-bandwidth'] !== undefined) {
+    const rate = Number(values['upload-bandwidth'])
+    if (!(Number.isFinite(rate) && rate > 0)) {
+      throw new Error('--upload-bandwidth must be a positive number of bytes per second')
+    }
+    options.uploadBytesPerSecond = rate
+  }
   if ((values['tls-key'] === undefined) !== (values['tls-cert'] === undefined)) {
     throw new Error('--tls-key and --tls-cert go together')
   }
@@ -86,9 +95,13 @@ async function main(): Promise<void> {
       repository: repos[0]
     })
   )
+  const bandwidth =
+    options.uploadBytesPerSecond === undefined
+      ? ''
+      : `   (uploads read at ${options.uploadBytesPerSecond} bytes/s at most)`
   console.log(`Downloads API emulator
   API:     ${emulator.apiUrl}   (token: ${tokens.join(', ')})
-  S3:      ${emulator.s3Url}
+  S3:      ${emulator.s3Url}${bandwidth}
   Repos:   ${repos.join(', ')}
   Storage: ${emulator.storageDir}
 Try:

@@ -2,11 +2,12 @@
  * What both servers share: the store, the fault controller, the request log and the settings
  * that tests may change while the emulator runs.
  */
-import type { IncomingMessage, Server, ServerOptions } from 'node:http'
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
 import type { FaultController } from './faults.js'
 import type { RateLimiter } from './rate-limit.js'
 import type { DownloadStore } from './store.js'
 import type { Hop, RequestRecord } from './types.js'
+import type { Waiters } from './waiters.js'
 
 /** Makes the listening server: node:http's createServer, or node:https's with a certificate. */
 export type ServerFactory = (options: ServerOptions) => Server
@@ -24,10 +25,19 @@ export interface EmulatorContext {
   readonly bucket: string
   readonly acl: string
   policyTtlSeconds: number
+  /** How fast the S3 server reads a POST body that starts now; null: as fast as it comes. */
+  uploadBytesPerSecond: number | null
+  /** Progress and commits, for the tests that wait for them. */
+  readonly waiters: Waiters
+  /** Aborted when the emulator closes: held answers and paced reads stop waiting. */
+  readonly shutdown: AbortSignal
   /** Set once the servers listen. */
   apiUrl: string
   s3Url: string
 }
+
+/** Each request's log entry, for the error path that has only the request. */
+const records = new WeakMap<IncomingMessage, RequestRecord>()
 
 /** Appends a request to the log at arrival; the handler fills in status and fault later. */
 export function recordRequest(
@@ -43,14 +53,75 @@ export function recordRequest(
     path: req.url ?? '/',
     status: 0,
     headers: { ...req.headers },
-    connection: `${req.socket.remoteAddress}:${req.socket.remotePort}`
+    connection: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+    committed: false
   }
   context.requests.push(record)
+  records.set(req, record)
   return record
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+/** The log entry of `req`, once it was recorded. */
+export function recordOf(req: IncomingMessage): RequestRecord | undefined {
+  return records.get(req)
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (the caller then looks at its state). */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const done = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
+
+/**
+ * Holds an answer for `ms` after the work is done (the `holdAfterCommitMs` fault). False when
+ * the client went away meanwhile (or the emulator closed): there is no one to answer. The wait
+ * ends early then, since no answer will be sent either way.
+ */
+export async function holdAnswer(
+  context: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ms: number
+): Promise<boolean> {
+  const gone = (): boolean =>
+    req.socket.destroyed || res.destroyed || res.writableEnded || context.shutdown.aborted
+  if (gone()) return false
+  const stop = new AbortController()
+  const onGone = (): void => stop.abort()
+  // 'close' on the response before it was sent: the connection ended.
+  res.once('close', onGone)
+  context.shutdown.addEventListener('abort', onGone, { once: true })
+  try {
+    await delay(ms, stop.signal)
+  } finally {
+    res.off('close', onGone)
+    context.shutdown.removeEventListener('abort', onGone)
+  }
+  return !stop.signal.aborted && !gone()
+}
+
+/**
+ * The request target as a URL: origin-form (`/path?query`) or absolute-form
+ * (`http://host/path`, which HTTP/1.1 servers must accept). Undefined when it does not parse
+ * as an http(s) URL; the servers answer 400 then.
+ */
+export function parseTarget(target: string | undefined): URL | undefined {
+  const raw = target ?? '/'
+  try {
+    // Origin-form is parsed against a fixed origin by concatenation, so `//x` stays a path.
+    const url = raw.startsWith('/') ? new URL(`http://emulator.invalid${raw}`) : new URL(raw)
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** The S3 URL of an object: each key segment URL-encoded, as github.com's redirect had it. */

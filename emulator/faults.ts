@@ -21,6 +21,8 @@ export interface ActiveFault {
   resetInSeconds: number
   retryAfterSeconds: number | null
   delayMs: number
+  /** Wait this long between doing the work and answering; 0: answer at once. */
+  holdAfterCommitMs: number
 }
 
 /** What the server knows about the request when it asks. */
@@ -32,6 +34,8 @@ export interface FaultContext {
 }
 
 const DEFAULT_RANDOM_HOPS: Hop[] = ['list', 'create', 'delete', 's3', 'download']
+/** The hops that do work in the store, so an answer can be held after it. */
+const COMMIT_HOPS: readonly Hop[] = ['create', 'delete', 's3']
 
 /** mulberry32: a tiny, well-distributed 32-bit PRNG; the same seed gives the same sequence. */
 export function mulberry32(seed: number): () => number {
@@ -77,12 +81,14 @@ function resolve(rule: FaultRule, origin: 'api' | 's3'): ActiveFault {
     resetAfterCommit: rule.resetAfterCommit === true,
     resetInSeconds: rule.resetInSeconds ?? 2,
     retryAfterSeconds: rule.retryAfterSeconds === undefined ? 1 : rule.retryAfterSeconds,
-    delayMs: rule.delayMs ?? 0
+    delayMs: rule.delayMs ?? 0,
+    holdAfterCommitMs: rule.holdAfterCommitMs ?? 0
   }
   if (rule.message !== undefined) fault.message = rule.message
   let kind: string
   if (fault.reset) kind = 'reset'
   else if (fault.resetAfterCommit) kind = 'resetAfterCommit'
+  else if (rule.holdAfterCommitMs !== undefined) kind = 'holdAfterCommit'
   else if (rule.rateLimit !== undefined && origin === 'api') {
     fault.rateLimit = rule.rateLimit
     fault.status = rule.status ?? 403
@@ -101,6 +107,30 @@ function resolve(rule: FaultRule, origin: 'api' | 's3'): ActiveFault {
   return fault
 }
 
+/** Refuses rules the servers could not carry out, at once rather than as a 500 later. */
+function checkRule(rule: FaultRule): void {
+  if (
+    rule.status !== undefined &&
+    !(Number.isInteger(rule.status) && rule.status >= 200 && rule.status <= 599)
+  ) {
+    throw new RangeError(`fault status must be an integer within 200..599, got ${rule.status}`)
+  }
+  if (rule.holdAfterCommitMs !== undefined) {
+    if (!COMMIT_HOPS.includes(rule.hop)) {
+      throw new RangeError(`holdAfterCommitMs needs hop create, delete or s3, got ${rule.hop}`)
+    }
+    if (!Number.isFinite(rule.holdAfterCommitMs) || rule.holdAfterCommitMs < 0) {
+      throw new RangeError(
+        `holdAfterCommitMs must be a non-negative number, got ${rule.holdAfterCommitMs}`
+      )
+    }
+    // These answer (or drop) before any work is done: nothing would be held.
+    if (rule.status !== undefined || rule.s3Code !== undefined || rule.rateLimit || rule.reset) {
+      throw new RangeError('holdAfterCommitMs does not go with status, s3Code, rateLimit or reset')
+    }
+  }
+}
+
 /** The {@link FaultInjector} the tests see, plus the servers' side of it. */
 export class FaultController implements FaultInjector {
   private rules: { rule: FaultRule; left: number }[] = []
@@ -109,6 +139,7 @@ export class FaultController implements FaultInjector {
   private counts: Record<string, number> = {}
 
   inject(rule: FaultRule): void {
+    checkRule(rule)
     this.rules.push({ rule, left: rule.times ?? 1 })
   }
 

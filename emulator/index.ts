@@ -8,7 +8,8 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createApiServer } from './api-server.js'
+import { createApiServer, validName } from './api-server.js'
+import { checkBandwidth } from './bandwidth.js'
 import type { EmulatorContext, ServerFactory } from './context.js'
 import { FaultController } from './faults.js'
 import { decideMimeType } from './mime-type.js'
@@ -16,8 +17,10 @@ import { RateLimiter } from './rate-limit.js'
 import { createS3Server } from './s3-server.js'
 import { DownloadStore, toStoredDownload } from './store.js'
 import type { Emulator, EmulatorOptions, StoredDownload } from './types.js'
+import { Waiters } from './waiters.js'
 
 export type {
+  CommitHop,
   Emulator,
   EmulatorOptions,
   FaultInjector,
@@ -54,6 +57,12 @@ function closeServer(server: Server): Promise<void> {
   })
 }
 
+function checkPolicyTtl(seconds: number): void {
+  if (!Number.isFinite(seconds)) {
+    throw new RangeError(`the policy lifetime must be a finite number of seconds, got ${seconds}`)
+  }
+}
+
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
@@ -64,10 +73,16 @@ function urlHost(host: string): string {
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? '127.0.0.1'
+  if (options.policyTtlSeconds !== undefined) checkPolicyTtl(options.policyTtlSeconds)
+  if (options.uploadBytesPerSecond !== undefined) {
+    checkBandwidth(options.uploadBytesPerSecond, 'uploadBytesPerSecond')
+  }
   const ownsStorage = options.storageDir === undefined
   const storageDir = options.storageDir ?? (await mkdtemp(join(tmpdir(), 'downloads-emulator-')))
   await mkdir(storageDir, { recursive: true })
   const rateLimit = options.rateLimit ?? 5000
+  const shutdown = new AbortController()
+  const waiters = new Waiters()
   const context: EmulatorContext = {
     store: new DownloadStore(storageDir, options.repos ?? ['octocat/hello-world']),
     faults: new FaultController(),
@@ -79,6 +94,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     bucket: 'github',
     acl: options.acl ?? 'private',
     policyTtlSeconds: options.policyTtlSeconds ?? DEFAULT_POLICY_TTL_SECONDS,
+    uploadBytesPerSecond: options.uploadBytesPerSecond ?? null,
+    waiters,
+    shutdown: shutdown.signal,
     apiUrl: '',
     s3Url: ''
   }
@@ -114,6 +132,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     seed(repo, d): StoredDownload {
       const canonical = context.store.resolveRepo(repo)
       if (canonical === undefined) throw new Error(`unknown repository: ${repo}`)
+      // The names the API refuses would break the list and the redirect.
+      if (!validName(d.name)) throw new Error(`invalid download name: ${JSON.stringify(d.name)}`)
       if (context.store.findByName(canonical, d.name)) {
         throw new Error(`download already exists: ${d.name}`)
       }
@@ -125,17 +145,36 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         mimeType,
         declaredSize: Buffer.byteLength(d.content)
       })
-      context.store.seedUploaded(
-        record,
-        typeof d.content === 'string' ? Buffer.from(d.content) : d.content
-      )
+      try {
+        context.store.seedUploaded(
+          record,
+          typeof d.content === 'string' ? Buffer.from(d.content) : d.content
+        )
+      } catch (err) {
+        context.store.forget(record)
+        throw err
+      }
       return toStoredDownload(record)
     },
     setPolicyTtl(seconds: number): void {
+      checkPolicyTtl(seconds)
       context.policyTtlSeconds = seconds
+    },
+    setUploadBandwidth(bytesPerSecond: number | null): void {
+      if (bytesPerSecond !== null) checkBandwidth(bytesPerSecond, 'the upload bandwidth')
+      context.uploadBytesPerSecond = bytesPerSecond
+    },
+    whenUploadReceived(name, bytes, timeoutMs) {
+      return waiters.whenUploadReceived(name, bytes, timeoutMs)
+    },
+    whenCommitted(hop, name, timeoutMs) {
+      return waiters.whenCommitted(hop, name, timeoutMs)
     },
     close(): Promise<void> {
       closing ??= (async () => {
+        waiters.close()
+        // Held answers, fault delays and paced uploads stop waiting.
+        shutdown.abort()
         await Promise.all([closeServer(api), closeServer(s3)])
         if (ownsStorage) await rm(storageDir, { recursive: true, force: true })
       })()

@@ -21,6 +21,12 @@ export interface PolicyDocument {
   conditions: PolicyCondition[]
 }
 
+/**
+ * How deep arrays and objects may nest in a policy. GitHub's nests two deep; a signed policy
+ * nested thousands deep would otherwise overflow the stack (a 500) instead of being refused.
+ */
+const MAX_POLICY_DEPTH = 32
+
 /** The policy document is unusable: S3's `400 InvalidPolicyDocument`. */
 export class InvalidPolicyError extends Error {}
 
@@ -141,13 +147,26 @@ export function parsePolicyValue(text: string): PolicyValue {
       }
     }
   }
+  let depth = 0
   const parseValue = (): PolicyValue => {
     skipSpace()
     const ch = text[pos]
     if (ch === '"' || ch === "'") return parseString()
+    if ((ch === '{' || ch === '[') && depth >= MAX_POLICY_DEPTH) return fail()
+    depth++
+    try {
+      return parseNested(ch)
+    } finally {
+      depth--
+    }
+  }
+  const parseNested = (ch: string | undefined): PolicyValue => {
     if (ch === '{') {
       pos++
-      const obj: { [key: string]: PolicyValue } = {}
+      // No prototype: a key such as `__proto__` is a key like any other.
+      const obj: { [key: string]: PolicyValue } = Object.create(null) as {
+        [key: string]: PolicyValue
+      }
       skipSpace()
       if (text[pos] === '}') {
         pos++

@@ -33,6 +33,7 @@ const KNOWN: Record<string, { status: number; message: string }> = {
     message: 'The AWS Access Key Id you provided does not exist in our records.'
   },
   InvalidArgument: { status: 400, message: 'Invalid Argument' },
+  InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   InvalidPolicyDocument: {
     status: 400,
     message:

@@ -8,8 +8,8 @@
  * streamed to a temp file while MD5 and SHA-256 are computed; nothing is buffered whole.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
-import { rm, stat } from 'node:fs/promises'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { rm, type FileHandle } from 'node:fs/promises'
 import { once } from 'node:events'
 import {
   createServer,
@@ -19,7 +19,16 @@ import {
   type ServerResponse
 } from 'node:http'
 import { finished, pipeline } from 'node:stream/promises'
-import { delay, recordRequest, type EmulatorContext, type ServerFactory } from './context.js'
+import { pacedBody } from './bandwidth.js'
+import {
+  delay,
+  holdAnswer,
+  parseTarget,
+  recordOf,
+  recordRequest,
+  type EmulatorContext,
+  type ServerFactory
+} from './context.js'
 import type { ActiveFault } from './faults.js'
 import {
   MalformedMultipartError,
@@ -172,9 +181,16 @@ export function createS3Server(context: EmulatorContext, options: S3ServerOption
   })
   const dispatch = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     const method = req.method ?? 'GET'
-    const pathname = (req.url ?? '/').split('?')[0] ?? '/'
+    const target = parseTarget(req.url)
+    const raw = req.url ?? '/'
+    // Origin-form paths are taken as sent (S3 keys may hold what URL parsing would normalise).
+    const pathname = raw.startsWith('/') ? (raw.split('?')[0] ?? '/') : (target?.pathname ?? '/')
     const run = async (): Promise<void> => {
-      if (method === 'POST' && pathname === '/') {
+      if (!target) {
+        // A request target that is no URL: S3's 400 InvalidURI, and the connection closes.
+        const record = recordRequest(context, 's3', 'other', req)
+        sendError(res, record, s3Error('InvalidURI'), true)
+      } else if (method === 'POST' && pathname === '/') {
         await handlePost(context, maxObjectBytes, req, res, expectsContinue)
       } else if ((method === 'GET' || method === 'HEAD') && pathname !== '/') {
         await handleGetObject(context, req, res, pathname)
@@ -191,6 +207,8 @@ export function createS3Server(context: EmulatorContext, options: S3ServerOption
     }
     run().catch(() => {
       if (!res.headersSent && !res.destroyed) {
+        const record = recordOf(req)
+        if (record) record.status = 500
         res.writeHead(500, { 'Content-Type': 'application/xml' })
         res.end(errorXml(s3Error('InternalError'), newRequestId()))
       } else {
@@ -221,6 +239,19 @@ function precheck(req: IncomingMessage, maxObjectBytes: number): S3Error | undef
       ProposedSize: length,
       MaxSizeAllowed: maxObjectBytes
     })
+  }
+  return undefined
+}
+
+/** Why `value` cannot be sent as an HTTP header value, or undefined when it can. */
+function headerValueProblem(value: string): string | undefined {
+  const codes = [...value].map((ch) => ch.codePointAt(0) ?? 0)
+  if (codes.some((code) => code > 0xff)) {
+    return 'Header value cannot be represented using ISO-8859-1.'
+  }
+  // Control characters other than tab (a CR or LF would end the header), and DEL.
+  if (codes.some((code) => (code < 0x20 && code !== 0x09) || code === 0x7f)) {
+    return 'Header value contains a control character.'
   }
   return undefined
 }
@@ -271,10 +302,19 @@ function validateForm(
   // Only keys of created downloads are writable (the policy is GitHub's, the bucket too).
   const download = context.store.findByKey(key)
   if (!download) return s3Error('AccessDenied')
+  const contentType = value('content-type') ?? 'binary/octet-stream'
+  // The object is served with this Content-Type header, so it must be able to be one.
+  const problem = headerValueProblem(contentType)
+  if (problem) {
+    return s3Error('InvalidArgument', problem, {
+      ArgumentName: 'Content-Type',
+      ArgumentValue: contentType
+    })
+  }
   const accepted: AcceptedForm = {
     download,
     successActionStatus: value('success_action_status') ?? '',
-    contentType: value('content-type') ?? 'binary/octet-stream'
+    contentType
   }
   if (verdict.lengthRange) accepted.lengthRange = verdict.lengthRange
   return accepted
@@ -302,7 +342,7 @@ async function applyFault(
   })
   if (!fault) return { outcome: 'go' }
   record.fault = fault.label
-  if (fault.delayMs > 0) await delay(fault.delayMs)
+  if (fault.delayMs > 0) await delay(fault.delayMs, context.shutdown)
   if (fault.reset) {
     // Part of the body has been read by now: the connection drops mid-upload.
     req.socket.destroy()
@@ -330,6 +370,10 @@ async function handlePost(
     return
   }
   if (expectsContinue) res.writeContinue()
+  // The bandwidth limit in force when the upload starts holds for all of it.
+  const bytesPerSecond = context.uploadBytesPerSecond
+  const body: AsyncIterable<Buffer> =
+    bytesPerSecond === null ? req : pacedBody(req, bytesPerSecond, context.shutdown)
 
   const parser = new MultipartParser(multipartBoundary(req.headers['content-type']) ?? '')
   const fields: FormField[] = []
@@ -338,13 +382,15 @@ async function handlePost(
   let sink: UploadSink | undefined
   let accepted: AcceptedForm | undefined
   let fault: ActiveFault | undefined
+  /** Bytes of the file part received so far (for whenUploadReceived). */
+  let fileBytes = 0
   const fail = (error: S3Error): void => {
     sendError(res, record, error)
     phase = 'done'
   }
 
   try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    for await (const chunk of body) {
       // After an answer the rest of the body is read and dropped, so the client can finish
       // sending and read it; anything after the file is ignored, as S3 does.
       if (phase === 'done') continue
@@ -380,6 +426,7 @@ async function handlePost(
             const limit = Math.min(maxObjectBytes, verdict.lengthRange?.max ?? Infinity)
             sink = new UploadSink(context.store.incomingPath(), limit)
             phase = 'file'
+            context.waiters.uploadProgress(verdict.download.name, 0)
           } else if (event.type === 'part') {
             current = { name: event.name ?? '', chunks: [] }
           } else if (event.type === 'data') {
@@ -403,6 +450,8 @@ async function handlePost(
           }
         } else if (phase === 'file' && sink && accepted) {
           if (event.type === 'data') {
+            fileBytes += event.data.length
+            context.waiters.uploadProgress(accepted.download.name, fileBytes)
             await sink.write(event.data)
           } else if (event.type === 'partEnd') {
             phase = 'done'
@@ -473,10 +522,19 @@ async function completeUpload(
     return false
   }
   const result = await sink.finish()
-  await context.store.commitUpload(form.download, sink.path, {
+  const stored = await context.store.commitUpload(form.download, sink.path, {
     ...result,
     contentType: form.contentType
   })
+  // A download deleted while its bytes came in keeps nothing: the upload committed nothing.
+  if (stored) context.waiters.committed(record, 's3', form.download.name)
+  if (fault && fault.holdAfterCommitMs > 0) {
+    if (!(await holdAnswer(context, req, res, fault.holdAfterCommitMs))) {
+      // The client is gone: nobody to answer.
+      req.socket.destroy()
+      return true
+    }
+  }
   if (fault?.resetAfterCommit) {
     // Stored, but the answer is lost.
     req.socket.destroy()
@@ -527,7 +585,7 @@ async function handleGetObject(
   })
   if (fault) {
     record.fault = fault.label
-    if (fault.delayMs > 0) await delay(fault.delayMs)
+    if (fault.delayMs > 0) await delay(fault.delayMs, context.shutdown)
     if (fault.reset || fault.resetAfterCommit) {
       req.socket.destroy()
       return
@@ -540,25 +598,30 @@ async function handleGetObject(
   } catch {
     return sendError(res, record, s3Error('NoSuchKey'))
   }
-  const download = context.store.findByKey(key)
-  if (!download?.uploaded || !download.filePath) {
-    return sendError(res, record, s3Error('NoSuchKey', undefined, { Key: key }))
+  // Opened together with its description, so a delete or an overwrite that lands meanwhile
+  // cannot give a 500 or a Content-Length that does not match the bytes.
+  const object = await context.store.openObject(key)
+  if (!object) return sendError(res, record, s3Error('NoSuchKey', undefined, { Key: key }))
+  let handle: FileHandle | undefined = object.handle
+  try {
+    record.status = 200
+    res.writeHead(200, {
+      'Content-Type': object.contentType,
+      'Content-Length': object.size,
+      ETag: `"${object.md5}"`,
+      'Last-Modified': object.mtime.toUTCString(),
+      'x-amz-request-id': newRequestId(),
+      Server: 'AmazonS3'
+    })
+    if (req.method === 'HEAD') {
+      res.end()
+      return
+    }
+    // Streamed in large reads: the object may be gigabytes. The stream closes the handle.
+    const stream = handle.createReadStream({ highWaterMark: 1024 * 1024 })
+    handle = undefined
+    await pipeline(stream, res)
+  } finally {
+    await handle?.close()
   }
-  const path = download.filePath
-  const info = await stat(path)
-  record.status = 200
-  res.writeHead(200, {
-    'Content-Type': download.objectContentType ?? 'application/octet-stream',
-    'Content-Length': info.size,
-    ETag: `"${download.md5 ?? ''}"`,
-    'Last-Modified': info.mtime.toUTCString(),
-    'x-amz-request-id': newRequestId(),
-    Server: 'AmazonS3'
-  })
-  if (req.method === 'HEAD') {
-    res.end()
-    return
-  }
-  // Streamed in large reads: the object may be gigabytes.
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), res)
 }

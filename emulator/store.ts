@@ -7,7 +7,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { StoredDownload } from './types.js'
 
@@ -37,6 +37,16 @@ export interface UploadResult {
   contentType: string
 }
 
+/** An uploaded object, opened, with what describes those bytes. */
+export interface OpenObject {
+  /** Open for reading; the caller closes it. */
+  handle: FileHandle
+  size: number
+  mtime: Date
+  md5: string
+  contentType: string
+}
+
 /** GitHub's timestamps: ISO 8601 in whole seconds (`2013-06-24T15:49:14Z`). */
 export function githubTimestamp(date = new Date()): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z')
@@ -48,6 +58,8 @@ export class DownloadStore {
   private readonly byRepo = new Map<string, Map<number, DownloadRecord>>()
   private readonly byKey = new Map<string, DownloadRecord>()
   private nextId = 1
+  /** Per S3 key: the tail of the file operations queued on it (see {@link exclusive}). */
+  private readonly keyLocks = new Map<string, Promise<void>>()
   readonly incomingDir: string
 
   constructor(
@@ -121,11 +133,39 @@ export class DownloadStore {
     return record
   }
 
-  /** Deletes a download and its bytes. */
+  /**
+   * Runs `work` once every file operation queued earlier on `key` has finished. Moving an
+   * upload into place, removing a deleted download's bytes and opening an object for a GET
+   * take turns, in the order they were asked for, so none of them sees another half done.
+   */
+  private async exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.keyLocks.get(key) ?? Promise.resolve()
+    let release = (): void => undefined
+    const turn = new Promise<void>((resolve) => (release = resolve))
+    const tail = previous.then(() => turn)
+    this.keyLocks.set(key, tail)
+    await previous
+    try {
+      return await work()
+    } finally {
+      release()
+      if (this.keyLocks.get(key) === tail) this.keyLocks.delete(key)
+    }
+  }
+
+  /**
+   * Deletes a download and its bytes. The download disappears at once; its bytes go once an
+   * upload being moved into place for it has finished.
+   */
   async remove(record: DownloadRecord): Promise<void> {
+    this.forget(record)
+    await this.exclusive(record.key, () => rm(this.objectPath(record.key), { force: true }))
+  }
+
+  /** Drops a download from the indexes (nothing on disk). */
+  forget(record: DownloadRecord): void {
     this.downloadsOf(record.repo).delete(record.id)
     if (this.byKey.get(record.key) === record) this.byKey.delete(record.key)
-    await rm(this.objectPath(record.key), { force: true })
   }
 
   /** Where the bytes of `key` live. */
@@ -141,26 +181,56 @@ export class DownloadStore {
   /**
    * Moves a finished upload into place and marks the download uploaded. A later upload to the
    * same key overwrites, as S3 does. If the download was deleted meanwhile, S3 still took the
-   * bytes but nothing refers to them, so they are dropped.
+   * bytes but nothing refers to them, so they are dropped. True when the bytes were stored.
    */
   async commitUpload(
     record: DownloadRecord,
     incoming: string,
     result: UploadResult
-  ): Promise<void> {
-    if (!this.isLive(record)) {
-      await rm(incoming, { force: true })
-      return
-    }
-    const target = this.objectPath(record.key)
-    await mkdir(dirname(target), { recursive: true })
-    await rename(incoming, target)
-    record.uploaded = true
-    record.size = result.size
-    record.md5 = result.md5
-    record.sha256 = result.sha256
-    record.filePath = target
-    record.objectContentType = result.contentType
+  ): Promise<boolean> {
+    return this.exclusive(record.key, async () => {
+      if (!this.isLive(record)) {
+        await rm(incoming, { force: true })
+        return false
+      }
+      const target = this.objectPath(record.key)
+      await mkdir(dirname(target), { recursive: true })
+      await rename(incoming, target)
+      record.uploaded = true
+      record.size = result.size
+      record.md5 = result.md5
+      record.sha256 = result.sha256
+      record.filePath = target
+      record.objectContentType = result.contentType
+      return true
+    })
+  }
+
+  /**
+   * Opens the uploaded bytes of `key` together with their size, MD5 and Content-Type, all of
+   * one upload. Undefined when nothing is uploaded there.
+   */
+  async openObject(key: string): Promise<OpenObject | undefined> {
+    return this.exclusive(key, async () => {
+      const record = this.byKey.get(key)
+      if (!record?.uploaded || record.filePath === undefined || record.md5 === undefined) {
+        return undefined
+      }
+      const handle = await open(record.filePath, 'r')
+      try {
+        const info = await handle.stat()
+        return {
+          handle,
+          size: info.size,
+          mtime: info.mtime,
+          md5: record.md5,
+          contentType: record.objectContentType ?? 'application/octet-stream'
+        }
+      } catch (err) {
+        await handle.close()
+        throw err
+      }
+    })
   }
 
   /** Stores bytes directly (test seeding): an existing, uploaded download. */

@@ -30,6 +30,11 @@ export interface EmulatorOptions {
    * Server with a private CA would. Default: plain HTTP.
    */
   tls?: { key: string | Buffer; cert: string | Buffer }
+  /**
+   * Read S3 POST bodies no faster than this many bytes per second (the whole body, fields
+   * included). Default: no limit. See {@link Emulator.setUploadBandwidth}.
+   */
+  uploadBytesPerSecond?: number
 }
 
 /** A download as the emulator stores it. */
@@ -57,6 +62,9 @@ export interface StoredDownload {
 /** Which step of the protocol a request belongs to. */
 export type Hop = 'list' | 'get' | 'create' | 'delete' | 's3' | 'download' | 'other'
 
+/** The hops that change the store: create stores a download, delete removes one, s3 stores bytes. */
+export type CommitHop = 'create' | 'delete' | 's3'
+
 /** One request either server saw. */
 export interface RequestRecord {
   origin: 'api' | 's3'
@@ -70,6 +78,11 @@ export interface RequestRecord {
   connection: string
   /** The injected fault's label (e.g. `create:503`), when one hit this request. */
   fault?: string
+  /**
+   * True once a create, delete or S3 POST did its work in the store (stored the download,
+   * removed it, stored the bytes), whether or not its answer then reached the client.
+   */
+  committed: boolean
 }
 
 /** One scripted fault. See `emulator/README.md`. */
@@ -96,6 +109,11 @@ export interface FaultRule {
   retryAfterSeconds?: number | null
   /** Wait this long before answering (or before going on, when nothing else is set). */
   delayMs?: number
+  /**
+   * create, delete and s3 only: do the work (store the download, delete it, store the bytes),
+   * then wait this long before answering; a client gone by then gets nothing.
+   */
+  holdAfterCommitMs?: number
 }
 
 /** Seeded random transient faults. */
@@ -135,5 +153,21 @@ export interface Emulator {
     d: { name: string; description?: string; content: Buffer | string; contentType?: string }
   ): StoredDownload
   setPolicyTtl(seconds: number): void
+  /**
+   * Limits how fast the S3 server reads POST bodies, for uploads that start afterwards;
+   * `null` lifts the limit.
+   */
+  setUploadBandwidth(bytesPerSecond: number | null): void
+  /**
+   * Resolves once an S3 POST for the download named `name` has received at least `bytes` bytes
+   * of its file part (at once if one already has); rejects after `timeoutMs` (default 30 s).
+   */
+  whenUploadReceived(name: string, bytes: number, timeoutMs?: number): Promise<void>
+  /**
+   * Resolves with the request once a request of `hop` (for `name`, the download's name, when
+   * given) has done its work in the store (at once if one already has); rejects after
+   * `timeoutMs` (default 30 s).
+   */
+  whenCommitted(hop: CommitHop, name?: string, timeoutMs?: number): Promise<RequestRecord>
   close(): Promise<void>
 }

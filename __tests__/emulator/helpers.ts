@@ -4,6 +4,7 @@
  */
 import { execFile } from 'node:child_process'
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { promisify } from 'node:util'
 import type { Emulator } from '../../emulator/index.js'
 
@@ -215,4 +216,31 @@ export function s3Code(body: string): string | undefined {
 /** `<Message>` of an S3 XML error. */
 export function s3Message(body: string): string | undefined {
   return /<Message>([^<]*)<\/Message>/.exec(body)?.[1]
+}
+
+/**
+ * Sends `text` as is on a new TCP connection and resolves with everything the server wrote
+ * until it closed the connection (send `Connection: close`).
+ */
+export function rawHttp(url: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(text))
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')))
+    socket.on('end', () => resolve(answer))
+    socket.on('error', reject)
+  })
+}
+
+/** Polls `check` until it returns true; rejects after `timeoutMs`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }

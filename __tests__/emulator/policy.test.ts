@@ -208,4 +208,23 @@ describe('parsing policy documents', () => {
     ).toThrow(InvalidPolicyError)
     expect(() => decodePolicy('not base64!')).toThrow(InvalidPolicyError)
   })
+
+  it('refuses nesting deeper than a policy needs, instead of overflowing the stack', () => {
+    const deep = (depth: number): string =>
+      `{"expiration": "2030-01-01T00:00:00Z", "conditions": [${'['.repeat(depth)}${']'.repeat(depth)}]}`
+    expect(() => parsePolicyDocument(deep(20))).toThrow('Invalid Condition')
+    expect(() => parsePolicyDocument(deep(5000))).toThrow(InvalidPolicyError)
+    expect(() => parsePolicyDocument(deep(5000))).toThrow('Invalid JSON')
+  })
+
+  it('takes `__proto__` as a plain key', () => {
+    const inherited = '{"__proto__": {"expiration": "2030-01-01T00:00:00Z", "conditions": []}}'
+    expect(() => parsePolicyDocument(inherited)).toThrow('missing expiration')
+    const doc = parsePolicyDocument(
+      '{"expiration": "2030-01-01T00:00:00Z", "conditions": [{"__proto__": "x"}]}'
+    )
+    expect(doc.conditions).toEqual([
+      { op: 'eq', field: '__proto__', value: 'x', text: '["eq", "$__proto__", "x"]' }
+    ])
+  })
 })
