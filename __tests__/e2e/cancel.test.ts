@@ -55,7 +55,8 @@ async function expectRerunsConverge(s: Stage): Promise<void> {
   const again = await s.run(INPUTS)
   expect(again.errors).toEqual([])
   expect(again.code).toBe(0)
-  expect(sha256(await fetchBytes(stored(s, 'app.bin')?.htmlUrl ?? ''))).toBe(sha256(NEW))
+  const landed = downloadsOutput(again).find((d) => d.name === 'app.bin')
+  expect(sha256(await fetchBytes(landed?.html_url ?? 'missing'))).toBe(sha256(NEW))
   expectNothingHalfMade(s)
 
   const before = s.changes().length
