@@ -45799,7 +45799,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(357);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(386);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -45808,7 +45808,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 357:
+/***/ 386:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -52804,10 +52804,14 @@ async function findArtifacts(patterns, workspace, options = {}) {
         // is no artifact either.
         if (!info.isFile())
             continue;
-        const name = external_node_path_.basename(file);
+        const name = options.nameOf ? options.nameOf(file) : external_node_path_.basename(file);
         const problem = nameProblem(name);
-        if (problem !== undefined)
-            bad.push({ path: file, problem });
+        if (problem !== undefined) {
+            bad.push({
+                path: file,
+                problem: options.nameOf ? `'name-template' makes it ${showName(name)}: ${problem}` : problem
+            });
+        }
         found.push({ path: file, name, size: info.size });
     }
     if (bad.length > 0)
@@ -52832,7 +52836,7 @@ async function findArtifacts(patterns, workspace, options = {}) {
             .map((a) => a.path)
             .join(', ')}`)
             .join('; ');
-        throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by file name: narrow the glob or rename the files.`);
+        throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`);
     }
     const pairs = lookalikes(artifacts.map((a) => a.name));
     if (pairs.length > 0)
@@ -53018,6 +53022,63 @@ async function sha256Of(file) {
     return hash.digest('hex');
 }
 
+;// CONCATENATED MODULE: ./src/name-template.ts
+
+/**
+ * Download names from a template (input `name-template`), e.g. `{stem}-v1.2.3{ext}`. The
+ * runner expands `${{ … }}` before the action sees the input, so only these placeholders are
+ * the action's own.
+ */
+const PLACEHOLDERS = ['name', 'stem', 'ext', 'dir'];
+/** Extensions of two parts that name one format: `app.tar.gz` is `app` + `.tar.gz`. */
+const COMPOUND_EXTENSIONS = ['.tar.gz', '.tar.xz', '.tar.bz2', '.tar.zst'];
+/** A file's base name split before its extension, compound extensions kept whole. */
+function splitName(name) {
+    const lower = name.toLowerCase();
+    const compound = COMPOUND_EXTENSIONS.find((ext) => lower.endsWith(ext) && name.length > ext.length);
+    const ext = compound !== undefined ? name.slice(-compound.length) : external_node_path_.extname(name);
+    return { stem: name.slice(0, name.length - ext.length), ext };
+}
+/** The values of the placeholders for one file. */
+function placeholdersOf(file) {
+    const name = external_node_path_.basename(file);
+    return { name, ...splitName(name), dir: external_node_path_.basename(external_node_path_.dirname(file)) };
+}
+/**
+ * Parses a template; throws, naming the problem, on an unknown placeholder or an unclosed
+ * `{`. Resolves to the function that names a file. What it makes is checked as any download
+ * name is (not empty, no `/`, `\` or control character), with the file named in the error.
+ */
+function parseNameTemplate(template) {
+    const parts = [];
+    for (let at = 0; at < template.length;) {
+        const open = template.indexOf('{', at);
+        if (open === -1) {
+            parts.push({ text: template.slice(at) });
+            break;
+        }
+        if (open > at)
+            parts.push({ text: template.slice(at, open) });
+        const close = template.indexOf('}', open);
+        if (close === -1) {
+            throw new Error(`Input 'name-template' has a '{' without its '}' at position ${open + 1}: '${template}'. Placeholders: ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}.`);
+        }
+        const name = template.slice(open + 1, close);
+        if (!PLACEHOLDERS.includes(name)) {
+            throw new Error(`Input 'name-template' has an unknown placeholder {${name}}: '${template}'. Placeholders: ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}.`);
+        }
+        parts.push({ placeholder: name });
+        at = close + 1;
+    }
+    if (template.includes('}') && !parts.some((p) => 'placeholder' in p)) {
+        throw new Error(`Input 'name-template' has a '}' without its '{': '${template}'.`);
+    }
+    return (file) => {
+        const values = placeholdersOf(file);
+        return parts.map((part) => ('text' in part ? part.text : values[part.placeholder])).join('');
+    };
+}
+
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/urls.ts
@@ -53042,6 +53103,8 @@ function isSecureOrLocal(url) {
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
+
+
 
 
 /** Reads every input and fails on the first bad one, naming it and what it accepts. */
@@ -53077,8 +53140,28 @@ function inputs_readInputs() {
         concurrency: readInteger('concurrency', 1, 32),
         maxAttempts: readInteger('max-attempts', 1, 20),
         rateLimitWait: readInteger('rate-limit-wait', 0, 3600),
+        nameOf: readNameTemplate(),
+        checksumsFile: readChecksumsFile(),
+        prune: getMultilineInput('prune')
+            .map((line) => line.trim())
+            .filter((line) => line !== '' && !line.startsWith('#')),
+        pruneKeep: readInteger('prune-keep', 0, 10_000),
         workspace: process.env.GITHUB_WORKSPACE || process.cwd()
     };
+}
+function readNameTemplate() {
+    const template = getInput('name-template') || '{name}';
+    return template === '{name}' ? undefined : parseNameTemplate(template);
+}
+function readChecksumsFile() {
+    const name = getInput('checksums-file');
+    if (name === '')
+        return undefined;
+    const problem = nameProblem(name);
+    if (problem !== undefined) {
+        throw new Error(`Input 'checksums-file' must be a download name; got ${showName(name)} (${problem}).`);
+    }
+    return name;
 }
 function readBoolean(name) {
     const raw = getInput(name);
@@ -53401,126 +53484,6 @@ function printable(text) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/plan.ts
-
-/**
- * Without a usable ETag the bytes themselves are compared, but only for files this small:
- * reading a large download back just to compare it would cost more than replacing it.
- */
-const COMPARE_BYTES_LIMIT = 8 * 1024 * 1024;
-/**
- * Matches the files against the existing downloads. A download without bytes holds no user
- * data, so it is replaced whatever `replace-existing` says; one that holds exactly the file's
- * bytes is left as it is (`unchanged`), so that re-running a finished job changes nothing.
- * Any other clash without `replaceExisting` stops the run here, before anything was changed,
- * naming every clash at once so that one fix suffices.
- */
-async function makePlan(artifacts, existing, replaceExisting, repository, inspect) {
-    const byName = new Map(existing.map((d) => [d.name, d]));
-    const plan = [];
-    const clashes = [];
-    for (const artifact of artifacts) {
-        const download = byName.get(artifact.name);
-        if (download === undefined) {
-            plan.push({ action: 'create', artifact });
-            continue;
-        }
-        const verdict = await compare(artifact, download, inspect);
-        if (verdict.kind === 'no-bytes') {
-            plan.push({ action: 'replace', artifact, replaces: download, reason: 'no-bytes' });
-        }
-        else if (verdict.kind === 'same') {
-            plan.push({ action: 'unchanged', artifact, existing: download, digests: verdict.digests });
-        }
-        else if (replaceExisting) {
-            plan.push({ action: 'replace', artifact, replaces: download, reason: 'replace-existing' });
-        }
-        else {
-            clashes.push(verdict.note ? `${artifact.name} (${verdict.note})` : artifact.name);
-        }
-    }
-    if (clashes.length > 0) {
-        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
-    }
-    return plan;
-}
-async function compare(artifact, download, inspect) {
-    let stored;
-    try {
-        stored = await inspect.stored(download);
-    }
-    catch (error) {
-        // Unknown is treated as "holds the user's bytes": never replaced unasked.
-        return { kind: 'differs', note: `its bytes could not be read: ${errors_describe(error)}` };
-    }
-    if (stored === null)
-        return { kind: 'no-bytes' };
-    if (stored.size !== artifact.size)
-        return { kind: 'differs' };
-    const digests = await inspect.digestsOf(artifact);
-    if (stored.md5 !== null) {
-        return stored.md5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
-    }
-    if (artifact.size > COMPARE_BYTES_LIMIT) {
-        return { kind: 'differs', note: 'the server gives no MD5 to compare with' };
-    }
-    const storedMd5 = await inspect.storedMd5(download).catch(() => null);
-    return storedMd5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
-}
-/** The plan's line for one file, for the log and the dry run. */
-function describeItem(item) {
-    switch (item.action) {
-        case 'create':
-            return `create ${item.artifact.name}`;
-        case 'replace':
-            return item.reason === 'no-bytes'
-                ? `replace ${item.artifact.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
-                : `replace ${item.artifact.name} (download ${item.replaces.id})`;
-        case 'unchanged':
-            return `unchanged ${item.artifact.name} (download ${item.existing.id} already holds these bytes)`;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/pool.ts
-/** A concurrency limit that can be lowered while work runs (after a secondary rate limit). */
-class AdaptiveLimit {
-    value;
-    constructor(value) {
-        this.value = value;
-    }
-    get current() {
-        return this.value;
-    }
-    /** Halves the limit, down to one at a time; tells whether it changed. */
-    lower() {
-        const before = this.value;
-        this.value = Math.max(1, Math.floor(this.value / 2));
-        return this.value !== before;
-    }
-}
-/**
- * Runs `task` over every item with at most `limit.current` at once, starting items in
- * order. Every item runs even when others fail; the results come back in item order.
- */
-async function settleAll(items, limit, task) {
-    const results = new Array(items.length);
-    const running = new Set();
-    for (let i = 0; i < items.length; i++) {
-        while (running.size >= limit.current)
-            await Promise.race(running);
-        const index = i;
-        const job = task(items[index]).then((value) => {
-            results[index] = { status: 'fulfilled', value };
-        }, (reason) => {
-            results[index] = { status: 'rejected', reason };
-        });
-        const tracked = job.finally(() => running.delete(tracked));
-        running.add(tracked);
-    }
-    await Promise.all(running);
-    return results;
-}
-
 ;// CONCATENATED MODULE: ./src/report.ts
 
 
@@ -53630,8 +53593,9 @@ async function writeSummary(report) {
                     : item.action === 'replace'
                         ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
                         : `unchanged (download ${item.existing.id} holds these bytes)`
-            ]), SUMMARY_BUDGET, 'the log has the whole plan')
+            ]), SUMMARY_BUDGET * 0.8, 'the log has the whole plan')
         ]);
+        addPruned(report.pruned, 'Would prune');
         await flush();
         return;
     }
@@ -53669,6 +53633,7 @@ async function writeSummary(report) {
         const items = fitRows(failed.map((f) => [`${escapeHtml(f.name)}: ${escapeHtml(f.message)}`]), SUMMARY_BUDGET * 0.3, 'the log has one error per file');
         summary.addList(items.map(([item]) => item));
     }
+    addPruned(report.pruned, 'Pruned');
     if (report.unsettled !== undefined && report.unsettled.length > 0) {
         summary.addRaw(`Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.`, true);
     }
@@ -53704,6 +53669,14 @@ async function writeStoppedSummary(message) {
     summary_summary.addHeading('Downloads: nothing published', 2);
     summary_summary.addRaw(escapeHtml(message), true);
     await flush();
+}
+/** The old downloads that `prune` deleted, or would delete. */
+function addPruned(pruned, heading) {
+    if (pruned === undefined || pruned.length === 0)
+        return;
+    summary_summary.addHeading(`${heading} (${pruned.length})`, 3);
+    const items = fitRows(pruned.map((d) => [`${escapeHtml(d.name)} (download ${d.id}, ${escapeHtml(d.createdAt)})`]), SUMMARY_BUDGET * 0.1, 'the log names every one');
+    summary_summary.addList(items.map(([item]) => item));
 }
 /**
  * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says how
@@ -53750,6 +53723,185 @@ function compareNames(a, b) {
 }
 function escapeHtml(text) {
     return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+}
+
+;// CONCATENATED MODULE: ./src/checksums.ts
+
+
+
+
+
+/**
+ * The checksums file's text, exactly what `sha256sum -c` reads (and what
+ * actions/attest-build-provenance takes as `subject-checksums`): `<64 hex>  <name>` a line,
+ * in byte order of the names.
+ */
+function checksumsText(files) {
+    return [...files]
+        .sort((a, b) => compareNames(a.name, b.name))
+        .map((f) => `${f.sha256}  ${f.name}\n`)
+        .join('');
+}
+/**
+ * Writes the checksums file under the runner's temp folder, where a later step of the job
+ * can read it (`checksums-path`), and describes it as a file to publish.
+ */
+async function writeChecksums(name, files) {
+    const dir = external_node_path_.join(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), `upload-downloads-checksums-${process.pid}`);
+    await (0,promises_.mkdir)(dir, { recursive: true });
+    const file = external_node_path_.join(dir, name);
+    const text = checksumsText(files);
+    await (0,promises_.writeFile)(file, text);
+    return { path: file, name, size: Buffer.byteLength(text), contentType: contentTypeOf(name) };
+}
+
+;// CONCATENATED MODULE: ./src/plan.ts
+
+/**
+ * Without a usable ETag the bytes themselves are compared, but only for files this small:
+ * reading a large download back just to compare it would cost more than replacing it.
+ */
+const COMPARE_BYTES_LIMIT = 8 * 1024 * 1024;
+/**
+ * Matches the files against the existing downloads. A download without bytes holds no user
+ * data, so it is replaced whatever `replace-existing` says; one that holds exactly the file's
+ * bytes is left as it is (`unchanged`), so that re-running a finished job changes nothing.
+ * Any other clash without `replaceExisting` stops the run here, before anything was changed,
+ * naming every clash at once so that one fix suffices.
+ */
+async function makePlan(artifacts, existing, replaceExisting, repository, inspect) {
+    const byName = new Map(existing.map((d) => [d.name, d]));
+    const plan = [];
+    const clashes = [];
+    for (const artifact of artifacts) {
+        const download = byName.get(artifact.name);
+        if (download === undefined) {
+            plan.push({ action: 'create', artifact });
+            continue;
+        }
+        const verdict = await compare(artifact, download, inspect);
+        if (verdict.kind === 'no-bytes') {
+            plan.push({ action: 'replace', artifact, replaces: download, reason: 'no-bytes' });
+        }
+        else if (verdict.kind === 'same') {
+            plan.push({ action: 'unchanged', artifact, existing: download, digests: verdict.digests });
+        }
+        else if (replaceExisting) {
+            plan.push({ action: 'replace', artifact, replaces: download, reason: 'replace-existing' });
+        }
+        else {
+            clashes.push(verdict.note ? `${artifact.name} (${verdict.note})` : artifact.name);
+        }
+    }
+    if (clashes.length > 0) {
+        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
+    }
+    return plan;
+}
+async function compare(artifact, download, inspect) {
+    let stored;
+    try {
+        stored = await inspect.stored(download);
+    }
+    catch (error) {
+        // Unknown is treated as "holds the user's bytes": never replaced unasked.
+        return { kind: 'differs', note: `its bytes could not be read: ${errors_describe(error)}` };
+    }
+    if (stored === null)
+        return { kind: 'no-bytes' };
+    if (stored.size !== artifact.size)
+        return { kind: 'differs' };
+    const digests = await inspect.digestsOf(artifact);
+    if (stored.md5 !== null) {
+        return stored.md5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
+    }
+    if (artifact.size > COMPARE_BYTES_LIMIT) {
+        return { kind: 'differs', note: 'the server gives no MD5 to compare with' };
+    }
+    const storedMd5 = await inspect.storedMd5(download).catch(() => null);
+    return storedMd5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
+}
+/** The plan's line for one file, for the log and the dry run. */
+function describeItem(item) {
+    switch (item.action) {
+        case 'create':
+            return `create ${item.artifact.name}`;
+        case 'replace':
+            return item.reason === 'no-bytes'
+                ? `replace ${item.artifact.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
+                : `replace ${item.artifact.name} (download ${item.replaces.id})`;
+        case 'unchanged':
+            return `unchanged ${item.artifact.name} (download ${item.existing.id} already holds these bytes)`;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/prune.ts
+/**
+ * Which existing downloads `prune` removes: those whose names match a pattern (`*` and `?`
+ * within a name), less the downloads this run published or left unchanged, less the newest
+ * `keep` of the rest (by `created_at`, then id). A nightly job with `prune: app-nightly-*`
+ * and `prune-keep: 4` keeps five nightlies: today's and four before it.
+ */
+function downloadsToPrune(existing, patterns, keep, ownNames) {
+    if (patterns.length === 0)
+        return [];
+    const matchers = patterns.map(globToRegExp);
+    const candidates = existing
+        .filter((d) => !ownNames.has(d.name) && matchers.some((m) => m.test(d.name)))
+        .sort(newestFirst);
+    return candidates.slice(keep);
+}
+function newestFirst(a, b) {
+    if (a.createdAt !== b.createdAt)
+        return a.createdAt < b.createdAt ? 1 : -1;
+    return b.id - a.id;
+}
+/** `*` any run of characters, `?` one character, everything else itself. */
+function globToRegExp(pattern) {
+    const body = [...pattern]
+        .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
+        .join('');
+    return new RegExp(`^${body}$`, 's');
+}
+
+;// CONCATENATED MODULE: ./src/pool.ts
+/** A concurrency limit that can be lowered while work runs (after a secondary rate limit). */
+class AdaptiveLimit {
+    value;
+    constructor(value) {
+        this.value = value;
+    }
+    get current() {
+        return this.value;
+    }
+    /** Halves the limit, down to one at a time; tells whether it changed. */
+    lower() {
+        const before = this.value;
+        this.value = Math.max(1, Math.floor(this.value / 2));
+        return this.value !== before;
+    }
+}
+/**
+ * Runs `task` over every item with at most `limit.current` at once, starting items in
+ * order. Every item runs even when others fail; the results come back in item order.
+ */
+async function settleAll(items, limit, task) {
+    const results = new Array(items.length);
+    const running = new Set();
+    for (let i = 0; i < items.length; i++) {
+        while (running.size >= limit.current)
+            await Promise.race(running);
+        const index = i;
+        const job = task(items[index]).then((value) => {
+            results[index] = { status: 'fulfilled', value };
+        }, (reason) => {
+            results[index] = { status: 'rejected', reason };
+        });
+        const tracked = job.finally(() => running.delete(tracked));
+        running.add(tracked);
+    }
+    await Promise.all(running);
+    return results;
 }
 
 ;// CONCATENATED MODULE: ./src/progress.ts
@@ -54061,7 +54213,8 @@ function toDownload(raw) {
         size: Number(raw.size ?? 0),
         contentType: String(raw.content_type ?? ''),
         url: String(raw.url ?? ''),
-        htmlUrl: String(raw.html_url ?? '')
+        htmlUrl: String(raw.html_url ?? ''),
+        createdAt: String(raw.created_at ?? '')
     };
 }
 function toTicket(raw) {
@@ -55173,6 +55326,8 @@ function saveJournalPath(path) {
 
 
 
+
+
 /**
  * The action's main step: read the inputs, find the files, check them against the
  * repository's downloads, publish them, and report. The one place that fails the step.
@@ -55192,19 +55347,33 @@ async function run() {
             return;
         }
         session = session_createSession(inputs);
-        const plan = await group('Plan', () => planUploads(session, artifacts, inputs));
+        const { plan, existing } = await group('Plan', () => planUploads(session, artifacts, inputs));
+        const inspector = clashInspector(session);
         if (inputs.dryRun) {
             const planned = [];
             for (const item of plan)
                 planned.push({ item, sha256: (await digestsFor(item)).sha256 });
+            if (inputs.checksumsFile !== undefined) {
+                const checksums = await writeChecksums(inputs.checksumsFile, planned.map(({ item, sha256 }) => ({ name: item.artifact.name, sha256 })));
+                setOutput('checksums-path', checksums.path);
+                const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, inspector);
+                log_info(describeItem(item));
+                planned.push({ item, sha256: (await digestsFor(item)).sha256 });
+            }
+            const ownNames = new Set(planned.map(({ item }) => item.artifact.name));
+            const wouldPrune = downloadsToPrune(existing, inputs.prune, inputs.pruneKeep, ownNames);
+            for (const d of wouldPrune)
+                log_info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`);
             setPlannedOutputs(planned);
+            setOutput('pruned', '[]');
             await writeSummary({
                 published: [],
                 failed: [],
-                planned: plan,
+                planned: planned.map(({ item }) => item),
                 dryRun: true,
                 repository: session.api.slug,
-                elapsedMs: Date.now() - started
+                elapsedMs: Date.now() - started,
+                pruned: wouldPrune
             });
             log_info('Dry run: nothing was changed.');
             return;
@@ -55221,6 +55390,42 @@ async function run() {
             onProgress: (artifact, sent) => progress.update(artifact, sent)
         });
         const { published, failed } = await group('Upload', () => publishAll(plan, session, publisher));
+        // The checksums file and the pruning come last, and only after a run in which every file
+        // landed: a checksums file must list exactly what is published, and pruning must never
+        // leave fewer good builds than there were.
+        const complete = failed.length === 0 && !cancellation.cancelled;
+        if (inputs.checksumsFile !== undefined) {
+            const name = inputs.checksumsFile;
+            if (!complete) {
+                log_info(`${name} is not published: not every file landed.`);
+            }
+            else {
+                await group('Checksums', async () => {
+                    const checksums = await writeChecksums(name, published.map((p) => ({ name: p.download.name, sha256: p.sha256 })));
+                    setOutput('checksums-path', checksums.path);
+                    try {
+                        const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, inspector);
+                        log_info(describeItem(item));
+                        const done = await publisher.publish(item);
+                        log_info(`${name} → ${done.download.htmlUrl} (${done.status})`);
+                        published.push(done);
+                    }
+                    catch (error) {
+                        failed.push({ name, message: errors_describe(error) });
+                    }
+                });
+            }
+        }
+        let pruned = [];
+        if (inputs.prune.length > 0) {
+            if (failed.length > 0 || cancellation.cancelled) {
+                log_info('Nothing is pruned: not every file landed.');
+            }
+            else {
+                pruned = await group('Prune', () => prune(session, inputs, published, failed));
+            }
+        }
+        setOutput('pruned', JSON.stringify(pruned.map((d) => ({ id: d.id, name: d.name }))));
         setOutputs(published);
         const unsettled = journal_namesToSettle(work.journal.entries).map((state) => state.name);
         await writeSummary({
@@ -55231,7 +55436,8 @@ async function run() {
             repository: session.api.slug,
             elapsedMs: Date.now() - started,
             cancelled: cancellation.cancelled ? cancellation.reason : undefined,
-            unsettled
+            unsettled,
+            pruned
         });
         if (unsettled.length > 0) {
             log_warning(`Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`);
@@ -55347,8 +55553,13 @@ async function openWorkspace(repository) {
 }
 async function matchFiles(inputs) {
     const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
-        includeHiddenFiles: inputs.includeHiddenFiles
+        includeHiddenFiles: inputs.includeHiddenFiles,
+        nameOf: inputs.nameOf
     });
+    const taken = artifacts.find((a) => a.name === inputs.checksumsFile);
+    if (taken !== undefined) {
+        throw new Error(`Input 'checksums-file' is ${taken.name}, the download name of ${taken.path} too: leave that file out with a '!' pattern, or name the checksums file otherwise.`);
+    }
     for (const artifact of artifacts)
         log_info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`);
     if (artifacts.length > 0)
@@ -55375,17 +55586,44 @@ function digestsFor(item) {
     return digests;
 }
 async function planUploads(session, artifacts, inputs) {
-    const { api, storedBytes } = session;
+    const { api } = session;
     const existing = await api.list();
     log_info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`);
-    const plan = await makePlan(artifacts, existing, inputs.replaceExisting, api.slug, {
+    const plan = await makePlan(artifacts, existing, inputs.replaceExisting, api.slug, clashInspector(session));
+    for (const item of plan)
+        log_info(describeItem(item));
+    return { plan, existing };
+}
+/** How the plan looks at what a download holds: through its html_url, without the token. */
+function clashInspector(session) {
+    const { storedBytes } = session;
+    return {
         stored: (download) => storedBytes.probe(download),
         storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
         digestsOf: (artifact) => digestsFor({ artifact })
-    });
-    for (const item of plan)
-        log_info(describeItem(item));
-    return plan;
+    };
+}
+/**
+ * Deletes the old downloads that `prune` names, keeping the newest `prune-keep` and never one
+ * this run published. Listed afresh: the run itself changed the list.
+ */
+async function prune(session, inputs, published, failed) {
+    const own = new Set(published.map((p) => p.download.name));
+    const doomed = downloadsToPrune(await session.api.list(), inputs.prune, inputs.pruneKeep, own);
+    if (doomed.length === 0)
+        log_info(`No download matches 'prune' beyond the ${inputs.pruneKeep} kept.`);
+    const pruned = [];
+    for (const download of doomed) {
+        try {
+            await session.api.delete(download.id);
+            pruned.push(download);
+            log_info(`Pruned ${download.name} (download ${download.id}, ${download.createdAt}).`);
+        }
+        catch (error) {
+            failed.push({ name: download.name, message: `pruning it failed: ${errors_describe(error)}` });
+        }
+    }
+    return pruned;
 }
 async function publishAll(plan, session, publisher) {
     const results = await settleAll(plan, session.limit, async (item) => {

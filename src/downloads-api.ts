@@ -14,6 +14,8 @@ export interface Download {
   contentType: string
   url: string
   htmlUrl: string
+  /** ISO 8601, as the server lists it; '' when it does not say. */
+  createdAt: string
 }
 
 /** What a create hands back: the download, and the signed form that lets S3 take its bytes. */
@@ -311,7 +313,8 @@ function toDownload(raw: Json): Download {
     size: Number(raw.size ?? 0),
     contentType: String(raw.content_type ?? ''),
     url: String(raw.url ?? ''),
-    htmlUrl: String(raw.html_url ?? '')
+    htmlUrl: String(raw.html_url ?? ''),
+    createdAt: String(raw.created_at ?? '')
   }
 }
 

@@ -17,7 +17,7 @@ import {
   type BadName
 } from './names.js'
 
-/** One file to publish. Its download name is its base name. */
+/** One file to publish, under its download name (its base name, or `name-template`'s). */
 export interface Artifact {
   path: string
   name: string
@@ -32,6 +32,8 @@ export const MAX_FILE_SIZE = 5 * 1024 ** 3
 export interface FindOptions {
   /** Publish hidden files and files in hidden folders too (input `include-hidden-files`). */
   includeHiddenFiles?: boolean
+  /** The download name of a file (input `name-template`); its base name by default. */
+  nameOf?: (file: string) => string
 }
 
 /**
@@ -71,9 +73,14 @@ export async function findArtifacts(
     // With matchDirectories off only files come back, but a symlink to a socket or a FIFO
     // is no artifact either.
     if (!info.isFile()) continue
-    const name = path.basename(file)
+    const name = options.nameOf ? options.nameOf(file) : path.basename(file)
     const problem = nameProblem(name)
-    if (problem !== undefined) bad.push({ path: file, problem })
+    if (problem !== undefined) {
+      bad.push({
+        path: file,
+        problem: options.nameOf ? `'name-template' makes it ${showName(name)}: ${problem}` : problem
+      })
+    }
     found.push({ path: file, name, size: info.size })
   }
   if (bad.length > 0) throw badNamesError(bad)
@@ -105,7 +112,7 @@ export async function findArtifacts(
       )
       .join('; ')
     throw new Error(
-      `Several files have the same download name (${listing}). A repository's downloads are keyed by file name: narrow the glob or rename the files.`
+      `Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`
     )
   }
 

@@ -1,4 +1,6 @@
 import * as core from '@actions/core'
+import { parseNameTemplate } from './name-template.js'
+import { nameProblem, showName } from './names.js'
 import { isSecureOrLocal } from './urls.js'
 
 export type IfNoFilesFound = 'error' | 'warn' | 'ignore'
@@ -22,6 +24,14 @@ export interface Inputs {
   maxAttempts: number
   /** Longest wait for a primary rate limit to reset, in seconds. */
   rateLimitWait: number
+  /** Names each file's download (`name-template`); the identity for `{name}`. */
+  nameOf: ((file: string) => string) | undefined
+  /** The download name of the checksums file to publish, or undefined for none. */
+  checksumsFile: string | undefined
+  /** Name patterns of old downloads to delete once everything landed (`prune`). */
+  prune: string[]
+  /** How many of the newest pruned-pattern downloads to keep. */
+  pruneKeep: number
   /** Where relative patterns are rooted: the runner's checkout. */
   workspace: string
 }
@@ -67,8 +77,32 @@ export function readInputs(): Inputs {
     concurrency: readInteger('concurrency', 1, 32),
     maxAttempts: readInteger('max-attempts', 1, 20),
     rateLimitWait: readInteger('rate-limit-wait', 0, 3600),
+    nameOf: readNameTemplate(),
+    checksumsFile: readChecksumsFile(),
+    prune: core
+      .getMultilineInput('prune')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#')),
+    pruneKeep: readInteger('prune-keep', 0, 10_000),
     workspace: process.env.GITHUB_WORKSPACE || process.cwd()
   }
+}
+
+function readNameTemplate(): ((file: string) => string) | undefined {
+  const template = core.getInput('name-template') || '{name}'
+  return template === '{name}' ? undefined : parseNameTemplate(template)
+}
+
+function readChecksumsFile(): string | undefined {
+  const name = core.getInput('checksums-file')
+  if (name === '') return undefined
+  const problem = nameProblem(name)
+  if (problem !== undefined) {
+    throw new Error(
+      `Input 'checksums-file' must be a download name; got ${showName(name)} (${problem}).`
+    )
+  }
+  return name
 }
 
 function readBoolean(name: string): boolean {

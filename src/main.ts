@@ -9,7 +9,10 @@ import { readInputs, type Inputs } from './inputs.js'
 import { finishedCleanly, Journal, namesToSettle } from './journal.js'
 import { digestsOf } from './local-file.js'
 import * as log from './log.js'
-import { describeItem, makePlan, type Digests, type PlanItem } from './plan.js'
+import { writeChecksums } from './checksums.js'
+import type { Download } from './downloads-api.js'
+import { describeItem, makePlan, type ClashInspector, type Digests, type PlanItem } from './plan.js'
+import { downloadsToPrune } from './prune.js'
 import { settleAll } from './pool.js'
 import { ProgressLog } from './progress.js'
 import { Publisher, type Published } from './publish.js'
@@ -45,19 +48,43 @@ export async function run(): Promise<void> {
     }
 
     session = createSession(inputs)
-    const plan = await core.group('Plan', () => planUploads(session as Session, artifacts, inputs))
+    const { plan, existing } = await core.group('Plan', () =>
+      planUploads(session as Session, artifacts, inputs)
+    )
+    const inspector = clashInspector(session)
 
     if (inputs.dryRun) {
       const planned = []
       for (const item of plan) planned.push({ item, sha256: (await digestsFor(item)).sha256 })
+      if (inputs.checksumsFile !== undefined) {
+        const checksums = await writeChecksums(
+          inputs.checksumsFile,
+          planned.map(({ item, sha256 }) => ({ name: item.artifact.name, sha256 }))
+        )
+        core.setOutput('checksums-path', checksums.path)
+        const [item] = await makePlan(
+          [checksums],
+          existing,
+          inputs.replaceExisting,
+          session.api.slug,
+          inspector
+        )
+        log.info(describeItem(item))
+        planned.push({ item, sha256: (await digestsFor(item)).sha256 })
+      }
+      const ownNames = new Set(planned.map(({ item }) => item.artifact.name))
+      const wouldPrune = downloadsToPrune(existing, inputs.prune, inputs.pruneKeep, ownNames)
+      for (const d of wouldPrune) log.info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`)
       setPlannedOutputs(planned)
+      core.setOutput('pruned', '[]')
       await writeSummary({
         published: [],
         failed: [],
-        planned: plan,
+        planned: planned.map(({ item }) => item),
         dryRun: true,
         repository: session.api.slug,
-        elapsedMs: Date.now() - started
+        elapsedMs: Date.now() - started,
+        pruned: wouldPrune
       })
       log.info('Dry run: nothing was changed.')
       return
@@ -78,6 +105,51 @@ export async function run(): Promise<void> {
       publishAll(plan, session as Session, publisher)
     )
 
+    // The checksums file and the pruning come last, and only after a run in which every file
+    // landed: a checksums file must list exactly what is published, and pruning must never
+    // leave fewer good builds than there were.
+    const complete = failed.length === 0 && !cancellation.cancelled
+    if (inputs.checksumsFile !== undefined) {
+      const name = inputs.checksumsFile
+      if (!complete) {
+        log.info(`${name} is not published: not every file landed.`)
+      } else {
+        await core.group('Checksums', async () => {
+          const checksums = await writeChecksums(
+            name,
+            published.map((p) => ({ name: p.download.name, sha256: p.sha256 }))
+          )
+          core.setOutput('checksums-path', checksums.path)
+          try {
+            const [item] = await makePlan(
+              [checksums],
+              existing,
+              inputs.replaceExisting,
+              (session as Session).api.slug,
+              inspector
+            )
+            log.info(describeItem(item))
+            const done = await publisher.publish(item)
+            log.info(`${name} → ${done.download.htmlUrl} (${done.status})`)
+            published.push(done)
+          } catch (error) {
+            failed.push({ name, message: describe(error) })
+          }
+        })
+      }
+    }
+    let pruned: Download[] = []
+    if (inputs.prune.length > 0) {
+      if (failed.length > 0 || cancellation.cancelled) {
+        log.info('Nothing is pruned: not every file landed.')
+      } else {
+        pruned = await core.group('Prune', () =>
+          prune(session as Session, inputs, published, failed)
+        )
+      }
+    }
+    core.setOutput('pruned', JSON.stringify(pruned.map((d) => ({ id: d.id, name: d.name }))))
+
     setOutputs(published)
     const unsettled = namesToSettle(work.journal.entries).map((state) => state.name)
     await writeSummary({
@@ -88,7 +160,8 @@ export async function run(): Promise<void> {
       repository: session.api.slug,
       elapsedMs: Date.now() - started,
       cancelled: cancellation.cancelled ? cancellation.reason : undefined,
-      unsettled
+      unsettled,
+      pruned
     })
     if (unsettled.length > 0) {
       log.warning(
@@ -212,8 +285,15 @@ async function openWorkspace(repository: string): Promise<Workspace> {
 
 async function matchFiles(inputs: Inputs): Promise<Artifact[]> {
   const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
-    includeHiddenFiles: inputs.includeHiddenFiles
+    includeHiddenFiles: inputs.includeHiddenFiles,
+    nameOf: inputs.nameOf
   })
+  const taken = artifacts.find((a) => a.name === inputs.checksumsFile)
+  if (taken !== undefined) {
+    throw new Error(
+      `Input 'checksums-file' is ${taken.name}, the download name of ${taken.path} too: leave that file out with a '!' pattern, or name the checksums file otherwise.`
+    )
+  }
   for (const artifact of artifacts)
     log.info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`)
   if (artifacts.length > 0) return artifacts
@@ -242,17 +322,56 @@ async function planUploads(
   session: Session,
   artifacts: Artifact[],
   inputs: Inputs
-): Promise<PlanItem[]> {
-  const { api, storedBytes } = session
+): Promise<{ plan: PlanItem[]; existing: Download[] }> {
+  const { api } = session
   const existing = await api.list()
   log.info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`)
-  const plan = await makePlan(artifacts, existing, inputs.replaceExisting, api.slug, {
+  const plan = await makePlan(
+    artifacts,
+    existing,
+    inputs.replaceExisting,
+    api.slug,
+    clashInspector(session)
+  )
+  for (const item of plan) log.info(describeItem(item))
+  return { plan, existing }
+}
+
+/** How the plan looks at what a download holds: through its html_url, without the token. */
+function clashInspector(session: Session): ClashInspector {
+  const { storedBytes } = session
+  return {
     stored: (download) => storedBytes.probe(download),
     storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
     digestsOf: (artifact) => digestsFor({ artifact })
-  })
-  for (const item of plan) log.info(describeItem(item))
-  return plan
+  }
+}
+
+/**
+ * Deletes the old downloads that `prune` names, keeping the newest `prune-keep` and never one
+ * this run published. Listed afresh: the run itself changed the list.
+ */
+async function prune(
+  session: Session,
+  inputs: Inputs,
+  published: Published[],
+  failed: Failure[]
+): Promise<Download[]> {
+  const own = new Set(published.map((p) => p.download.name))
+  const doomed = downloadsToPrune(await session.api.list(), inputs.prune, inputs.pruneKeep, own)
+  if (doomed.length === 0)
+    log.info(`No download matches 'prune' beyond the ${inputs.pruneKeep} kept.`)
+  const pruned: Download[] = []
+  for (const download of doomed) {
+    try {
+      await session.api.delete(download.id)
+      pruned.push(download)
+      log.info(`Pruned ${download.name} (download ${download.id}, ${download.createdAt}).`)
+    } catch (error) {
+      failed.push({ name: download.name, message: `pruning it failed: ${describe(error)}` })
+    }
+  }
+  return pruned
 }
 
 async function publishAll(

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import * as log from './log.js'
+import type { Download } from './downloads-api.js'
 import type { PlanItem } from './plan.js'
 import type { Published } from './publish.js'
 import type { Settled } from './recovery.js'
@@ -25,6 +26,8 @@ export interface RunReport {
   cancelled?: string
   /** Names left half-done for the post step. */
   unsettled?: string[]
+  /** Old downloads `prune` deleted (in a dry run: would delete). */
+  pruned?: Download[]
 }
 
 /**
@@ -149,10 +152,11 @@ export async function writeSummary(report: RunReport): Promise<void> {
               ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
               : `unchanged (download ${item.existing.id} holds these bytes)`
         ]),
-        SUMMARY_BUDGET,
+        SUMMARY_BUDGET * 0.8,
         'the log has the whole plan'
       )
     ])
+    addPruned(report.pruned, 'Would prune')
     await flush()
     return
   }
@@ -200,6 +204,7 @@ export async function writeSummary(report: RunReport): Promise<void> {
     )
     summary.addList(items.map(([item]) => item))
   }
+  addPruned(report.pruned, 'Pruned')
   if (report.unsettled !== undefined && report.unsettled.length > 0) {
     summary.addRaw(
       `Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.`,
@@ -246,6 +251,18 @@ export async function writeStoppedSummary(message: string): Promise<void> {
   core.summary.addHeading('Downloads: nothing published', 2)
   core.summary.addRaw(escapeHtml(message), true)
   await flush()
+}
+
+/** The old downloads that `prune` deleted, or would delete. */
+function addPruned(pruned: Download[] | undefined, heading: string): void {
+  if (pruned === undefined || pruned.length === 0) return
+  core.summary.addHeading(`${heading} (${pruned.length})`, 3)
+  const items = fitRows(
+    pruned.map((d) => [`${escapeHtml(d.name)} (download ${d.id}, ${escapeHtml(d.createdAt)})`]),
+    SUMMARY_BUDGET * 0.1,
+    'the log names every one'
+  )
+  core.summary.addList(items.map(([item]) => item))
 }
 
 /**

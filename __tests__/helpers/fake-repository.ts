@@ -80,7 +80,8 @@ export class FakeRepository {
       size: stored.bytes?.length ?? 0,
       contentType: stored.contentType,
       url: `${this.base}/${stored.id}`,
-      htmlUrl: this.htmlUrl(stored.name)
+      htmlUrl: this.htmlUrl(stored.name),
+      createdAt: '2013-06-24T15:49:14Z'
     }
   }
 

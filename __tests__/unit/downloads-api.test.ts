@@ -139,7 +139,8 @@ describe('DownloadsApi.list', () => {
       size: 1024,
       contentType: '.zip',
       url: `${BASE}/1`,
-      htmlUrl: 'https://www.example.test/downloads/octo/demo/a.zip'
+      htmlUrl: 'https://www.example.test/downloads/octo/demo/a.zip',
+      createdAt: ''
     })
   })
 

@@ -39,8 +39,39 @@ describe('readInputs', () => {
       concurrency: 4,
       maxAttempts: 5,
       rateLimitWait: 600,
+      nameOf: undefined,
+      checksumsFile: undefined,
+      prune: [],
+      pruneKeep: 0,
       workspace: '/home/runner/work/hello-world/hello-world'
     })
+  })
+
+  it('reads a name template into a function that names files', () => {
+    fake.inputs['name-template'] = '{stem}-linux{ext}'
+    expect(readInputs().nameOf?.('/w/dist/app.tar.gz')).toBe('app-linux.tar.gz')
+  })
+
+  it.each([
+    ['{nme}', /unknown placeholder \{nme\}/],
+    ['{stem', /'\{' without its '\}'/],
+    ['stem}', /'\}' without its '\{'/]
+  ])('refuses the name template %s, naming the problem', (template, message) => {
+    fake.inputs['name-template'] = template
+    expect(() => readInputs()).toThrow(message)
+  })
+
+  it('refuses a checksums-file that no download could be named', () => {
+    fake.inputs['checksums-file'] = 'sums/SHA256'
+    expect(() => readInputs()).toThrow(/Input 'checksums-file' must be a download name/)
+  })
+
+  it('reads prune patterns without comments, and prune-keep as a whole number', () => {
+    fake.inputs.prune = 'app-nightly-*\n# old style\n  app-rc-?.zip  '
+    fake.inputs['prune-keep'] = '4'
+    expect(readInputs()).toMatchObject({ prune: ['app-nightly-*', 'app-rc-?.zip'], pruneKeep: 4 })
+    fake.inputs['prune-keep'] = '-1'
+    expect(() => readInputs()).toThrow(/Input 'prune-keep' must be a whole number/)
   })
 
   it('masks the token', () => {

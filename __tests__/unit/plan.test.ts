@@ -24,7 +24,8 @@ const download = (id: number, name: string): Download => ({
   size: 10,
   contentType: 'application/zip',
   url: `https://api.github.com/repos/o/r/downloads/${id}`,
-  htmlUrl: `https://github.com/downloads/o/r/${name}`
+  htmlUrl: `https://github.com/downloads/o/r/${name}`,
+  createdAt: '2013-06-24T15:49:14Z'
 })
 
 /** Every local file's MD5 is `local-<name>`, unless the stored bytes were made to match. */

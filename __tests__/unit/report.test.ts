@@ -35,7 +35,8 @@ function published(id: number, name: string, size: number, replaced?: Download):
       size,
       contentType: 'application/zip',
       url: `https://api.github.com/repos/o/r/downloads/${id}`,
-      htmlUrl: `https://github.com/downloads/o/r/${name}`
+      htmlUrl: `https://github.com/downloads/o/r/${name}`,
+      createdAt: '2013-06-24T15:49:14Z'
     },
     mimeType: name.endsWith('.txt') ? 'text/plain' : 'application/zip',
     sha256: `${String(id).repeat(12)}${'f'.repeat(52)}`.slice(0, 64),

@@ -44,7 +44,8 @@ function ticketFor(name: string, s3Url = S3): UploadTicket {
       size: 0,
       contentType: '.zip',
       url: `https://api.github.com/repos/octo/demo/downloads/9`,
-      htmlUrl: `https://github.com/downloads/octo/demo/${name}`
+      htmlUrl: `https://github.com/downloads/octo/demo/${name}`,
+      createdAt: '2013-06-24T15:49:14Z'
     },
     s3Url,
     key: `downloads/octo/demo/${name}`,

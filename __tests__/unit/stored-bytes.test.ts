@@ -19,7 +19,8 @@ const existing: Download = {
   size: 0,
   contentType: 'application/zip',
   url: 'https://ghe.example.test/api/v3/repos/octo/demo/downloads/4',
-  htmlUrl: page
+  htmlUrl: page,
+  createdAt: '2013-06-24T15:49:14Z'
 }
 const bytes = Buffer.from('previous release bytes \u0000\u00ff')
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex')

@@ -45795,7 +45795,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5989:
+/***/ 764:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -46935,7 +46935,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access: summary_access, appendFile, writeFile } = external_fs_namespaceObject.promises;
+const { access: summary_access, appendFile, writeFile: summary_writeFile } = external_fs_namespaceObject.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -46996,7 +46996,7 @@ class Summary {
         return summary_awaiter(this, void 0, void 0, function* () {
             const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
             const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
+            const writeFunc = overwrite ? summary_writeFile : appendFile;
             yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
             return this.emptyBuffer();
         });
@@ -47258,7 +47258,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir: io_util_mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -52634,10 +52634,14 @@ async function files_findArtifacts(patterns, workspace, options = {}) {
         // is no artifact either.
         if (!info.isFile())
             continue;
-        const name = path.basename(file);
+        const name = options.nameOf ? options.nameOf(file) : path.basename(file);
         const problem = nameProblem(name);
-        if (problem !== undefined)
-            bad.push({ path: file, problem });
+        if (problem !== undefined) {
+            bad.push({
+                path: file,
+                problem: options.nameOf ? `'name-template' makes it ${showName(name)}: ${problem}` : problem
+            });
+        }
         found.push({ path: file, name, size: info.size });
     }
     if (bad.length > 0)
@@ -52650,7 +52654,7 @@ async function files_findArtifacts(patterns, workspace, options = {}) {
         if (size > MAX_FILE_SIZE) {
             throw new Error(`${file} is ${size} bytes; one upload to S3 carries at most 5 GiB (${MAX_FILE_SIZE} bytes). Split or compress it.`);
         }
-        artifacts.push({ path: file, name, size, contentType: contentTypeOf(name) });
+        artifacts.push({ path: file, name, size, contentType: files_contentTypeOf(name) });
     }
     artifacts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const clashes = artifacts.filter((a, i) => i > 0 && artifacts[i - 1].name === a.name);
@@ -52662,7 +52666,7 @@ async function files_findArtifacts(patterns, workspace, options = {}) {
             .map((a) => a.path)
             .join(', ')}`)
             .join('; ');
-        throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by file name: narrow the glob or rename the files.`);
+        throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`);
     }
     const pairs = lookalikes(artifacts.map((a) => a.name));
     if (pairs.length > 0)
@@ -52819,7 +52823,7 @@ function globEscape(literal) {
         .replace(/\*/g, '[*]');
 }
 /** The content type to declare for a file name; octet-stream when nothing is known. */
-function contentTypeOf(name) {
+function files_contentTypeOf(name) {
     return lookup(name) || 'application/octet-stream';
 }
 /**
@@ -52848,6 +52852,213 @@ async function sha256Of(file) {
     return hash.digest('hex');
 }
 
+;// CONCATENATED MODULE: ./src/name-template.ts
+
+/**
+ * Download names from a template (input `name-template`), e.g. `{stem}-v1.2.3{ext}`. The
+ * runner expands `${{ … }}` before the action sees the input, so only these placeholders are
+ * the action's own.
+ */
+const PLACEHOLDERS = ['name', 'stem', 'ext', 'dir'];
+/** Extensions of two parts that name one format: `app.tar.gz` is `app` + `.tar.gz`. */
+const COMPOUND_EXTENSIONS = ['.tar.gz', '.tar.xz', '.tar.bz2', '.tar.zst'];
+/** A file's base name split before its extension, compound extensions kept whole. */
+function splitName(name) {
+    const lower = name.toLowerCase();
+    const compound = COMPOUND_EXTENSIONS.find((ext) => lower.endsWith(ext) && name.length > ext.length);
+    const ext = compound !== undefined ? name.slice(-compound.length) : external_node_path_.extname(name);
+    return { stem: name.slice(0, name.length - ext.length), ext };
+}
+/** The values of the placeholders for one file. */
+function placeholdersOf(file) {
+    const name = external_node_path_.basename(file);
+    return { name, ...splitName(name), dir: external_node_path_.basename(external_node_path_.dirname(file)) };
+}
+/**
+ * Parses a template; throws, naming the problem, on an unknown placeholder or an unclosed
+ * `{`. Resolves to the function that names a file. What it makes is checked as any download
+ * name is (not empty, no `/`, `\` or control character), with the file named in the error.
+ */
+function parseNameTemplate(template) {
+    const parts = [];
+    for (let at = 0; at < template.length;) {
+        const open = template.indexOf('{', at);
+        if (open === -1) {
+            parts.push({ text: template.slice(at) });
+            break;
+        }
+        if (open > at)
+            parts.push({ text: template.slice(at, open) });
+        const close = template.indexOf('}', open);
+        if (close === -1) {
+            throw new Error(`Input 'name-template' has a '{' without its '}' at position ${open + 1}: '${template}'. Placeholders: ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}.`);
+        }
+        const name = template.slice(open + 1, close);
+        if (!PLACEHOLDERS.includes(name)) {
+            throw new Error(`Input 'name-template' has an unknown placeholder {${name}}: '${template}'. Placeholders: ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}.`);
+        }
+        parts.push({ placeholder: name });
+        at = close + 1;
+    }
+    if (template.includes('}') && !parts.some((p) => 'placeholder' in p)) {
+        throw new Error(`Input 'name-template' has a '}' without its '{': '${template}'.`);
+    }
+    return (file) => {
+        const values = placeholdersOf(file);
+        return parts.map((part) => ('text' in part ? part.text : values[part.placeholder])).join('');
+    };
+}
+
+;// CONCATENATED MODULE: ./src/names.ts
+/**
+ * The rules a download's name must meet, checked before any request so that a bad name fails
+ * the run with every offender listed instead of a 422 after other files were published.
+ */
+/** The server keeps a name as one path segment: at most 255 bytes of UTF-8. */
+const MAX_NAME_BYTES = 255;
+/** C0 controls, DEL and C1 controls: the characters a log or a terminal would act upon. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+/**
+ * Why no download can be called `name`, or undefined when it can. A name is one path segment
+ * of the download's URL and of the S3 key: the server refuses C0 controls and DEL, `.`, `..`,
+ * `/` and names over 255 bytes (the emulator's `validName` enforces the same). Refused here as
+ * well: C1 controls, which nobody can see or type and which terminals act upon (U+009B starts
+ * an escape sequence), and a backslash, which Windows cannot have in a file name, so browsers
+ * there save the download under another name than the one published.
+ */
+function names_nameProblem(name) {
+    if (name === '' || name === '.' || name === '..')
+        return 'not a file name';
+    const controls = [...new Set(name.match(CONTROL) ?? [])];
+    if (controls.length > 0) {
+        const which = controls.map(codePoint).join(', ');
+        return `control character${controls.length === 1 ? '' : 's'} ${which} in the name`;
+    }
+    if (name.includes('/') || name.includes('\\'))
+        return 'a slash or backslash in the name';
+    const bytes = Buffer.byteLength(name);
+    if (bytes > MAX_NAME_BYTES) {
+        return `a name of ${bytes} bytes in UTF-8, over the limit of ${MAX_NAME_BYTES}`;
+    }
+    return undefined;
+}
+/** One error naming every file whose name cannot be a download's, so that one fix suffices. */
+function names_badNamesError(bad) {
+    const listing = bad
+        .map((b) => `${names_showName(b.path)} (${b.problem})`)
+        .sort()
+        .join('; ');
+    const files = bad.length === 1 ? '1 file has a name' : `${bad.length} files have names`;
+    return new Error(`${files} that no download can take: ${listing}. Nothing was changed. Rename ${bad.length === 1 ? 'it' : 'them'}, or leave ${bad.length === 1 ? 'it' : 'them'} out with a '!' pattern in 'glob'.`);
+}
+/**
+ * A name or path quoted as JSON quotes it, so that quotes, backslashes and control characters
+ * are visible, and, beyond JSON, DEL and C1 controls as `\u007f`…`\u009f` (JSON leaves them
+ * raw, and a terminal acts on C1 controls) and bytes that are not UTF-8 as `\xff`.
+ */
+function names_showName(name) {
+    const parts = typeof name === 'string' ? [name] : decodeKeepingBadBytes(name);
+    const shown = parts.map((part) => typeof part === 'number'
+        ? `\\x${part.toString(16).padStart(2, '0')}`
+        : JSON.stringify(part)
+            .slice(1, -1)
+            .replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    return `"${shown.join('')}"`;
+}
+/**
+ * Splits bytes into the runs that are valid UTF-8 (decoded) and the bytes that belong to no
+ * valid sequence (as numbers), so that each bad byte can be shown on its own.
+ */
+function decodeKeepingBadBytes(bytes) {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const parts = [];
+    let run = '';
+    for (let i = 0; i < bytes.length;) {
+        const length = sequenceLength(bytes[i]);
+        let char;
+        if (length > 0 && i + length <= bytes.length) {
+            try {
+                char = strict.decode(bytes.subarray(i, i + length));
+            }
+            catch {
+                // An overlong form, a surrogate or a missing continuation byte: the lead byte is bad.
+            }
+        }
+        if (char === undefined) {
+            if (run !== '')
+                parts.push(run);
+            run = '';
+            parts.push(bytes[i]);
+            i += 1;
+        }
+        else {
+            run += char;
+            i += length;
+        }
+    }
+    if (run !== '')
+        parts.push(run);
+    return parts;
+}
+/** How long a UTF-8 sequence its lead byte announces; 0 for a byte that cannot lead one. */
+function sequenceLength(lead) {
+    if (lead < 0x80)
+        return 1;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        return 2;
+    if (lead >= 0xe0 && lead <= 0xef)
+        return 3;
+    if (lead >= 0xf0 && lead <= 0xf4)
+        return 4;
+    return 0;
+}
+function codePoint(c) {
+    return `U+${c.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+/**
+ * Pairs of names that differ only by Unicode normalization (é as one code point or as e and
+ * a combining accent) or only by letter case. The server keys downloads by exact name and
+ * takes both, but macOS normalizes names and macOS and Windows ignore case, so whoever
+ * downloads both into one folder keeps one of them.
+ */
+function names_lookalikes(names) {
+    // Grouped by what the two tests agree on, so that a thousand files cost a thousand keys,
+    // not half a million comparisons.
+    const groups = new Map();
+    for (const name of new Set(names)) {
+        const key = name.normalize('NFC').toLowerCase();
+        groups.set(key, [...(groups.get(key) ?? []), name]);
+    }
+    const pairs = [];
+    for (const group of groups.values()) {
+        group.forEach((a, i) => {
+            for (const b of group.slice(i + 1)) {
+                const differ = a.normalize('NFC') === b.normalize('NFC') ? 'normalization' : 'case';
+                pairs.push({ names: [a, b], differ });
+            }
+        });
+    }
+    return pairs;
+}
+/** The warning for {@link lookalikes}, naming each pair so that the difference shows. */
+function names_lookalikesWarning(pairs) {
+    const listing = pairs
+        .map(({ names: [a, b], differ }) => differ === 'normalization'
+        ? `${names_showName(a)} (${names_form(a)}) and ${names_showName(b)} (${names_form(b)})`
+        : `${names_showName(a)} and ${names_showName(b)}`)
+        .join('; ');
+    return `Some download names differ only by Unicode normalization or letter case: ${listing}. They are published as distinct downloads, but macOS and Windows may save them as one file; rename one of each pair if both matter.`;
+}
+/** Which Unicode normalization form a name is in, as a user would be told. */
+function names_form(name) {
+    if (name === name.normalize('NFC'))
+        return 'NFC';
+    if (name === name.normalize('NFD'))
+        return 'NFD';
+    return 'neither NFC nor NFD';
+}
+
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/urls.ts
@@ -52872,6 +53083,8 @@ function isSecureOrLocal(url) {
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
+
+
 
 
 /** Reads every input and fails on the first bad one, naming it and what it accepts. */
@@ -52907,8 +53120,28 @@ function inputs_readInputs() {
         concurrency: readInteger('concurrency', 1, 32),
         maxAttempts: readInteger('max-attempts', 1, 20),
         rateLimitWait: readInteger('rate-limit-wait', 0, 3600),
+        nameOf: readNameTemplate(),
+        checksumsFile: readChecksumsFile(),
+        prune: getMultilineInput('prune')
+            .map((line) => line.trim())
+            .filter((line) => line !== '' && !line.startsWith('#')),
+        pruneKeep: readInteger('prune-keep', 0, 10_000),
         workspace: process.env.GITHUB_WORKSPACE || process.cwd()
     };
+}
+function readNameTemplate() {
+    const template = getInput('name-template') || '{name}';
+    return template === '{name}' ? undefined : parseNameTemplate(template);
+}
+function readChecksumsFile() {
+    const name = getInput('checksums-file');
+    if (name === '')
+        return undefined;
+    const problem = names_nameProblem(name);
+    if (problem !== undefined) {
+        throw new Error(`Input 'checksums-file' must be a download name; got ${names_showName(name)} (${problem}).`);
+    }
+    return name;
 }
 function readBoolean(name) {
     const raw = getInput(name);
@@ -53231,86 +53464,6 @@ function printable(text) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/plan.ts
-
-/**
- * Without a usable ETag the bytes themselves are compared, but only for files this small:
- * reading a large download back just to compare it would cost more than replacing it.
- */
-const COMPARE_BYTES_LIMIT = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
-/**
- * Matches the files against the existing downloads. A download without bytes holds no user
- * data, so it is replaced whatever `replace-existing` says; one that holds exactly the file's
- * bytes is left as it is (`unchanged`), so that re-running a finished job changes nothing.
- * Any other clash without `replaceExisting` stops the run here, before anything was changed,
- * naming every clash at once so that one fix suffices.
- */
-async function plan_makePlan(artifacts, existing, replaceExisting, repository, inspect) {
-    const byName = new Map(existing.map((d) => [d.name, d]));
-    const plan = [];
-    const clashes = [];
-    for (const artifact of artifacts) {
-        const download = byName.get(artifact.name);
-        if (download === undefined) {
-            plan.push({ action: 'create', artifact });
-            continue;
-        }
-        const verdict = await compare(artifact, download, inspect);
-        if (verdict.kind === 'no-bytes') {
-            plan.push({ action: 'replace', artifact, replaces: download, reason: 'no-bytes' });
-        }
-        else if (verdict.kind === 'same') {
-            plan.push({ action: 'unchanged', artifact, existing: download, digests: verdict.digests });
-        }
-        else if (replaceExisting) {
-            plan.push({ action: 'replace', artifact, replaces: download, reason: 'replace-existing' });
-        }
-        else {
-            clashes.push(verdict.note ? `${artifact.name} (${verdict.note})` : artifact.name);
-        }
-    }
-    if (clashes.length > 0) {
-        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
-    }
-    return plan;
-}
-async function compare(artifact, download, inspect) {
-    let stored;
-    try {
-        stored = await inspect.stored(download);
-    }
-    catch (error) {
-        // Unknown is treated as "holds the user's bytes": never replaced unasked.
-        return { kind: 'differs', note: `its bytes could not be read: ${describe(error)}` };
-    }
-    if (stored === null)
-        return { kind: 'no-bytes' };
-    if (stored.size !== artifact.size)
-        return { kind: 'differs' };
-    const digests = await inspect.digestsOf(artifact);
-    if (stored.md5 !== null) {
-        return stored.md5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
-    }
-    if (artifact.size > COMPARE_BYTES_LIMIT) {
-        return { kind: 'differs', note: 'the server gives no MD5 to compare with' };
-    }
-    const storedMd5 = await inspect.storedMd5(download).catch(() => null);
-    return storedMd5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
-}
-/** The plan's line for one file, for the log and the dry run. */
-function plan_describeItem(item) {
-    switch (item.action) {
-        case 'create':
-            return `create ${item.artifact.name}`;
-        case 'replace':
-            return item.reason === 'no-bytes'
-                ? `replace ${item.artifact.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
-                : `replace ${item.artifact.name} (download ${item.replaces.id})`;
-        case 'unchanged':
-            return `unchanged ${item.artifact.name} (download ${item.existing.id} already holds these bytes)`;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/report.ts
 
 
@@ -53330,7 +53483,7 @@ const SUMMARY_BUDGET = (/* unused pure expression or super */ null && (900 * 102
  * as much of it as fits in an output, and the log says when it was cut.
  */
 function report_setOutputs(published) {
-    const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name));
+    const sorted = [...published].sort((a, b) => report_compareNames(a.artifact.name, b.artifact.name));
     const entries = sorted.map((p) => ({
         id: p.download.id,
         name: p.download.name,
@@ -53420,8 +53573,9 @@ async function report_writeSummary(report) {
                     : item.action === 'replace'
                         ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
                         : `unchanged (download ${item.existing.id} holds these bytes)`
-            ]), SUMMARY_BUDGET, 'the log has the whole plan')
+            ]), SUMMARY_BUDGET * 0.8, 'the log has the whole plan')
         ]);
+        addPruned(report.pruned, 'Would prune');
         await flush();
         return;
     }
@@ -53432,7 +53586,7 @@ async function report_writeSummary(report) {
             : `${failed.length} failed`;
     summary.addHeading(`Downloads for ${report.repository}: ${status}`, 2);
     if (published.length > 0) {
-        const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name));
+        const sorted = [...published].sort((a, b) => report_compareNames(a.artifact.name, b.artifact.name));
         summary.addTable([
             [
                 { data: 'File', header: true },
@@ -53459,6 +53613,7 @@ async function report_writeSummary(report) {
         const items = fitRows(failed.map((f) => [`${escapeHtml(f.name)}: ${escapeHtml(f.message)}`]), SUMMARY_BUDGET * 0.3, 'the log has one error per file');
         summary.addList(items.map(([item]) => item));
     }
+    addPruned(report.pruned, 'Pruned');
     if (report.unsettled !== undefined && report.unsettled.length > 0) {
         summary.addRaw(`Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.`, true);
     }
@@ -53494,6 +53649,14 @@ async function report_writeStoppedSummary(message) {
     core.summary.addHeading('Downloads: nothing published', 2);
     core.summary.addRaw(escapeHtml(message), true);
     await flush();
+}
+/** The old downloads that `prune` deleted, or would delete. */
+function addPruned(pruned, heading) {
+    if (pruned === undefined || pruned.length === 0)
+        return;
+    core.summary.addHeading(`${heading} (${pruned.length})`, 3);
+    const items = fitRows(pruned.map((d) => [`${escapeHtml(d.name)} (download ${d.id}, ${escapeHtml(d.createdAt)})`]), SUMMARY_BUDGET * 0.1, 'the log names every one');
+    core.summary.addList(items.map(([item]) => item));
 }
 /**
  * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says how
@@ -53535,11 +53698,121 @@ function report_humanSize(bytes) {
     return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 /** Byte order of the names, so that output order does not depend on the runner's locale. */
-function compareNames(a, b) {
+function report_compareNames(a, b) {
     return a < b ? -1 : a > b ? 1 : 0;
 }
 function escapeHtml(text) {
     return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+}
+
+;// CONCATENATED MODULE: ./src/checksums.ts
+
+
+
+
+
+/**
+ * The checksums file's text, exactly what `sha256sum -c` reads (and what
+ * actions/attest-build-provenance takes as `subject-checksums`): `<64 hex>  <name>` a line,
+ * in byte order of the names.
+ */
+function checksumsText(files) {
+    return [...files]
+        .sort((a, b) => compareNames(a.name, b.name))
+        .map((f) => `${f.sha256}  ${f.name}\n`)
+        .join('');
+}
+/**
+ * Writes the checksums file under the runner's temp folder, where a later step of the job
+ * can read it (`checksums-path`), and describes it as a file to publish.
+ */
+async function checksums_writeChecksums(name, files) {
+    const dir = path.join(process.env.RUNNER_TEMP || tmpdir(), `upload-downloads-checksums-${process.pid}`);
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, name);
+    const text = checksumsText(files);
+    await writeFile(file, text);
+    return { path: file, name, size: Buffer.byteLength(text), contentType: contentTypeOf(name) };
+}
+
+;// CONCATENATED MODULE: ./src/plan.ts
+
+/**
+ * Without a usable ETag the bytes themselves are compared, but only for files this small:
+ * reading a large download back just to compare it would cost more than replacing it.
+ */
+const COMPARE_BYTES_LIMIT = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
+/**
+ * Matches the files against the existing downloads. A download without bytes holds no user
+ * data, so it is replaced whatever `replace-existing` says; one that holds exactly the file's
+ * bytes is left as it is (`unchanged`), so that re-running a finished job changes nothing.
+ * Any other clash without `replaceExisting` stops the run here, before anything was changed,
+ * naming every clash at once so that one fix suffices.
+ */
+async function plan_makePlan(artifacts, existing, replaceExisting, repository, inspect) {
+    const byName = new Map(existing.map((d) => [d.name, d]));
+    const plan = [];
+    const clashes = [];
+    for (const artifact of artifacts) {
+        const download = byName.get(artifact.name);
+        if (download === undefined) {
+            plan.push({ action: 'create', artifact });
+            continue;
+        }
+        const verdict = await compare(artifact, download, inspect);
+        if (verdict.kind === 'no-bytes') {
+            plan.push({ action: 'replace', artifact, replaces: download, reason: 'no-bytes' });
+        }
+        else if (verdict.kind === 'same') {
+            plan.push({ action: 'unchanged', artifact, existing: download, digests: verdict.digests });
+        }
+        else if (replaceExisting) {
+            plan.push({ action: 'replace', artifact, replaces: download, reason: 'replace-existing' });
+        }
+        else {
+            clashes.push(verdict.note ? `${artifact.name} (${verdict.note})` : artifact.name);
+        }
+    }
+    if (clashes.length > 0) {
+        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
+    }
+    return plan;
+}
+async function compare(artifact, download, inspect) {
+    let stored;
+    try {
+        stored = await inspect.stored(download);
+    }
+    catch (error) {
+        // Unknown is treated as "holds the user's bytes": never replaced unasked.
+        return { kind: 'differs', note: `its bytes could not be read: ${describe(error)}` };
+    }
+    if (stored === null)
+        return { kind: 'no-bytes' };
+    if (stored.size !== artifact.size)
+        return { kind: 'differs' };
+    const digests = await inspect.digestsOf(artifact);
+    if (stored.md5 !== null) {
+        return stored.md5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
+    }
+    if (artifact.size > COMPARE_BYTES_LIMIT) {
+        return { kind: 'differs', note: 'the server gives no MD5 to compare with' };
+    }
+    const storedMd5 = await inspect.storedMd5(download).catch(() => null);
+    return storedMd5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
+}
+/** The plan's line for one file, for the log and the dry run. */
+function plan_describeItem(item) {
+    switch (item.action) {
+        case 'create':
+            return `create ${item.artifact.name}`;
+        case 'replace':
+            return item.reason === 'no-bytes'
+                ? `replace ${item.artifact.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
+                : `replace ${item.artifact.name} (download ${item.replaces.id})`;
+        case 'unchanged':
+            return `unchanged ${item.artifact.name} (download ${item.existing.id} already holds these bytes)`;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/progress.ts
@@ -53851,7 +54124,8 @@ function toDownload(raw) {
         size: Number(raw.size ?? 0),
         contentType: String(raw.content_type ?? ''),
         url: String(raw.url ?? ''),
-        htmlUrl: String(raw.html_url ?? '')
+        htmlUrl: String(raw.html_url ?? ''),
+        createdAt: String(raw.created_at ?? '')
     };
 }
 function toTicket(raw) {
@@ -55003,6 +55277,8 @@ function session_saveJournalPath(path) {
 
 
 
+
+
 /**
  * The action's main step: read the inputs, find the files, check them against the
  * repository's downloads, publish them, and report. The one place that fails the step.
@@ -55022,19 +55298,33 @@ async function run() {
             return;
         }
         session = createSession(inputs);
-        const plan = await core.group('Plan', () => planUploads(session, artifacts, inputs));
+        const { plan, existing } = await core.group('Plan', () => planUploads(session, artifacts, inputs));
+        const inspector = clashInspector(session);
         if (inputs.dryRun) {
             const planned = [];
             for (const item of plan)
                 planned.push({ item, sha256: (await digestsFor(item)).sha256 });
+            if (inputs.checksumsFile !== undefined) {
+                const checksums = await writeChecksums(inputs.checksumsFile, planned.map(({ item, sha256 }) => ({ name: item.artifact.name, sha256 })));
+                core.setOutput('checksums-path', checksums.path);
+                const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, inspector);
+                log.info(describeItem(item));
+                planned.push({ item, sha256: (await digestsFor(item)).sha256 });
+            }
+            const ownNames = new Set(planned.map(({ item }) => item.artifact.name));
+            const wouldPrune = downloadsToPrune(existing, inputs.prune, inputs.pruneKeep, ownNames);
+            for (const d of wouldPrune)
+                log.info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`);
             setPlannedOutputs(planned);
+            core.setOutput('pruned', '[]');
             await writeSummary({
                 published: [],
                 failed: [],
-                planned: plan,
+                planned: planned.map(({ item }) => item),
                 dryRun: true,
                 repository: session.api.slug,
-                elapsedMs: Date.now() - started
+                elapsedMs: Date.now() - started,
+                pruned: wouldPrune
             });
             log.info('Dry run: nothing was changed.');
             return;
@@ -55051,6 +55341,42 @@ async function run() {
             onProgress: (artifact, sent) => progress.update(artifact, sent)
         });
         const { published, failed } = await core.group('Upload', () => publishAll(plan, session, publisher));
+        // The checksums file and the pruning come last, and only after a run in which every file
+        // landed: a checksums file must list exactly what is published, and pruning must never
+        // leave fewer good builds than there were.
+        const complete = failed.length === 0 && !cancellation.cancelled;
+        if (inputs.checksumsFile !== undefined) {
+            const name = inputs.checksumsFile;
+            if (!complete) {
+                log.info(`${name} is not published: not every file landed.`);
+            }
+            else {
+                await core.group('Checksums', async () => {
+                    const checksums = await writeChecksums(name, published.map((p) => ({ name: p.download.name, sha256: p.sha256 })));
+                    core.setOutput('checksums-path', checksums.path);
+                    try {
+                        const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, inspector);
+                        log.info(describeItem(item));
+                        const done = await publisher.publish(item);
+                        log.info(`${name} → ${done.download.htmlUrl} (${done.status})`);
+                        published.push(done);
+                    }
+                    catch (error) {
+                        failed.push({ name, message: describe(error) });
+                    }
+                });
+            }
+        }
+        let pruned = [];
+        if (inputs.prune.length > 0) {
+            if (failed.length > 0 || cancellation.cancelled) {
+                log.info('Nothing is pruned: not every file landed.');
+            }
+            else {
+                pruned = await core.group('Prune', () => prune(session, inputs, published, failed));
+            }
+        }
+        core.setOutput('pruned', JSON.stringify(pruned.map((d) => ({ id: d.id, name: d.name }))));
         setOutputs(published);
         const unsettled = namesToSettle(work.journal.entries).map((state) => state.name);
         await writeSummary({
@@ -55061,7 +55387,8 @@ async function run() {
             repository: session.api.slug,
             elapsedMs: Date.now() - started,
             cancelled: cancellation.cancelled ? cancellation.reason : undefined,
-            unsettled
+            unsettled,
+            pruned
         });
         if (unsettled.length > 0) {
             log.warning(`Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`);
@@ -55177,8 +55504,13 @@ async function openWorkspace(repository) {
 }
 async function matchFiles(inputs) {
     const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
-        includeHiddenFiles: inputs.includeHiddenFiles
+        includeHiddenFiles: inputs.includeHiddenFiles,
+        nameOf: inputs.nameOf
     });
+    const taken = artifacts.find((a) => a.name === inputs.checksumsFile);
+    if (taken !== undefined) {
+        throw new Error(`Input 'checksums-file' is ${taken.name}, the download name of ${taken.path} too: leave that file out with a '!' pattern, or name the checksums file otherwise.`);
+    }
     for (const artifact of artifacts)
         log.info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`);
     if (artifacts.length > 0)
@@ -55205,17 +55537,44 @@ function digestsFor(item) {
     return digests;
 }
 async function planUploads(session, artifacts, inputs) {
-    const { api, storedBytes } = session;
+    const { api } = session;
     const existing = await api.list();
     log.info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`);
-    const plan = await makePlan(artifacts, existing, inputs.replaceExisting, api.slug, {
+    const plan = await makePlan(artifacts, existing, inputs.replaceExisting, api.slug, clashInspector(session));
+    for (const item of plan)
+        log.info(describeItem(item));
+    return { plan, existing };
+}
+/** How the plan looks at what a download holds: through its html_url, without the token. */
+function clashInspector(session) {
+    const { storedBytes } = session;
+    return {
         stored: (download) => storedBytes.probe(download),
         storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
         digestsOf: (artifact) => digestsFor({ artifact })
-    });
-    for (const item of plan)
-        log.info(describeItem(item));
-    return plan;
+    };
+}
+/**
+ * Deletes the old downloads that `prune` names, keeping the newest `prune-keep` and never one
+ * this run published. Listed afresh: the run itself changed the list.
+ */
+async function prune(session, inputs, published, failed) {
+    const own = new Set(published.map((p) => p.download.name));
+    const doomed = downloadsToPrune(await session.api.list(), inputs.prune, inputs.pruneKeep, own);
+    if (doomed.length === 0)
+        log.info(`No download matches 'prune' beyond the ${inputs.pruneKeep} kept.`);
+    const pruned = [];
+    for (const download of doomed) {
+        try {
+            await session.api.delete(download.id);
+            pruned.push(download);
+            log.info(`Pruned ${download.name} (download ${download.id}, ${download.createdAt}).`);
+        }
+        catch (error) {
+            failed.push({ name: download.name, message: `pruning it failed: ${describe(error)}` });
+        }
+    }
+    return pruned;
 }
 async function publishAll(plan, session, publisher) {
     const results = await settleAll(plan, session.limit, async (item) => {
@@ -55244,7 +55603,7 @@ async function publishAll(plan, session, publisher) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5989);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(764);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 

@@ -1,0 +1,214 @@
+import { describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
+import { closeAfterTest, downloadsOutput, fetchBytes, REPO, stage, type Stage } from './harness.js'
+
+/** Release features: a checksums file, names from a template, pruning old builds. */
+
+const names = (s: Stage) =>
+  s.emulator
+    .downloads(REPO)
+    .map((d) => d.name)
+    .sort()
+
+describe('checksums-file', () => {
+  it('publishes a checksums file that real sha256sum -c verifies against every download', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({
+      'dist/app.tar.gz': Buffer.alloc(300_000, 7),
+      'dist/app.zip': 'zip bytes',
+      'dist/read me.txt': 'notes'
+    })
+
+    const job = await s.job({ glob: 'dist/*', 'checksums-file': 'SHA256SUMS' })
+    const result = await (await job.main()).result
+
+    expect(result.errors).toEqual([])
+    expect(result.code).toBe(0)
+    const published = downloadsOutput(result)
+    expect(published.map((d) => d.name)).toEqual([
+      'SHA256SUMS',
+      'app.tar.gz',
+      'app.zip',
+      'read me.txt'
+    ])
+    // Download everything through its html_url, as a user would, and check it.
+    const dir = await mkdtemp(path.join(tmpdir(), 'sums-'))
+    try {
+      for (const d of published) {
+        await writeFile(path.join(dir, d.name), await fetchBytes(d.html_url))
+      }
+      const check = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dir, encoding: 'utf8' })
+      expect(check.trim().split('\n')).toEqual(['app.tar.gz: OK', 'app.zip: OK', 'read me.txt: OK'])
+      // checksums-path, for a later step of the job (attest-build-provenance), is that file.
+      expect(path.basename(result.outputs['checksums-path'])).toBe('SHA256SUMS')
+      expect(await readFile(result.outputs['checksums-path'], 'utf8')).toBe(
+        await readFile(path.join(dir, 'SHA256SUMS'), 'utf8')
+      )
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+    expect(result.summary).toContain('SHA256SUMS')
+  })
+
+  it('is left unchanged by a re-run, and replaced when the files change', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'a.bin': 'a' })
+    const inputs = { glob: 'a.bin', 'checksums-file': 'SHA256SUMS', 'replace-existing': 'true' }
+    expect((await s.run(inputs)).code).toBe(0)
+
+    const again = await s.run(inputs)
+    expect(downloadsOutput(again).map((d) => [d.name, d.status])).toEqual([
+      ['SHA256SUMS', 'unchanged'],
+      ['a.bin', 'unchanged']
+    ])
+
+    await s.files({ 'a.bin': 'a, rebuilt' })
+    const rebuilt = await s.run(inputs)
+    expect(downloadsOutput(rebuilt).map((d) => [d.name, d.status])).toEqual([
+      ['SHA256SUMS', 'replaced'],
+      ['a.bin', 'replaced']
+    ])
+  })
+
+  it('refuses a glob file with the checksums file’s name, before any change', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'dist/SHA256SUMS': 'old list', 'dist/a.bin': 'a' })
+    const result = await s.run({ glob: 'dist/*', 'checksums-file': 'SHA256SUMS' })
+    expect(result.code).toBe(1)
+    expect(result.errors[0]).toMatch(/'checksums-file' is SHA256SUMS, the download name of \S+/)
+    expect(s.changes()).toEqual([])
+  })
+})
+
+describe('name-template', () => {
+  it('names per-platform builds from their folder, keeping compound extensions whole', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({
+      'dist/linux/app': 'linux binary',
+      'dist/windows/app.exe': 'windows binary',
+      'dist/src/app.tar.gz': 'sources'
+    })
+
+    const result = await s.run({ glob: 'dist/**', 'name-template': '{stem}-{dir}-v1.2.3{ext}' })
+
+    expect(result.errors).toEqual([])
+    expect(names(s)).toEqual([
+      'app-linux-v1.2.3',
+      'app-src-v1.2.3.tar.gz',
+      'app-windows-v1.2.3.exe'
+    ])
+    const linux = downloadsOutput(result).find((d) => d.name === 'app-linux-v1.2.3')
+    expect((await fetchBytes(linux?.html_url ?? '')).toString()).toBe('linux binary')
+  })
+
+  it.each([
+    ['{name}-{arch}', /unknown placeholder \{arch\}/],
+    ['{stem', /'\{' without its '\}'/],
+    ['{dir}/{name}', /'name-template' makes it "linux\/app": a slash/],
+    ['{stem}', /same download name \(app: \S+linux\/app, \S+windows\/app\.exe\)/]
+  ])('refuses the template %s before any change, saying why', async (template, message) => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'dist/linux/app': 'l', 'dist/windows/app.exe': 'w' })
+    const result = await s.run({ glob: 'dist/**', 'name-template': template })
+    expect(result.code).toBe(1)
+    expect(result.errors).toHaveLength(1)
+    expect(result.errors[0]).toMatch(message)
+    expect(s.changes()).toEqual([])
+  })
+
+  it('refuses a template that leaves a name empty', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ app: 'a' })
+    const result = await s.run({ glob: 'app', 'name-template': '{ext}' })
+    expect(result.code).toBe(1)
+    expect(result.errors[0]).toMatch(/'name-template' makes it "": not a file name/)
+    expect(s.changes()).toEqual([])
+  })
+})
+
+describe('prune', () => {
+  async function nightlies(): Promise<Stage> {
+    const s = closeAfterTest(await stage())
+    for (let i = 1; i <= 4; i++)
+      s.emulator.seed(REPO, { name: `app-nightly-${i}.zip`, content: `n${i}` })
+    s.emulator.seed(REPO, { name: 'app-1.0.zip', content: 'stable' })
+    await s.files({ 'app-nightly-5.zip': 'n5' })
+    return s
+  }
+
+  it('keeps the newest prune-keep of the older matches, and never this run’s file or others', async () => {
+    const s = await nightlies()
+
+    const result = await s.run({
+      glob: 'app-nightly-5.zip',
+      prune: '# nightly builds\napp-nightly-*',
+      'prune-keep': '2'
+    })
+
+    expect(result.code).toBe(0)
+    expect(names(s)).toEqual([
+      'app-1.0.zip',
+      'app-nightly-3.zip',
+      'app-nightly-4.zip',
+      'app-nightly-5.zip'
+    ])
+    expect(JSON.parse(result.outputs.pruned)).toEqual([
+      { id: 2, name: 'app-nightly-2.zip' },
+      { id: 1, name: 'app-nightly-1.zip' }
+    ])
+    expect(result.summary).toContain('Pruned (2)')
+  })
+
+  it('with prune-keep 0 deletes every older match', async () => {
+    const s = await nightlies()
+    const result = await s.run({ glob: 'app-nightly-5.zip', prune: 'app-nightly-*' })
+    expect(result.code).toBe(0)
+    expect(names(s)).toEqual(['app-1.0.zip', 'app-nightly-5.zip'])
+  })
+
+  it('a failed file leaves the checksums unpublished and prunes nothing', async () => {
+    const s = await nightlies()
+    await s.files({ 'app-nightly-5.tar.gz': 'also n5' })
+    s.emulator.faults.inject({
+      hop: 's3',
+      status: 403,
+      s3Code: 'AccessDenied',
+      match: (req) => req.name === 'app-nightly-5.tar.gz'
+    })
+
+    const result = await s.run({
+      glob: 'app-nightly-5.*',
+      prune: 'app-nightly-*',
+      'checksums-file': 'SHA256SUMS'
+    })
+
+    expect(result.code).toBe(1)
+    expect(result.stdout).toContain('SHA256SUMS is not published: not every file landed.')
+    expect(result.stdout).toContain('Nothing is pruned: not every file landed.')
+    expect(names(s)).not.toContain('SHA256SUMS')
+    expect(names(s).filter((n) => n.startsWith('app-nightly-'))).toHaveLength(5)
+    expect(JSON.parse(result.outputs.pruned)).toEqual([])
+  })
+
+  it('a dry run lists what it would prune and publish, and changes nothing', async () => {
+    const s = await nightlies()
+    const result = await s.run({
+      glob: 'app-nightly-5.zip',
+      prune: 'app-nightly-*',
+      'prune-keep': '1',
+      'checksums-file': 'SHA256SUMS',
+      'name-template': '{stem}-linux{ext}',
+      'dry-run': 'true'
+    })
+    expect(result.code).toBe(0)
+    expect(s.changes()).toEqual([])
+    for (const n of [1, 2, 3]) expect(result.stdout).toContain(`prune app-nightly-${n}.zip`)
+    expect(result.stdout).not.toContain('prune app-nightly-4.zip')
+    expect(result.stdout).toContain('create SHA256SUMS')
+    expect(result.stdout).toContain('create app-nightly-5-linux.zip')
+    expect(result.summary).toContain('Would prune (3)')
+  })
+})

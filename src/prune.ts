@@ -1,0 +1,34 @@
+import type { Download } from './downloads-api.js'
+
+/**
+ * Which existing downloads `prune` removes: those whose names match a pattern (`*` and `?`
+ * within a name), less the downloads this run published or left unchanged, less the newest
+ * `keep` of the rest (by `created_at`, then id). A nightly job with `prune: app-nightly-*`
+ * and `prune-keep: 4` keeps five nightlies: today's and four before it.
+ */
+export function downloadsToPrune(
+  existing: Download[],
+  patterns: string[],
+  keep: number,
+  ownNames: Set<string>
+): Download[] {
+  if (patterns.length === 0) return []
+  const matchers = patterns.map(globToRegExp)
+  const candidates = existing
+    .filter((d) => !ownNames.has(d.name) && matchers.some((m) => m.test(d.name)))
+    .sort(newestFirst)
+  return candidates.slice(keep)
+}
+
+function newestFirst(a: Download, b: Download): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1
+  return b.id - a.id
+}
+
+/** `*` any run of characters, `?` one character, everything else itself. */
+export function globToRegExp(pattern: string): RegExp {
+  const body = [...pattern]
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
+    .join('')
+  return new RegExp(`^${body}$`, 's')
+}
