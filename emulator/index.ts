@@ -15,7 +15,7 @@ import { FaultController } from './faults.js'
 import { decideMimeType } from './mime-type.js'
 import { RateLimiter } from './rate-limit.js'
 import { createS3Server } from './s3-server.js'
-import { DownloadStore, toStoredDownload } from './store.js'
+import { DownloadStore, githubTimestamp, toStoredDownload } from './store.js'
 import type { Emulator, EmulatorOptions, StoredDownload } from './types.js'
 import { Waiters } from './waiters.js'
 
@@ -143,12 +143,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         description: d.description ?? '',
         contentType: d.contentType ?? mimeType,
         mimeType,
-        declaredSize: Buffer.byteLength(d.content)
+        declaredSize: d.content === null ? 0 : Buffer.byteLength(d.content)
       })
+      if (d.createdAt !== undefined) record.createdAt = githubTimestamp(d.createdAt)
+      // A record whose upload never finished: listed, without bytes.
+      if (d.content === null) return toStoredDownload(record)
       try {
+        const content = d.content
         context.store.seedUploaded(
           record,
-          typeof d.content === 'string' ? Buffer.from(d.content) : d.content
+          typeof content === 'string' ? Buffer.from(content) : content
         )
       } catch (err) {
         context.store.forget(record)

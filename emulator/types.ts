@@ -148,9 +148,19 @@ export interface Emulator {
   /** Every request both servers saw, in arrival order. */
   readonly requests: RequestRecord[]
   downloads(repo: string): StoredDownload[]
+  /**
+   * Adds a download as if uploaded earlier; `content: null` makes a record whose upload never
+   * finished (listed, no bytes). `createdAt` backdates it.
+   */
   seed(
     repo: string,
-    d: { name: string; description?: string; content: Buffer | string; contentType?: string }
+    d: {
+      name: string
+      description?: string
+      content: Buffer | string | null
+      contentType?: string
+      createdAt?: Date
+    }
   ): StoredDownload
   setPolicyTtl(seconds: number): void
   /**

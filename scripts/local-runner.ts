@@ -104,7 +104,12 @@ export class Job {
 
   /** Runs the post step (`dist/post/index.js`) with the state the main step saved. */
   async post(): Promise<RunResult> {
-    return (await this.start(path.join(projectRoot, 'dist', 'post', 'index.js'), false)).result
+    return (await this.startPost()).result
+  }
+
+  /** Starts the post step, for a test that signals it while it runs. */
+  startPost(): Promise<RunningStep> {
+    return this.start(path.join(projectRoot, 'dist', 'post', 'index.js'), false)
   }
 
   /** Ends the job: RUNNER_TEMP is wiped, as the runner does. */

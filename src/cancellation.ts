@@ -64,3 +64,19 @@ export class Cancellation {
     if (this.cancelled) throw new CancelledError(`cancelled (${this.reason}) before it started`)
   }
 }
+
+/**
+ * For the post step, which is itself the undo: a signal is noted, never obeyed, so that a
+ * put-back in flight is not cut in half (the runner's SIGKILL still ends it). Returns the
+ * function that restores the default handling.
+ */
+export function holdSignals(say: (message: string) => void): () => void {
+  const handler = (name: NodeJS.Signals): void =>
+    say(`${name} received: the post step goes on settling what the main step left half-done.`)
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return () => {
+    process.off('SIGINT', handler)
+    process.off('SIGTERM', handler)
+  }
+}

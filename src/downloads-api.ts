@@ -1,5 +1,13 @@
 import * as core from '@actions/core'
-import { ActionError, ApiError, ConflictError, describe, NetworkError } from './errors.js'
+import {
+  ActionError,
+  ApiError,
+  CancelledError,
+  ConflictError,
+  describe,
+  NetworkError,
+  ProtocolError
+} from './errors.js'
 import type { HttpClient, HttpRequest, HttpResponse } from './http.js'
 import type { RateLimitGate } from './rate-limits.js'
 import { withRetry, type RetryOptions } from './retry.js'
@@ -62,6 +70,8 @@ export class LostCreateError extends ActionError {
 
 /** GitHub's maximum page size for list endpoints. */
 const PAGE_SIZE = 100
+/** A million downloads: no repository had that many, so a longer chain of pages is a loop. */
+const MAX_PAGES = 10_000
 
 /**
  * The Downloads API of one repository (list, create, delete), with retries on transient
@@ -71,12 +81,19 @@ const PAGE_SIZE = 100
 export class DownloadsApi {
   private readonly base: string
   private readonly origin: string
+  /** The server's clock when it last answered a listing (its `Date` header), in ms. */
+  serverDate: number | undefined
 
+  /**
+   * `signal`: a cancelled run stops this client's requests, retries and rate-limit waits
+   * (the forward work's client; the undo's has none).
+   */
   constructor(
     private readonly http: HttpClient,
     private readonly repository: Repository,
     private readonly retry: RetryOptions,
-    private readonly gate: RateLimitGate
+    private readonly gate: RateLimitGate,
+    private readonly signal?: AbortSignal
   ) {
     this.base = `${repository.apiUrl}/repos/${encodeURIComponent(repository.owner)}/${encodeURIComponent(repository.repo)}/downloads`
     this.origin = new URL(repository.apiUrl).origin
@@ -90,6 +107,7 @@ export class DownloadsApi {
   async list(): Promise<Download[]> {
     const downloads: Download[] = []
     let url: string | undefined = `${this.base}?per_page=${PAGE_SIZE}`
+    const seen = new Set<string>([url])
     while (url !== undefined) {
       const page: string = url
       const { items, next } = await this.call(
@@ -97,18 +115,28 @@ export class DownloadsApi {
         { method: 'GET', url: page },
         async (res) => {
           const body = parseJson(await res.text(), 'the list of downloads')
-          if (!Array.isArray(body))
-            throw new ApiError('The list of downloads is not a JSON array.', res.status)
+          if (!Array.isArray(body)) {
+            throw new ProtocolError('The list of downloads is not a JSON array.')
+          }
+          const date = Date.parse(res.headers['date'] ?? '')
+          if (!Number.isNaN(date)) this.serverDate = date
           return { items: body.map(toDownload), next: nextLink(res.headers['link']) }
         }
       )
       downloads.push(...items)
       if (next !== undefined && new URL(next).origin !== this.origin) {
-        throw new ApiError(
-          `The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`,
-          200
+        throw new ProtocolError(
+          `The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`
         )
       }
+      // A `next` that was seen already, or more pages than any repository has, is a loop
+      // that would spend the whole rate limit.
+      if (next !== undefined && (seen.has(next) || seen.size >= MAX_PAGES)) {
+        throw new ProtocolError(
+          `The API's pages do not end (page ${seen.size + 1} links back to ${next}); stopped listing.`
+        )
+      }
+      if (next !== undefined) seen.add(next)
       url = next
     }
     return downloads
@@ -120,12 +148,12 @@ export class DownloadsApi {
    * record this call made: a later failure, `already_exists` included, then comes back as a
    * {@link LostCreateError} so that the caller can find that record and clear it.
    */
-  async create(spec: NewDownload, signal?: AbortSignal): Promise<UploadTicket> {
+  async create(spec: NewDownload): Promise<UploadTicket> {
     let answerLost = false
     try {
       return await withRetry(
         `Creating download ${spec.name}`,
-        { ...this.retry, signal },
+        { ...this.retry, signal: this.signal },
         async () => {
           try {
             return await this.once(
@@ -142,8 +170,12 @@ export class DownloadsApi {
               async (res) => toTicket(parseJson(await res.text(), 'the created download'))
             )
           } catch (error) {
+            // A dropped connection, a gateway's 5xx, a request cut short by a cancel, or an
+            // answer that is not the API's: the server may have made the record all the same.
             if (
               error instanceof NetworkError ||
+              error instanceof CancelledError ||
+              error instanceof ProtocolError ||
               (error instanceof ApiError && error.status >= 500)
             ) {
               answerLost = true
@@ -172,7 +204,7 @@ export class DownloadsApi {
    */
   async delete(id: number, { mustExist = false } = {}): Promise<void> {
     let answerLost = false
-    await withRetry(`Deleting download ${id}`, this.retry, async () => {
+    await withRetry(`Deleting download ${id}`, { ...this.retry, signal: this.signal }, async () => {
       try {
         await this.once(
           { method: 'DELETE', url: `${this.base}/${id}` },
@@ -187,7 +219,11 @@ export class DownloadsApi {
           [404]
         )
       } catch (error) {
-        if (error instanceof NetworkError || (error instanceof ApiError && error.status >= 500)) {
+        if (
+          error instanceof NetworkError ||
+          error instanceof CancelledError ||
+          (error instanceof ApiError && error.status >= 500)
+        ) {
           answerLost = true
         }
         throw error
@@ -206,7 +242,9 @@ export class DownloadsApi {
     read: (res: HttpResponse) => Promise<T>,
     okStatuses: number[] = []
   ): Promise<T> {
-    return withRetry(what, this.retry, () => this.once(request, read, okStatuses))
+    return withRetry(what, { ...this.retry, signal: this.signal }, () =>
+      this.once(request, read, okStatuses)
+    )
   }
 
   /** One attempt: waits out any rate limit, sends, and turns a failure into a typed error. */
@@ -215,9 +253,10 @@ export class DownloadsApi {
     read: (res: HttpResponse) => Promise<T>,
     okStatuses: number[] = []
   ): Promise<T> {
-    await this.gate.ready()
+    await this.gate.ready(this.signal)
     const res = await this.http.request({
       ...request,
+      signal: this.signal,
       headers: {
         accept: 'application/vnd.github+json',
         authorization: `token ${this.repository.token}`,
@@ -281,7 +320,7 @@ function parseJson(text: string, what: string): Json {
   try {
     return JSON.parse(text)
   } catch {
-    throw new ApiError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`, 200)
+    throw new ProtocolError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`)
   }
 }
 
@@ -301,9 +340,8 @@ function describeErrors(errors: Json): string {
 
 function toDownload(raw: Json): Download {
   if (typeof raw?.id !== 'number' || typeof raw?.name !== 'string') {
-    throw new ApiError(
-      `A download in the server's answer has no id or name: ${JSON.stringify(raw).slice(0, 200)}`,
-      200
+    throw new ProtocolError(
+      `A download in the server's answer has no id or name: ${JSON.stringify(raw).slice(0, 200)}`
     )
   }
   return {
@@ -330,9 +368,8 @@ function toTicket(raw: Json): UploadTicket {
   ] as const
   const missing = required.filter((field) => typeof raw?.[field] !== 'string')
   if (missing.length > 0) {
-    throw new ApiError(
-      `The created download lacks ${missing.join(', ')}: the server does not look like the Downloads API.`,
-      201
+    throw new ProtocolError(
+      `The created download lacks ${missing.join(', ')}: the server does not look like the Downloads API.`
     )
   }
   // Masked before anything could print them: together they let anyone write that S3 key.

@@ -76,6 +76,12 @@ export class LocalFileError extends ActionError {}
  */
 export class ConflictError extends ActionError {}
 
+/**
+ * An answer that is not what the API answers (not JSON, fields missing): the server may still
+ * have acted on the request. Not retried.
+ */
+export class ProtocolError extends ActionError {}
+
 /** The text of any thrown value, for messages. */
 export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error)

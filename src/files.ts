@@ -54,10 +54,21 @@ export async function findArtifacts(
     implicitDescendants: false
   })
   const searchPaths = globber.getSearchPaths()
-  const excluded = (file: string): boolean =>
-    !options.includeHiddenFiles && isHidden(file, workspace, searchPaths)
-
   const matched = await globber.glob()
+  // A symlink to a hidden file (`dist/npmrc.txt -> ../.npmrc`) is hidden too: what would be
+  // published is the target. Judged by the resolved path as well, below the real workspace.
+  const realWorkspace = await realpath(workspace).catch(() => workspace)
+  const hiddenTargets = new Set<string>()
+  if (!options.includeHiddenFiles) {
+    for (const file of matched) {
+      const target = await realpath(file).catch(() => file)
+      if (target !== file && isHidden(target, realWorkspace, [])) hiddenTargets.add(file)
+    }
+  }
+  const excluded = (file: string): boolean =>
+    !options.includeHiddenFiles &&
+    (isHidden(file, workspace, searchPaths) || hiddenTargets.has(file))
+
   const hidden = matched.filter(excluded)
   if (hidden.length > 0) {
     core.info(

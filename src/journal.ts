@@ -95,8 +95,8 @@ export class Journal {
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue
       try {
-        const entry = JSON.parse(line) as JournalEntry
-        if (typeof entry?.op === 'string') entries.push(entry)
+        const entry: unknown = JSON.parse(line)
+        if (isEntry(entry)) entries.push(entry)
         else skipped++
       } catch {
         skipped++
@@ -104,6 +104,40 @@ export class Journal {
     }
     return { entries, skipped }
   }
+}
+
+/** The fields each entry must have, and their types: a journal is read, never trusted. */
+const SHAPES: Record<JournalEntry['op'], Record<string, string>> = {
+  run: { repository: 'string', at: 'string' },
+  create: { name: 'string', size: 'number' },
+  created: { name: 'string', id: 'number' },
+  landed: { name: 'string', id: 'number' },
+  removed: { name: 'string', id: 'number|null' },
+  delete: {
+    name: 'string',
+    id: 'number',
+    description: 'string',
+    contentType: 'string',
+    copy: 'string|null',
+    size: 'number',
+    md5: 'string|null'
+  },
+  deleted: { name: 'string', id: 'number' },
+  kept: { name: 'string', id: 'number' },
+  restored: { name: 'string', id: 'number' },
+  done: {}
+}
+
+function isEntry(value: unknown): value is JournalEntry {
+  if (value === null || typeof value !== 'object') return false
+  const record = value as Record<string, unknown>
+  const shape = typeof record.op === 'string' ? SHAPES[record.op as JournalEntry['op']] : undefined
+  if (shape === undefined || !Object.hasOwn(SHAPES, record.op as string)) return false
+  return Object.entries(shape).every(([field, types]) =>
+    types
+      .split('|')
+      .some((type) => (type === 'null' ? record[field] === null : typeof record[field] === type))
+  )
 }
 
 /** Where one download name stands according to the journal. */

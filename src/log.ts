@@ -1,15 +1,25 @@
 import * as core from '@actions/core'
 
 /**
- * The log, safe from what it quotes. The runner reads every line of a step's output that
- * starts with `::` as a workflow command, and `core.info` writes its text as it is: a file
- * name, a path or a server message holding a line break could start a line with
- * `::warning …`, `::add-mask::` or `::stop-commands::` (workflow-command injection). Every
- * plain log line goes through here, with control characters shown as escapes. `warning`
- * and `error` are commands whose text @actions/core escapes already.
+ * The log, safe from what it quotes. The runner reads lines of a step's output as workflow
+ * commands, and `core.info` writes its text as it is: a file name, a path or a server
+ * message could make a line `::warning …`, `::add-mask::` or `::stop-commands::`
+ * (workflow-command injection). Every plain log line goes through here, with control
+ * characters shown as escapes and command syntax broken. `warning` and `error` are commands
+ * of their own, whose text @actions/core escapes.
  */
 export function info(message: string): void {
-  core.info(printable(message))
+  core.info(inert(printable(message)))
+}
+
+/**
+ * A line the runner cannot read as a command. It takes a line as one when it starts with
+ * `::` after leading white space, and, in the older syntax, when `##[` appears anywhere in it
+ * (actions/runner, ActionCommand.TryParseV2 and TryParse): a file named `::error::x.txt`
+ * needs no line break to forge an annotation.
+ */
+export function inert(line: string): string {
+  return line.replace(/^(\s*)::/, '$1\\::').replace(/##\[/g, '##\\[')
 }
 
 export function warning(message: string): void {

@@ -1,8 +1,8 @@
 import * as core from '@actions/core'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { Cancellation } from './cancellation.js'
+import { Cancellation, holdSignals } from './cancellation.js'
 import { describe } from './errors.js'
 import { findArtifacts, type Artifact } from './files.js'
 import { readInputs, type Inputs } from './inputs.js'
@@ -12,7 +12,14 @@ import * as log from './log.js'
 import { writeChecksums } from './checksums.js'
 import type { Download } from './downloads-api.js'
 import { describeItem, makePlan, type ClashInspector, type Digests, type PlanItem } from './plan.js'
-import { downloadsToPrune } from './prune.js'
+import {
+  checkChecksumsClash,
+  prune,
+  pruneCandidates,
+  publishChecksums,
+  warnStaleChecksums,
+  type ReleaseContext
+} from './release-steps.js'
 import { settleAll } from './pool.js'
 import { ProgressLog } from './progress.js'
 import { Publisher, type Published } from './publish.js'
@@ -47,11 +54,24 @@ export async function run(): Promise<void> {
       return
     }
 
-    session = createSession(inputs)
+    session = createSession(inputs, cancellation.signal)
     const { plan, existing } = await core.group('Plan', () =>
       planUploads(session as Session, artifacts, inputs)
     )
-    const inspector = clashInspector(session)
+    const release: ReleaseContext = {
+      session,
+      inputs,
+      existing,
+      inspector: clashInspector(session)
+    }
+    const digestsOfPlan = async () => {
+      const files = []
+      for (const item of plan) {
+        files.push({ name: item.artifact.name, sha256: (await digestsFor(item)).sha256 })
+      }
+      return files
+    }
+    await checkChecksumsClash(release, digestsOfPlan)
 
     if (inputs.dryRun) {
       const planned = []
@@ -67,13 +87,13 @@ export async function run(): Promise<void> {
           existing,
           inputs.replaceExisting,
           session.api.slug,
-          inspector
+          release.inspector
         )
         log.info(describeItem(item))
         planned.push({ item, sha256: (await digestsFor(item)).sha256 })
       }
       const ownNames = new Set(planned.map(({ item }) => item.artifact.name))
-      const wouldPrune = downloadsToPrune(existing, inputs.prune, inputs.pruneKeep, ownNames)
+      const wouldPrune = await pruneCandidates(release, ownNames)
       for (const d of wouldPrune) log.info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`)
       setPlannedOutputs(planned)
       core.setOutput('pruned', '[]')
@@ -104,48 +124,20 @@ export async function run(): Promise<void> {
     const { published, failed } = await core.group('Upload', () =>
       publishAll(plan, session as Session, publisher)
     )
+    await checkStillListed(session, published, failed)
 
-    // The checksums file and the pruning come last, and only after a run in which every file
-    // landed: a checksums file must list exactly what is published, and pruning must never
-    // leave fewer good builds than there were.
-    const complete = failed.length === 0 && !cancellation.cancelled
-    if (inputs.checksumsFile !== undefined) {
-      const name = inputs.checksumsFile
-      if (!complete) {
-        log.info(`${name} is not published: not every file landed.`)
-      } else {
-        await core.group('Checksums', async () => {
-          const checksums = await writeChecksums(
-            name,
-            published.map((p) => ({ name: p.download.name, sha256: p.sha256 }))
-          )
-          core.setOutput('checksums-path', checksums.path)
-          try {
-            const [item] = await makePlan(
-              [checksums],
-              existing,
-              inputs.replaceExisting,
-              (session as Session).api.slug,
-              inspector
-            )
-            log.info(describeItem(item))
-            const done = await publisher.publish(item)
-            log.info(`${name} → ${done.download.htmlUrl} (${done.status})`)
-            published.push(done)
-          } catch (error) {
-            failed.push({ name, message: describe(error) })
-          }
-        })
-      }
+    if (failed.length === 0 && !cancellation.cancelled) {
+      await publishChecksums(release, published, publisher, failed)
+    } else {
+      warnStaleChecksums(release, published)
     }
     let pruned: Download[] = []
+    let notPruned: Failure[] = []
     if (inputs.prune.length > 0) {
       if (failed.length > 0 || cancellation.cancelled) {
         log.info('Nothing is pruned: not every file landed.')
       } else {
-        pruned = await core.group('Prune', () =>
-          prune(session as Session, inputs, published, failed)
-        )
+        ;({ pruned, notPruned } = await prune(release, published, cancellation))
       }
     }
     core.setOutput('pruned', JSON.stringify(pruned.map((d) => ({ id: d.id, name: d.name }))))
@@ -161,7 +153,8 @@ export async function run(): Promise<void> {
       elapsedMs: Date.now() - started,
       cancelled: cancellation.cancelled ? cancellation.reason : undefined,
       unsettled,
-      pruned
+      pruned,
+      notPruned
     })
     if (unsettled.length > 0) {
       log.warning(
@@ -199,8 +192,17 @@ export async function runPost(): Promise<void> {
   const journalPath = core.getState(JOURNAL_STATE)
   let session: Session | undefined
   let journal: Journal | undefined
+  const releaseSignals = holdSignals(log.info)
   try {
-    const read = journalPath === '' ? null : await Journal.read(journalPath).catch(() => null)
+    // A clean main step removes its folder, journal and all.
+    const exists = journalPath !== '' && (await stat(journalPath).catch(() => null)) !== null
+    if (exists && !(await isOwnJournal(journalPath))) {
+      log.warning(
+        `The saved journal path ${journalPath} is not a journal this action writes (RUNNER_TEMP/upload-downloads-*/journal.jsonl); nothing was done.`
+      )
+      return
+    }
+    const read = exists ? await Journal.read(journalPath).catch(() => null) : null
     if (read === null || finishedCleanly(read.entries)) {
       log.info('Post step: the main step left nothing half-done.')
       return
@@ -227,7 +229,12 @@ export async function runPost(): Promise<void> {
       description: inputs.description,
       tempDir: path.dirname(journalPath)
     })
-    const tools = { api: session.undo.api, storedBytes: session.undo.storedBytes, publisher }
+    const tools = {
+      api: session.undo.api,
+      storedBytes: session.undo.storedBytes,
+      publisher,
+      folder: path.dirname(journalPath)
+    }
     const results = await core.group('Settle what the main step left half-done', async () => {
       const settled = await settle(read.entries, tools)
       for (const result of settled) log.info(`${result.name}: ${result.what}`)
@@ -251,7 +258,26 @@ export async function runPost(): Promise<void> {
   } finally {
     journal?.close()
     await session?.close()
+    releaseSignals()
   }
+}
+
+/**
+ * Whether a path is a journal this action writes: `journal.jsonl` in an `upload-downloads-*`
+ * folder right under RUNNER_TEMP. The post step deletes that folder when done and uploads
+ * copies from it, so it must never act on another path.
+ */
+async function isOwnJournal(journalPath: string): Promise<boolean> {
+  const temp = process.env.RUNNER_TEMP || tmpdir()
+  const real = await realpath(journalPath).catch(() => null)
+  const root = await realpath(temp).catch(() => null)
+  if (real === null || root === null) return false
+  const folder = path.dirname(real)
+  return (
+    path.basename(real) === 'journal.jsonl' &&
+    path.dirname(folder) === root &&
+    /^upload-downloads-[^/]+$/.test(path.basename(folder))
+  )
 }
 
 /** The run's folder under RUNNER_TEMP: its journal and the copies of replaced downloads. */
@@ -262,7 +288,9 @@ interface Workspace {
 }
 
 async function openWorkspace(repository: string): Promise<Workspace> {
-  const dir = await mkdtemp(path.join(process.env.RUNNER_TEMP || tmpdir(), 'upload-downloads-'))
+  const temp = process.env.RUNNER_TEMP || tmpdir()
+  await mkdir(temp, { recursive: true })
+  const dir = await mkdtemp(path.join(temp, 'upload-downloads-'))
   const journal = Journal.open(path.join(dir, 'journal.jsonl'))
   // Before the first change: the post step finds the journal through this.
   saveJournalPath(journal.path)
@@ -343,35 +371,43 @@ function clashInspector(session: Session): ClashInspector {
   return {
     stored: (download) => storedBytes.probe(download),
     storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
-    digestsOf: (artifact) => digestsFor({ artifact })
+    digestsOf: (artifact) => digestsFor({ artifact }),
+    // By the server's own clock, which made created_at: the runner's may be off.
+    ageSeconds: (download) => {
+      const created = Date.parse(download.createdAt)
+      if (Number.isNaN(created)) return undefined
+      return ((session.api.serverDate ?? Date.now()) - created) / 1000
+    }
   }
 }
 
 /**
- * Deletes the old downloads that `prune` names, keeping the newest `prune-keep` and never one
- * this run published. Listed afresh: the run itself changed the list.
+ * One listing after the uploads: every download this run made must still be there. Another
+ * writer (a second run, a person) may have deleted one after its bytes landed; such a file
+ * is not published, and the run must not say it is.
  */
-async function prune(
+async function checkStillListed(
   session: Session,
-  inputs: Inputs,
   published: Published[],
   failed: Failure[]
-): Promise<Download[]> {
-  const own = new Set(published.map((p) => p.download.name))
-  const doomed = downloadsToPrune(await session.api.list(), inputs.prune, inputs.pruneKeep, own)
-  if (doomed.length === 0)
-    log.info(`No download matches 'prune' beyond the ${inputs.pruneKeep} kept.`)
-  const pruned: Download[] = []
-  for (const download of doomed) {
-    try {
-      await session.api.delete(download.id)
-      pruned.push(download)
-      log.info(`Pruned ${download.name} (download ${download.id}, ${download.createdAt}).`)
-    } catch (error) {
-      failed.push({ name: download.name, message: `pruning it failed: ${describe(error)}` })
-    }
+): Promise<void> {
+  const made = published.filter((p) => p.status !== 'unchanged')
+  if (made.length === 0) return
+  let listed: Set<number>
+  try {
+    listed = new Set((await session.undo.api.list()).map((d) => d.id))
+  } catch (error) {
+    log.warning(`Could not list the downloads again to check them: ${describe(error)}`)
+    return
   }
-  return pruned
+  for (const p of made) {
+    if (listed.has(p.download.id)) continue
+    published.splice(published.indexOf(p), 1)
+    failed.push({
+      name: p.artifact.name,
+      message: `its bytes landed, but download ${p.download.id} was deleted since by somebody else (another run of this workflow, or a person): it is not published.`
+    })
+  }
 }
 
 async function publishAll(

@@ -34,13 +34,21 @@ export function placeholdersOf(file: string): Record<Placeholder, string> {
  */
 export function parseNameTemplate(template: string): (file: string) => string {
   const parts: ({ text: string } | { placeholder: Placeholder })[] = []
+  const text = (from: number, to: number): void => {
+    const piece = template.slice(from, to)
+    // A `}` outside a placeholder is a typo far more often than a wanted character.
+    if (piece.includes('}')) {
+      throw new Error(`Input 'name-template' has a '}' without its '{': '${template}'.`)
+    }
+    if (piece !== '') parts.push({ text: piece })
+  }
   for (let at = 0; at < template.length;) {
     const open = template.indexOf('{', at)
     if (open === -1) {
-      parts.push({ text: template.slice(at) })
+      text(at, template.length)
       break
     }
-    if (open > at) parts.push({ text: template.slice(at, open) })
+    text(at, open)
     const close = template.indexOf('}', open)
     if (close === -1) {
       throw new Error(
@@ -55,9 +63,6 @@ export function parseNameTemplate(template: string): (file: string) => string {
     }
     parts.push({ placeholder: name as Placeholder })
     at = close + 1
-  }
-  if (template.includes('}') && !parts.some((p) => 'placeholder' in p)) {
-    throw new Error(`Input 'name-template' has a '}' without its '{': '${template}'.`)
   }
   return (file) => {
     const values = placeholdersOf(file)

@@ -18,12 +18,22 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
  * an escape sequence), and a backslash, which Windows cannot have in a file name, so browsers
  * there save the download under another name than the one published.
  */
+/**
+ * Zero-width characters and bidirectional controls: `\u202eexe.txt` shows as `txt.exe`
+ * ("Trojan Source", CVE-2021-42574), and zero-width ones make two names look alike.
+ */
+const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g
+
 export function nameProblem(name: string): string | undefined {
   if (name === '' || name === '.' || name === '..') return 'not a file name'
   const controls = [...new Set(name.match(CONTROL) ?? [])]
   if (controls.length > 0) {
     const which = controls.map(codePoint).join(', ')
     return `control character${controls.length === 1 ? '' : 's'} ${which} in the name`
+  }
+  const hiding = [...new Set(name.match(INVISIBLE) ?? [])]
+  if (hiding.length > 0) {
+    return `invisible or text-reordering character${hiding.length === 1 ? '' : 's'} ${hiding.map(codePoint).join(', ')} in the name (a name could show as another one)`
   }
   if (name.includes('/') || name.includes('\\')) return 'a slash or backslash in the name'
   const bytes = Buffer.byteLength(name)

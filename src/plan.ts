@@ -32,7 +32,15 @@ export interface ClashInspector {
   storedMd5(download: Download): Promise<string | null>
   /** The digests of a local file. */
   digestsOf(artifact: Artifact): Promise<Digests>
+  /** How long ago the download was created, by the server's clock; undefined if unknown. */
+  ageSeconds(download: Download): number | undefined
 }
+
+/**
+ * A record without bytes younger than this may be another run's upload in progress rather
+ * than one cut short: it is left alone, and the run says so.
+ */
+export const IN_PROGRESS_SECONDS = 15 * 60
 
 /**
  * Without a usable ETag the bytes themselves are compared, but only for files this small:
@@ -68,6 +76,8 @@ export async function makePlan(
       plan.push({ action: 'replace', artifact, replaces: download, reason: 'no-bytes' })
     } else if (verdict.kind === 'same') {
       plan.push({ action: 'unchanged', artifact, existing: download, digests: verdict.digests })
+    } else if (verdict.kind === 'busy') {
+      clashes.push(`${artifact.name} (${verdict.note})`)
     } else if (replaceExisting) {
       plan.push({ action: 'replace', artifact, replaces: download, reason: 'replace-existing' })
     } else {
@@ -83,7 +93,11 @@ export async function makePlan(
 }
 
 type Verdict =
-  { kind: 'no-bytes' } | { kind: 'same'; digests: Digests } | { kind: 'differs'; note?: string }
+  | { kind: 'no-bytes' }
+  | { kind: 'same'; digests: Digests }
+  | { kind: 'differs'; note?: string }
+  /** Another writer's upload may be under way: never replaced, whatever the inputs say. */
+  | { kind: 'busy'; note: string }
 
 async function compare(
   artifact: Artifact,
@@ -97,7 +111,23 @@ async function compare(
     // Unknown is treated as "holds the user's bytes": never replaced unasked.
     return { kind: 'differs', note: `its bytes could not be read: ${describe(error)}` }
   }
-  if (stored === null) return { kind: 'no-bytes' }
+  if (stored === null) {
+    // A record whose listed size is not 0 says it has bytes: S3's 404 may be a glitch.
+    if (download.size > 0) {
+      return {
+        kind: 'differs',
+        note: `S3 has no object for it, but the server lists ${download.size} bytes`
+      }
+    }
+    const age = inspect.ageSeconds(download)
+    if (age !== undefined && age < IN_PROGRESS_SECONDS) {
+      return {
+        kind: 'busy',
+        note: `created ${Math.max(0, Math.round(age))} s ago and without bytes yet: another run may be uploading it`
+      }
+    }
+    return { kind: 'no-bytes' }
+  }
   if (stored.size !== artifact.size) return { kind: 'differs' }
   const digests = await inspect.digestsOf(artifact)
   if (stored.md5 !== null) {

@@ -21,14 +21,21 @@ export function downloadsToPrune(
 }
 
 function newestFirst(a: Download, b: Download): number {
-  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1
+  const [ta, tb] = [timeOf(a), timeOf(b)]
+  if (ta !== tb) return tb - ta
   return b.id - a.id
 }
 
-/** `*` any run of characters, `?` one character, everything else itself. */
+/** The creation time in milliseconds; a download without a readable one counts as oldest. */
+function timeOf(download: Download): number {
+  const time = Date.parse(download.createdAt)
+  return Number.isNaN(time) ? 0 : time
+}
+
+/** `*` any run of characters, `?` one character (a code point), everything else itself. */
 export function globToRegExp(pattern: string): RegExp {
   const body = [...pattern]
     .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
     .join('')
-  return new RegExp(`^${body}$`, 's')
+  return new RegExp(`^${body}$`, 'su')
 }

@@ -12,7 +12,7 @@ import { ActionError, ApiError, CancelledError, ConflictError, describe } from '
 import type { Artifact } from './files.js'
 import type { HttpClient } from './http.js'
 import type { Journal } from './journal.js'
-import { LocalFile } from './local-file.js'
+import { digestsOf, LocalFile } from './local-file.js'
 import * as log from './log.js'
 import type { PlanItem } from './plan.js'
 import type { RateLimitGate } from './rate-limits.js'
@@ -101,7 +101,8 @@ export class Publisher {
       if (item.action === 'create') {
         const release = await this.options.gate.reserve(
           CREATE_REQUESTS,
-          `Creating ${artifact.name}`
+          `Creating ${artifact.name}`,
+          this.options.cancellation.signal
         )
         try {
           const published = await this.createAndUpload(this.specOf(artifact), file, 'forward')
@@ -134,11 +135,21 @@ export class Publisher {
   private async replace(old: Download, empty: boolean, file: LocalFile): Promise<Published> {
     const { journal, cancellation, gate } = this.options
     const name = file.artifact.name
-    const release = await gate.reserve(REPLACE_REQUESTS, `Replacing ${name}`)
+    const release = await gate.reserve(REPLACE_REQUESTS, `Replacing ${name}`, cancellation.signal)
     let copy: Copy | null = null
-    let keepCopy = false
+    // The copy goes only once the name is settled: the new bytes landed, the old ones are
+    // back, or the old download was never deleted. Whatever else happens (a journal write
+    // that fails, an error nobody foresaw) it stays, for the post step.
+    let settled = true
     try {
-      copy = empty ? null : await this.saveCopy(old)
+      // Saved (or found empty) again even when the plan found no bytes: one 404 from S3 is
+      // no proof, and a download is deleted without a copy only on two.
+      copy = await this.saveCopy(old)
+      if (empty && copy !== null) {
+        throw new ConflictError(
+          `${name} (download ${old.id}) holds bytes after all (S3 answered 404 for it a moment ago); it was left as it is. Run the job again to compare it afresh.`
+        )
+      }
       cancellation.check()
       journal.record({
         op: 'delete',
@@ -150,25 +161,27 @@ export class Publisher {
         size: copy?.size ?? 0,
         md5: copy?.md5 ?? null
       })
+      settled = false
       try {
         await this.deleteForReplace(old)
       } catch (error) {
-        keepCopy = error instanceof UnsureDeleteError
+        settled = !(error instanceof UnsureDeleteError)
         throw error
       }
-      journal.record({ op: 'deleted', name, id: old.id })
-      log.info(`Deleted the previous ${name} (download ${old.id}).`)
       try {
+        journal.record({ op: 'deleted', name, id: old.id })
+        log.info(`Deleted the previous ${name} (download ${old.id}).`)
         const published = await this.createAndUpload(this.specOf(file.artifact), file, 'forward')
+        settled = true
         return { ...published, status: 'replaced', replaced: old }
       } catch (error) {
         const outcome = await this.restore(old, copy, error)
-        keepCopy = !outcome.restored
+        settled = outcome.restored
         throw outcome.error
       }
     } finally {
       release()
-      if (copy !== null && !keepCopy) await rm(copy.path, { force: true })
+      if (copy !== null && settled) await rm(copy.path, { force: true })
     }
   }
 
@@ -189,7 +202,8 @@ export class Publisher {
           { cause: error }
         )
       }
-      const stillThere = await api.list().then(
+      // Asked with the undo's client: a cancelled run still needs the answer.
+      const stillThere = await this.options.undo.api.list().then(
         (all) => all.some((d) => d.id === old.id),
         () => undefined
       )
@@ -224,7 +238,7 @@ export class Publisher {
     const signal = mode === 'forward' ? cancellation.signal : undefined
     const { artifact } = file
     journal.record({ op: 'create', name: spec.name, size: spec.size })
-    let ticket: UploadTicket = await this.createRecord(spec, mode, signal)
+    let ticket: UploadTicket = await this.createRecord(spec, mode)
     journal.record({ op: 'created', name: spec.name, id: ticket.download.id })
     try {
       const result: UploadResult = await withRetry(
@@ -242,7 +256,7 @@ export class Publisher {
             log.info(`The upload policy for ${spec.name} expired: creating the download again.`)
             await api.delete(ticket.download.id)
             journal.record({ op: 'removed', name: spec.name, id: ticket.download.id })
-            ticket = await this.createRecord(spec, mode, signal)
+            ticket = await this.createRecord(spec, mode)
             journal.record({ op: 'created', name: spec.name, id: ticket.download.id })
             // A policy that is dead on arrival again and again means a clock is off.
             throw new ActionError(
@@ -281,15 +295,11 @@ export class Publisher {
    * met it as `already_exists`, the create is made once more). `already_exists` with no lost
    * answer is another writer's record, which is left alone.
    */
-  private async createRecord(
-    spec: NewDownload,
-    mode: 'forward' | 'undo',
-    signal?: AbortSignal
-  ): Promise<UploadTicket> {
+  private async createRecord(spec: NewDownload, mode: 'forward' | 'undo'): Promise<UploadTicket> {
     const { journal } = this.options
     const { api } = mode === 'forward' ? this.options : this.options.undo
     try {
-      return await api.create(spec, signal)
+      return await api.create(spec)
     } catch (error) {
       if (error instanceof LostCreateError) {
         const cleared = await this.clearEmptyRecords(spec.name)
@@ -304,7 +314,7 @@ export class Publisher {
           log.info(
             `The answer to creating ${spec.name} was lost, but the server made it: deleted that one, creating it again.`
           )
-          return api.create(spec, signal)
+          return api.create(spec)
         }
         throw new ActionError(
           `${describe(error)} ${cleared ? 'No record of it was left behind.' : 'A record of it may be left behind: the post step checks.'}`,
@@ -315,7 +325,7 @@ export class Publisher {
         // Putting a download back: the name was this run's a moment ago, so the record in the
         // way is most likely one of its own that lost its bytes. Clear it and try once more.
         if (mode === 'undo' && (await this.clearEmptyRecords(spec.name))) {
-          return api.create(spec, signal)
+          return api.create(spec)
         }
         throw new ConflictError(
           `A download named ${spec.name} was created by somebody else while this run worked (another run of this workflow?); this run left it alone.`,
@@ -414,12 +424,19 @@ export class Publisher {
     previous: Pick<Download, 'id' | 'name' | 'description' | 'contentType'>,
     copy: Copy
   ): Promise<number> {
-    const backup = await LocalFile.open({
+    const source = {
       path: copy.path,
       name: previous.name,
       size: copy.size,
       contentType: previous.contentType
-    })
+    }
+    // Checked before a byte is sent: what goes back must be exactly what was saved.
+    if ((await digestsOf(source)).md5 !== copy.md5) {
+      throw new ActionError(
+        `the copy of ${previous.name} at ${copy.path} no longer has the MD5 it was saved with`
+      )
+    }
+    const backup = await LocalFile.open(source)
     try {
       const spec = {
         name: previous.name,
@@ -428,11 +445,6 @@ export class Publisher {
         contentType: previous.contentType
       }
       const restored = await this.createAndUpload(spec, backup, 'undo')
-      if (restored.md5 !== copy.md5) {
-        throw new ActionError(
-          `the copy of ${previous.name} on disk no longer has the MD5 it was saved with`
-        )
-      }
       this.options.journal.record({
         op: 'restored',
         name: previous.name,

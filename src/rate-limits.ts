@@ -1,5 +1,5 @@
-import { ApiError } from './errors.js'
-import { sleep as realSleep } from './retry.js'
+import { ApiError, CancelledError } from './errors.js'
+import { sleep as realSleep, sleepUnless } from './retry.js'
 
 /** How a rate-limited answer was recognised. */
 export type RateLimitKind = 'primary' | 'secondary'
@@ -42,10 +42,12 @@ export class RateLimitGate {
     this.sleep = options.sleep ?? realSleep
   }
 
-  /** Resolves once no limit is in force. */
-  async ready(): Promise<void> {
+  /** Resolves once no limit is in force; a cancelled run stops waiting. */
+  async ready(signal?: AbortSignal): Promise<void> {
     for (let left = this.resumeAt - this.now(); left > 0; left = this.resumeAt - this.now()) {
-      await this.sleep(left)
+      if (signal === undefined) await this.sleep(left)
+      else await sleepUnless(left, signal, this.sleep)
+      if (signal?.aborted) throw new CancelledError('cancelled while waiting for a rate limit')
     }
   }
 
@@ -68,12 +70,12 @@ export class RateLimitGate {
    * and otherwise refuses: the work is then never started, rather than left half-done.
    * Resolves to the function that gives the promise back.
    */
-  async reserve(requests: number, what: string): Promise<() => void> {
+  async reserve(requests: number, what: string, signal?: AbortSignal): Promise<() => void> {
     for (;;) {
       if (this.exhausted !== undefined) {
         throw new ApiError(`${what} was not started: ${this.exhausted.message}`, 403)
       }
-      await this.ready()
+      await this.ready(signal)
       if (this.remaining === undefined || this.remaining - this.reserved >= requests) {
         this.reserved += requests
         let given = false
@@ -88,7 +90,7 @@ export class RateLimitGate {
         'primary',
         until,
         now,
-        `${this.remaining} requests left, ${what} needs ${requests} with ${this.reserved} promised to work in hand`
+        `${this.remaining} requests left, fewer than a file's changes may need`
       )
       if (!failure.transient) throw new ApiError(`${what} was not started: ${failure.message}`, 403)
       // After the reset the next answer tells the new budget.

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises'
+import * as path from 'node:path'
 import type { DownloadsApi, Download } from './downloads-api.js'
 import { describe } from './errors.js'
 import { namesToSettle, type NameState } from './journal.js'
@@ -19,6 +20,8 @@ export interface RecoveryTools {
   api: DownloadsApi
   storedBytes: StoredBytes
   publisher: Publisher
+  /** The journal's folder: the only place a saved copy may be read from. */
+  folder: string
 }
 
 /**
@@ -89,6 +92,16 @@ async function settleName(
     }
   }
   const copy = { path: replaced.copy, size: replaced.size, md5: replaced.md5 }
+  // The journal is data, not orders: a copy is only ever this run's own, in its own folder.
+  if (copy.path !== path.join(tools.folder, `previous-${replaced.id}`)) {
+    return {
+      name,
+      ok: false,
+      what: and(
+        `the journal names a copy outside this run's folder (${copy.path}); it was not read`
+      )
+    }
+  }
   const onDisk = await stat(copy.path).catch(() => null)
   if (onDisk === null || onDisk.size !== copy.size) {
     return {

@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import * as log from './log.js'
@@ -28,6 +28,8 @@ export interface RunReport {
   unsettled?: string[]
   /** Old downloads `prune` deleted (in a dry run: would delete). */
   pruned?: Download[]
+  /** Old downloads `prune` could not delete, and why. */
+  notPruned?: Failure[]
 }
 
 /**
@@ -45,35 +47,42 @@ export const SUMMARY_BUDGET = 900 * 1024
  */
 export function setOutputs(published: Published[]): void {
   const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name))
-  const entries = sorted.map((p) => ({
-    id: p.download.id,
-    name: p.download.name,
-    size: p.artifact.size,
-    content_type: p.mimeType,
-    url: p.download.url,
-    html_url: p.download.htmlUrl,
-    sha256: p.sha256,
-    status: p.status
-  }))
-  const file = path.join(
-    process.env.RUNNER_TEMP || tmpdir(),
-    `upload-downloads-${process.pid}-${Date.now()}.json`
+  setListOutputs(
+    sorted.map((p) => ({
+      id: p.download.id,
+      name: p.download.name,
+      size: p.artifact.size,
+      content_type: p.mimeType,
+      url: p.download.url,
+      html_url: p.download.htmlUrl,
+      sha256: p.sha256,
+      status: p.status
+    })),
+    sorted.map((p) => p.download.htmlUrl),
+    sorted.length
   )
+}
+
+/**
+ * `downloads`, `urls`, `count` and `downloads-file`: the whole list in a JSON file under
+ * RUNNER_TEMP, and as much of it as fits in the outputs, with a warning when it was cut.
+ */
+function setListOutputs(entries: object[], urlList: string[], count: number): void {
+  const temp = process.env.RUNNER_TEMP || tmpdir()
+  mkdirSync(temp, { recursive: true })
+  const file = path.join(temp, `upload-downloads-${process.pid}-${Date.now()}.json`)
   writeFileSync(file, JSON.stringify(entries, null, 2))
   core.setOutput('downloads-file', file)
-  core.setOutput('count', String(sorted.length))
+  core.setOutput('count', String(count))
 
-  const urls = fitLines(
-    entries.map((e) => e.html_url),
-    OUTPUT_BUDGET
-  )
+  const urls = fitLines(urlList, OUTPUT_BUDGET)
   core.setOutput('urls', urls.text)
   const downloads = fitJsonArray(entries, OUTPUT_BUDGET)
   core.setOutput('downloads', downloads.text)
-  const cut = Math.max(entries.length - urls.kept, entries.length - downloads.kept)
-  if (cut > 0) {
+  const kept = Math.min(urls.kept, downloads.kept)
+  if (kept < entries.length) {
     log.warning(
-      `The 'downloads' and 'urls' outputs hold the first ${Math.min(urls.kept, downloads.kept)} of ${entries.length} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`
+      `The 'downloads' and 'urls' outputs hold the first ${kept} of ${entries.length} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`
     )
   }
 }
@@ -111,23 +120,20 @@ function fitJsonArray(items: unknown[], budget: number): { text: string; kept: n
  * content type we would declare, SHA-256, and whether it would create or replace.
  */
 export function setPlannedOutputs(plan: { item: PlanItem; sha256: string }[]): void {
-  core.setOutput('urls', '')
-  core.setOutput(
-    'downloads',
-    JSON.stringify(
-      plan.map(({ item, sha256 }) => ({
-        id: null,
-        name: item.artifact.name,
-        size: item.artifact.size,
-        content_type: item.artifact.contentType,
-        url: null,
-        html_url: null,
-        sha256,
-        planned: item.action
-      }))
-    )
+  setListOutputs(
+    plan.map(({ item, sha256 }) => ({
+      id: null,
+      name: item.artifact.name,
+      size: item.artifact.size,
+      content_type: item.artifact.contentType,
+      url: null,
+      html_url: null,
+      sha256,
+      planned: item.action
+    })),
+    [],
+    0
   )
-  core.setOutput('count', '0')
 }
 
 /** Writes the job summary: what landed, what replaced what, what failed, and the totals. */
@@ -205,9 +211,13 @@ export async function writeSummary(report: RunReport): Promise<void> {
     summary.addList(items.map(([item]) => item))
   }
   addPruned(report.pruned, 'Pruned')
+  if (report.notPruned !== undefined && report.notPruned.length > 0) {
+    summary.addHeading('Not pruned', 3)
+    summary.addList(report.notPruned.map((f) => `${escapeHtml(f.name)}: ${escapeHtml(f.message)}`))
+  }
   if (report.unsettled !== undefined && report.unsettled.length > 0) {
     summary.addRaw(
-      `Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.`,
+      `<p>Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.</p>`,
       true
     )
   }
@@ -249,7 +259,8 @@ export async function writeRecoverySummary(repository: string, results: Settled[
  */
 export async function writeStoppedSummary(message: string): Promise<void> {
   core.summary.addHeading('Downloads: nothing published', 2)
-  core.summary.addRaw(escapeHtml(message), true)
+  // In an HTML block, so that GitHub renders no Markdown (links, emphasis) from the text.
+  core.summary.addRaw(`<p>${escapeHtml(message)}</p>`, true)
   await flush()
 }
 
@@ -310,12 +321,15 @@ export function humanSize(bytes: number): string {
 
 /** Byte order of the names, so that output order does not depend on the runner's locale. */
 export function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
+  // UTF-8 byte order, which is also code point order (`LC_ALL=C sort`); JavaScript's `<`
+  // compares UTF-16 code units, which puts U+1F600 before U+FF21.
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 }
 
 function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"]/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c
-  )
+  // Line breaks and other control characters as visible escapes: the summary is Markdown,
+  // where a line break could start a heading or a list of the sender's choosing.
+  return log
+    .printable(text)
+    .replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c)
 }

@@ -18,7 +18,7 @@ export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
-function sleepUnless(ms: number, signal: AbortSignal, wait: (ms: number) => Promise<void>) {
+export function sleepUnless(ms: number, signal: AbortSignal, wait: (ms: number) => Promise<void>) {
   return new Promise<void>((resolve) => {
     const done = (): void => {
       signal.removeEventListener('abort', done)

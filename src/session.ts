@@ -32,8 +32,14 @@ export interface Session extends Tools {
 }
 
 export const UNDO_ATTEMPTS = 10
+/** An hour: GitHub's primary limit resets hourly. */
+export const UNDO_RATE_LIMIT_WAIT_MS = 3_600_000
 
-export function createSession(inputs: Inputs): Session {
+/**
+ * `signal` (the main step's cancellation) stops the forward work's requests and waits; the
+ * undo's clients never take it.
+ */
+export function createSession(inputs: Inputs, signal?: AbortSignal): Session {
   const http = createHttpClient()
   const limit = new AdaptiveLimit(inputs.concurrency)
   const gate = new RateLimitGate({
@@ -58,19 +64,30 @@ export function createSession(inputs: Inputs): Session {
         `${what}: attempt ${attempt} failed (${describe(error)}); trying again in ${(delayMs / 1000).toFixed(1)} s.`
       )
   }
-  const tools = (retry: RetryOptions): Tools => ({
+  // The undo waits out rate limits much longer than `rate-limit-wait`: giving up there could
+  // cost the user a file. Its own gate, since the forward gate stops for good once a limit
+  // outlasts `rate-limit-wait`.
+  const undoGate = new RateLimitGate({
+    maxWaitMs: Math.max(UNDO_RATE_LIMIT_WAIT_MS, inputs.rateLimitWait * 1000),
+    onWait: (kind, ms) =>
+      log.info(
+        `GitHub's ${kind} rate limit: the undo waits ${Math.ceil(ms / 1000)} s for it to lift.`
+      )
+  })
+  const tools = (retry: RetryOptions, gate: RateLimitGate, signal?: AbortSignal): Tools => ({
     api: new DownloadsApi(
       http,
       { apiUrl: inputs.apiUrl, token: inputs.token, owner: inputs.owner, repo: inputs.repo },
       retry,
-      gate
+      gate,
+      signal
     ),
     storedBytes: new StoredBytes(http, retry),
     retry
   })
   return {
-    ...tools(retry),
-    undo: tools({ ...retry, maxAttempts: Math.max(UNDO_ATTEMPTS, inputs.maxAttempts) }),
+    ...tools(retry, gate, signal),
+    undo: tools({ ...retry, maxAttempts: Math.max(UNDO_ATTEMPTS, inputs.maxAttempts) }, undoGate),
     http,
     gate,
     limit,

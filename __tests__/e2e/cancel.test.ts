@@ -245,7 +245,12 @@ describe('a killed run (SIGKILL), then its post step', () => {
 describe('re-runs converge', () => {
   it('replaces a download without bytes even with replace-existing off, and says so', async () => {
     const s = closeAfterTest(await stage())
-    const id = await s.createEmpty('app.bin')
+    // An upload cut short an hour ago: listed, size 0, no object on S3.
+    const { id } = s.emulator.seed(REPO, {
+      name: 'app.bin',
+      content: null,
+      createdAt: new Date(Date.now() - 3_600_000)
+    })
     await s.files({ 'app.bin': 'the bytes' })
 
     const result = await s.run({ glob: 'app.bin' })
@@ -289,5 +294,22 @@ describe('re-runs converge', () => {
     expect(result.code).toBe(1)
     expect(result.errors[0]).toMatch(/already exists .* other bytes: app\.bin/)
     expect(s.changes()).toEqual([])
+  })
+})
+
+describe('a record without bytes that is minutes old', () => {
+  it('is left alone as another run’s upload in progress: the run stops before any change', async () => {
+    const s = closeAfterTest(await stage())
+    await s.createEmpty('app.bin')
+    await s.files({ 'app.bin': 'mine' })
+    const before = s.changes().length
+
+    const result = await s.run({ glob: 'app.bin', 'replace-existing': 'true' })
+
+    expect(result.code).toBe(1)
+    expect(result.errors[0]).toMatch(
+      /app\.bin \(created \d+ s ago and without bytes yet: another run may be uploading it\)/
+    )
+    expect(s.changes()).toHaveLength(before)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { readFile, rm } from 'node:fs/promises'
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import {
   closeAfterTest,
@@ -213,5 +213,128 @@ describe('the limits of the runner', () => {
     }[]
     expect(list.map((d) => d.name)).toEqual(['a.txt', 'b.txt'])
     expect((await fetchBytes(list[1].html_url)).toString()).toBe('b')
+  })
+})
+
+describe('found by trying issues 8 and 13 as a hostile user would', () => {
+  it('one 404 from S3 does not make a download with bytes look empty: nothing is deleted', async () => {
+    const s = closeAfterTest(await stage())
+    s.emulator.seed(REPO, { name: 'a.bin', content: 'the user’s bytes' })
+    await s.files({ 'a.bin': 'other bytes' })
+    s.emulator.faults.inject({ hop: 'download', status: 404, s3Code: 'NoSuchKey' })
+
+    const result = await s.run({ glob: 'a.bin' })
+
+    expect(result.code).toBe(1)
+    expect(result.errors[0]).toMatch(
+      /a\.bin \(S3 has no object for it, but the server lists \d+ bytes\)/
+    )
+    expect(s.changes()).toEqual([])
+    expect(shaOf(s, 'a.bin')).toBe(sha256('the user’s bytes'))
+  })
+
+  it('a file named like a workflow command forges no annotation', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ '::error::pwned.txt': 'a', '##[error]also.txt': 'b' })
+
+    const result = await s.run({ glob: '*.txt' })
+
+    expect(result.code).toBe(0)
+    expect(result.errors).toEqual([])
+    expect(result.stdout).not.toMatch(/^\s*::error::pwned/m)
+    expect(result.stdout).not.toMatch(/##\[error\]/)
+    expect(downloadsOutput(result).map((d) => d.name)).toEqual([
+      '##[error]also.txt',
+      '::error::pwned.txt'
+    ])
+  })
+
+  it('a symlink to a hidden file is hidden too', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ '.npmrc': '//registry/:_authToken=secret', 'dist/app.bin': 'app' })
+    await symlink('../.npmrc', path.join(s.workspace, 'dist', 'npmrc.txt'))
+
+    const result = await s.run({ glob: 'dist/*' })
+
+    expect(result.code).toBe(0)
+    expect(downloadsOutput(result).map((d) => d.name)).toEqual(['app.bin'])
+    expect(result.stdout).toContain('Excluded 1 hidden file')
+  })
+
+  it('the post step acts on no journal but its own: another path is left untouched', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'a.txt': 'a', 'keep/README.md': 'precious' })
+    const victim = path.join(s.workspace, 'keep', 'README.md')
+    const job = await s.job({ glob: 'a.txt' }, { STATE_journal: victim })
+    await (
+      await job.main()
+    ).result
+
+    const post = await job.post()
+
+    expect(post.code).toBe(0)
+    expect(post.warnings.join('\n')).toContain('is not a journal this action writes')
+    expect(await readFile(victim, 'utf8')).toBe('precious')
+  })
+
+  it('the post step uploads no file the journal names outside its own folder', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'a.txt': 'a', 'secret.key': 'do not publish' })
+    const job = await s.job({ glob: 'a.txt' })
+    const folder = path.join(job.runnerTemp, 'upload-downloads-forged')
+    await mkdir(folder, { recursive: true })
+    const secret = path.join(s.workspace, 'secret.key')
+    const entries = [
+      { op: 'run', repository: REPO, at: new Date().toISOString() },
+      {
+        op: 'delete',
+        name: 'innocent.txt',
+        id: 99,
+        description: '',
+        contentType: 'text/plain',
+        copy: secret,
+        size: 14,
+        md5: '0'.repeat(32)
+      },
+      { op: 'deleted', name: 'innocent.txt', id: 99 }
+    ]
+    await writeFile(
+      path.join(folder, 'journal.jsonl'),
+      entries.map((e) => JSON.stringify(e)).join('\n') + '\n'
+    )
+    const forged = await s.job(
+      { glob: 'a.txt' },
+      { STATE_journal: path.join(folder, 'journal.jsonl'), RUNNER_TEMP: job.runnerTemp }
+    )
+
+    const post = await forged.post()
+
+    expect(post.code).toBe(1)
+    expect(post.errors.join('\n')).toContain("names a copy outside this run's folder")
+    expect(s.emulator.downloads(REPO)).toEqual([])
+  })
+
+  it('a signal to the post step does not cut a put-back in half', async () => {
+    const s = closeAfterTest(await stage())
+    const old = Buffer.alloc(4 * 1024 * 1024, 7)
+    s.emulator.seed(REPO, { name: 'app.bin', content: old })
+    await s.files({ 'app.bin': 'new' })
+    s.emulator.faults.inject({ hop: 'delete', holdAfterCommitMs: 30_000 })
+    const job = await s.job({ glob: 'app.bin', 'replace-existing': 'true' })
+    const main = await job.main()
+    await s.emulator.whenCommitted('delete')
+    main.kill('SIGKILL')
+    await main.result
+    // The put-back takes about two seconds at this rate: the signal lands in the middle.
+    s.emulator.setUploadBandwidth(2 * 1024 * 1024)
+    const step = await job.startPost()
+    await s.emulator.whenUploadReceived('app.bin', 1024 * 1024)
+    step.kill('SIGINT')
+    const post = await step.result
+
+    expect(post.code).toBe(0)
+    expect(post.stdout).toContain('SIGINT received: the post step goes on settling')
+    expect(shaOf(s, 'app.bin')).toBe(sha256(old))
+    expectNothingHalfMade(s)
   })
 })

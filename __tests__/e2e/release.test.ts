@@ -212,3 +212,105 @@ describe('prune', () => {
     expect(result.summary).toContain('Would prune (3)')
   })
 })
+
+describe('found by trying the release features as a hostile user would', () => {
+  it('two runs pruning at once never delete each other’s fresh build', async () => {
+    const s = closeAfterTest(await stage())
+    s.emulator.seed(REPO, { name: 'nightly-1.zip', content: 'old' })
+    await s.files({ 'a/nightly-2.zip': 'run a', 'b/nightly-3.zip': 'run b' })
+
+    const [a, b] = await Promise.all([
+      s.run({ glob: 'a/*', prune: 'nightly-*' }),
+      s.run({ glob: 'b/*', prune: 'nightly-*' })
+    ])
+
+    expect([a.code, b.code]).toEqual([0, 0])
+    expect(names(s)).toEqual(['nightly-2.zip', 'nightly-3.zip'])
+  })
+
+  it('never prunes a record without bytes: it may be another run’s upload in progress', async () => {
+    const s = closeAfterTest(await stage())
+    const inProgress = await s.createEmpty('nightly-1.zip')
+    await s.files({ 'nightly-2.zip': 'new' })
+
+    const result = await s.run({ glob: 'nightly-2.zip', prune: 'nightly-*' })
+
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(
+      `Not pruned: nightly-1.zip (download ${inProgress}) holds no bytes.`
+    )
+    expect(names(s)).toEqual(['nightly-1.zip', 'nightly-2.zip'])
+  })
+
+  it('stops pruning when the run is cancelled', async () => {
+    const s = closeAfterTest(await stage())
+    for (let i = 1; i <= 4; i++) s.emulator.seed(REPO, { name: `old-${i}.zip`, content: `${i}` })
+    await s.files({ 'new.zip': 'new' })
+    s.emulator.faults.inject({ hop: 'delete', holdAfterCommitMs: 2000 })
+    const job = await s.job({ glob: 'new.zip', prune: 'old-*' })
+    const main = await job.main()
+    await s.emulator.whenCommitted('delete')
+    const result = await main.cancel()
+
+    expect(result.code).not.toBe(0)
+    expect(result.stdout).toMatch(/Pruning stopped \(SIGINT\): 3 left as they are/)
+    expect(names(s).filter((n) => n.startsWith('old-'))).toHaveLength(3)
+  })
+
+  it('refuses a checksums file that clashes before any upload, not after', async () => {
+    const s = closeAfterTest(await stage())
+    s.emulator.seed(REPO, { name: 'SHA256SUMS', content: 'an older list\n' })
+    await s.files({ 'a.bin': 'a' })
+
+    const result = await s.run({ glob: 'a.bin', 'checksums-file': 'SHA256SUMS' })
+
+    expect(result.code).toBe(1)
+    expect(result.errors[0]).toMatch(/SHA256SUMS.*Nothing was changed/)
+    expect(s.changes()).toEqual([])
+    expect(result.outputs['checksums-path']).toBeUndefined()
+  })
+
+  it('says loudly that an older checksums file no longer verifies a file this run replaced', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'a.bin': 'a v1', 'b.bin': 'b v1' })
+    const inputs = { glob: '*.bin', 'checksums-file': 'SHA256SUMS', 'replace-existing': 'true' }
+    expect((await s.run(inputs)).code).toBe(0)
+    await s.files({ 'a.bin': 'a v2', 'b.bin': 'b v2' })
+    s.emulator.faults.inject({
+      hop: 's3',
+      status: 403,
+      s3Code: 'AccessDenied',
+      match: (req) => req.name === 'b.bin'
+    })
+
+    const result = await s.run({ ...inputs, concurrency: '1' })
+
+    expect(result.code).toBe(1)
+    expect(result.warnings.join('\n')).toMatch(
+      /SHA256SUMS \(download \d+\) is from before this run, which replaced a\.bin: it no longer verifies that file/
+    )
+    expect(result.outputs['checksums-path']).toBeUndefined()
+  })
+
+  it('refuses a stray } in a name template', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({ 'app.exe': 'a' })
+    const result = await s.run({ glob: 'app.exe', 'name-template': '{name}}' })
+    expect(result.code).toBe(1)
+    expect(result.errors[0]).toMatch(/'\}' without its '\{'/)
+    expect(s.changes()).toEqual([])
+  })
+
+  it('renders no Markdown from file names in the summary of a stopped run', async () => {
+    const s = closeAfterTest(await stage())
+    await s.files({
+      'x\n# HACKED [click](http://evil.example)/app.bin': 'a',
+      'y/app.bin': 'b'
+    })
+    const result = await s.run({ glob: '**/app.bin' })
+    expect(result.code).toBe(1)
+    expect(result.summary).not.toMatch(/^# HACKED/m)
+    expect(result.summary).toContain('<p>')
+    expect(result.summary).toContain('\\n# HACKED')
+  })
+})

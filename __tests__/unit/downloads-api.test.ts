@@ -38,7 +38,7 @@ const retry = (): RetryOptions => ({
 })
 
 /** A client of octo/demo on the fake, with a rate-limit gate on a fake clock. */
-function api(apiUrl = API, clock = { now: Date.UTC(2024, 0, 1) }) {
+function api(apiUrl = API, clock = { now: Date.UTC(2024, 0, 1) }, signal?: AbortSignal) {
   const gate = new RateLimitGate({
     maxWaitMs: 600_000,
     now: () => clock.now,
@@ -51,7 +51,8 @@ function api(apiUrl = API, clock = { now: Date.UTC(2024, 0, 1) }) {
     http,
     { apiUrl, token: 'tkn-123', owner: 'octo', repo: 'demo' },
     retry(),
-    gate
+    gate,
+    signal
   )
 }
 
@@ -359,7 +360,7 @@ describe('DownloadsApi.create', () => {
       return json(503, { message: 'Service Unavailable' })
     })
 
-    const error = await rejectionOf(api().create(spec, controller.signal))
+    const error = await rejectionOf(api(API, undefined, controller.signal).create(spec))
 
     // The 503 may have been a gateway's after the server acted: the caller must look.
     expect(error).toBeInstanceOf(LostCreateError)

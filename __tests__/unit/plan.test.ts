@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterEach, describe, expect, it } from '@jest/globals'
 import type { Download } from '../../src/downloads-api.js'
 import type { Artifact } from '../../src/files.js'
 import {
@@ -56,14 +56,37 @@ function inspector(
     },
     async digestsOf(a) {
       return digestsOf(a)
-    }
+    },
+    // Every record is an hour old unless a test says otherwise.
+    ageSeconds: (d) => ages.get(d.name) ?? 3600
   }
 }
+
+const ages = new Map<string, number>()
 
 const files = ['a.zip', 'b.zip', 'c.zip', 'd.zip'].map((name) => artifact(name))
 const existing = [download(7, 'b.zip'), download(8, 'other.zip'), download(9, 'd.zip')]
 
 describe('makePlan', () => {
+  afterEach(() => {
+    ages.clear()
+  })
+
+  it('leaves alone a record without bytes that is minutes old: another run may be uploading it', async () => {
+    ages.set('b.zip', 60)
+    const empty = [{ ...download(7, 'b.zip'), size: 0 }]
+    await expect(makePlan(files, empty, true, 'o/r', inspector({ 'b.zip': null }))).rejects.toThrow(
+      /b\.zip \(created 60 s ago and without bytes yet: another run may be uploading it\)/
+    )
+  })
+
+  it('does not take an S3 404 for "no bytes" when the server lists a size', async () => {
+    const listed = [{ ...download(7, 'b.zip'), size: 10 }]
+    await expect(
+      makePlan(files, listed, false, 'o/r', inspector({ 'b.zip': null }))
+    ).rejects.toThrow(/b\.zip \(S3 has no object for it, but the server lists 10 bytes\)/)
+  })
+
   it('creates every file when nothing clashes', async () => {
     const plan = await makePlan(files, [download(1, 'unrelated.zip')], false, 'o/r', inspector())
     expect(plan).toEqual(files.map((a) => ({ action: 'create', artifact: a })))
@@ -100,20 +123,17 @@ describe('makePlan', () => {
   })
 
   it('replaces a download without bytes (an unfinished upload) even without replace-existing', async () => {
+    // As GitHub listed one: size 0, and S3 has no object for it.
+    const empty = { ...download(7, 'b.zip'), size: 0 }
     const plan = await makePlan(
       [artifact('b.zip')],
-      [download(7, 'b.zip')],
+      [empty],
       false,
       'o/r',
       inspector({ 'b.zip': null })
     )
     expect(plan).toEqual([
-      {
-        action: 'replace',
-        artifact: artifact('b.zip'),
-        replaces: download(7, 'b.zip'),
-        reason: 'no-bytes'
-      }
+      { action: 'replace', artifact: artifact('b.zip'), replaces: empty, reason: 'no-bytes' }
     ])
   })
 

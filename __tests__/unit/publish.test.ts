@@ -523,10 +523,17 @@ describe('Publisher.publish, replacing a download', () => {
   it('keeps the copy for the post step when it cannot tell whether the old download was deleted', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
     http.on('DELETE', `${repo.base}/1`, actsThenLost, lostAnswer(), lostAnswer())
-    http.on('GET', `${repo.base}?per_page=100`, lostAnswer(), lostAnswer(), lostAnswer())
+    // The check is the undo's, which tries harder: every one of its attempts is lost.
+    http.on(
+      'GET',
+      `${repo.base}?per_page=100`,
+      ...Array.from({ length: undoRetry.maxAttempts }, () => lostAnswer())
+    )
     const file = await artifact('app.zip', 'new bytes')
 
-    await expect(publisher().publish(replace(file, old))).rejects.toThrow()
+    await expect(publisher().publish(replace(file, old))).rejects.toThrow(
+      /Whether the existing app\.zip \(download 1\) was deleted cannot be told/
+    )
 
     expect(repo.byName('app.zip')).toBeUndefined()
     expect(await readFile(path.join(tempDir, 'previous-1'), 'utf8')).toBe(OLD)
@@ -597,7 +604,7 @@ describe('Publisher.publish, replacing a download', () => {
     expect(journal.entries).toEqual([])
   })
 
-  it('replaces a record that never had bytes without fetching them, with nothing to put back', async () => {
+  it('replaces a record that never had bytes, checking once more first, with nothing to put back', async () => {
     const old = repo.seed('app.zip', undefined, 'unfinished')
     http.on('POST', repo.s3Url, S3_DENIED)
     const file = await artifact('app.zip', 'new bytes')
@@ -605,8 +612,21 @@ describe('Publisher.publish, replacing a download', () => {
     await expect(publisher().publish(replace(file, old, 'no-bytes'))).rejects.toThrow(
       'S3 refused app.zip: AccessDenied: Access Denied The download it replaced held no bytes, so there was nothing to put back.'
     )
-    expect(http.sent('GET')).toEqual([])
+    // One 404 (the plan's) is no proof: the bytes are asked for again before the delete.
+    expect(http.sent('GET').map((r) => r.url)).toContain(old.htmlUrl)
     expect(repo.downloads.size).toBe(0)
+  })
+
+  it('steps back when a record the plan found empty holds bytes after all', async () => {
+    const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
+    const file = await artifact('app.zip', 'new bytes')
+
+    await expect(publisher().publish(replace(file, old, 'no-bytes'))).rejects.toThrow(
+      /holds bytes after all .* it was left as it is/
+    )
+    expect(http.sent('DELETE')).toEqual([])
+    expect(repo.byName('app.zip')?.bytes?.toString()).toBe(OLD)
+    expect(openNames()).toEqual([])
   })
 
   // Bug (src/publish.ts restore, src/journal.ts namesToSettle): with no copy there is nothing

@@ -181,7 +181,7 @@ describe('RateLimitGate', () => {
       expect(error).toBeInstanceOf(ApiError)
       expect(isTransient(error)).toBe(false)
       expect(error.message).toBe(
-        `Replacing app.zip was not started: GitHub's primary rate limit is exhausted (3 requests left, Replacing app.zip needs 4 with 0 promised to work in hand). It lifts at ${new Date(reset + 1000).toISOString()}, ` +
+        `Replacing app.zip was not started: GitHub's primary rate limit is exhausted (3 requests left, fewer than a file's changes may need). It lifts at ${new Date(reset + 1000).toISOString()}, ` +
           "in 3601 s, longer than 'rate-limit-wait' allows (600 s): re-run after that, or raise 'rate-limit-wait'."
       )
       // Every later piece of work is refused at once, even one the budget would cover.

@@ -45795,7 +45795,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 764:
+/***/ 7116:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48816,6 +48816,12 @@ class LocalFileError extends ActionError {
  */
 class ConflictError extends ActionError {
 }
+/**
+ * An answer that is not what the API answers (not JSON, fields missing): the server may still
+ * have acted on the request. Not retried.
+ */
+class ProtocolError extends ActionError {
+}
 /** The text of any thrown value, for messages. */
 function errors_describe(error) {
     return error instanceof Error ? error.message : String(error);
@@ -48879,6 +48885,20 @@ class cancellation_Cancellation {
         if (this.cancelled)
             throw new CancelledError(`cancelled (${this.reason}) before it started`);
     }
+}
+/**
+ * For the post step, which is itself the undo: a signal is noted, never obeyed, so that a
+ * put-back in flight is not cut in half (the runner's SIGKILL still ends it). Returns the
+ * function that restores the default handling.
+ */
+function holdSignals(say) {
+    const handler = (name) => say(`${name} received: the post step goes on settling what the main step left half-done.`);
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+    return () => {
+        process.off('SIGINT', handler);
+        process.off('SIGTERM', handler);
+    };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/glob/lib/internal-glob-options-helper.js
@@ -52618,8 +52638,20 @@ async function files_findArtifacts(patterns, workspace, options = {}) {
         implicitDescendants: false
     });
     const searchPaths = globber.getSearchPaths();
-    const excluded = (file) => !options.includeHiddenFiles && isHidden(file, workspace, searchPaths);
     const matched = await globber.glob();
+    // A symlink to a hidden file (`dist/npmrc.txt -> ../.npmrc`) is hidden too: what would be
+    // published is the target. Judged by the resolved path as well, below the real workspace.
+    const realWorkspace = await realpath(workspace).catch(() => workspace);
+    const hiddenTargets = new Set();
+    if (!options.includeHiddenFiles) {
+        for (const file of matched) {
+            const target = await realpath(file).catch(() => file);
+            if (target !== file && isHidden(target, realWorkspace, []))
+                hiddenTargets.add(file);
+        }
+    }
+    const excluded = (file) => !options.includeHiddenFiles &&
+        (isHidden(file, workspace, searchPaths) || hiddenTargets.has(file));
     const hidden = matched.filter(excluded);
     if (hidden.length > 0) {
         core.info(`Excluded ${hidden.length} hidden file${hidden.length === 1 ? '' : 's'} (a name or folder starting with '.'); set 'include-hidden-files: true' to publish hidden files.`);
@@ -52881,14 +52913,22 @@ function placeholdersOf(file) {
  */
 function parseNameTemplate(template) {
     const parts = [];
+    const text = (from, to) => {
+        const piece = template.slice(from, to);
+        // A `}` outside a placeholder is a typo far more often than a wanted character.
+        if (piece.includes('}')) {
+            throw new Error(`Input 'name-template' has a '}' without its '{': '${template}'.`);
+        }
+        if (piece !== '')
+            parts.push({ text: piece });
+    };
     for (let at = 0; at < template.length;) {
         const open = template.indexOf('{', at);
         if (open === -1) {
-            parts.push({ text: template.slice(at) });
+            text(at, template.length);
             break;
         }
-        if (open > at)
-            parts.push({ text: template.slice(at, open) });
+        text(at, open);
         const close = template.indexOf('}', open);
         if (close === -1) {
             throw new Error(`Input 'name-template' has a '{' without its '}' at position ${open + 1}: '${template}'. Placeholders: ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}.`);
@@ -52899,9 +52939,6 @@ function parseNameTemplate(template) {
         }
         parts.push({ placeholder: name });
         at = close + 1;
-    }
-    if (template.includes('}') && !parts.some((p) => 'placeholder' in p)) {
-        throw new Error(`Input 'name-template' has a '}' without its '{': '${template}'.`);
     }
     return (file) => {
         const values = placeholdersOf(file);
@@ -52927,6 +52964,11 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
  * an escape sequence), and a backslash, which Windows cannot have in a file name, so browsers
  * there save the download under another name than the one published.
  */
+/**
+ * Zero-width characters and bidirectional controls: `\u202eexe.txt` shows as `txt.exe`
+ * ("Trojan Source", CVE-2021-42574), and zero-width ones make two names look alike.
+ */
+const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 function names_nameProblem(name) {
     if (name === '' || name === '.' || name === '..')
         return 'not a file name';
@@ -52934,6 +52976,10 @@ function names_nameProblem(name) {
     if (controls.length > 0) {
         const which = controls.map(codePoint).join(', ');
         return `control character${controls.length === 1 ? '' : 's'} ${which} in the name`;
+    }
+    const hiding = [...new Set(name.match(INVISIBLE) ?? [])];
+    if (hiding.length > 0) {
+        return `invisible or text-reordering character${hiding.length === 1 ? '' : 's'} ${hiding.map(codePoint).join(', ')} in the name (a name could show as another one)`;
     }
     if (name.includes('/') || name.includes('\\'))
         return 'a slash or backslash in the name';
@@ -53255,7 +53301,7 @@ class journal_Journal {
                 continue;
             try {
                 const entry = JSON.parse(line);
-                if (typeof entry?.op === 'string')
+                if (isEntry(entry))
                     entries.push(entry);
                 else
                     skipped++;
@@ -53266,6 +53312,38 @@ class journal_Journal {
         }
         return { entries, skipped };
     }
+}
+/** The fields each entry must have, and their types: a journal is read, never trusted. */
+const SHAPES = {
+    run: { repository: 'string', at: 'string' },
+    create: { name: 'string', size: 'number' },
+    created: { name: 'string', id: 'number' },
+    landed: { name: 'string', id: 'number' },
+    removed: { name: 'string', id: 'number|null' },
+    delete: {
+        name: 'string',
+        id: 'number',
+        description: 'string',
+        contentType: 'string',
+        copy: 'string|null',
+        size: 'number',
+        md5: 'string|null'
+    },
+    deleted: { name: 'string', id: 'number' },
+    kept: { name: 'string', id: 'number' },
+    restored: { name: 'string', id: 'number' },
+    done: {}
+};
+function isEntry(value) {
+    if (value === null || typeof value !== 'object')
+        return false;
+    const record = value;
+    const shape = typeof record.op === 'string' ? SHAPES[record.op] : undefined;
+    if (shape === undefined || !Object.hasOwn(SHAPES, record.op))
+        return false;
+    return Object.entries(shape).every(([field, types]) => types
+        .split('|')
+        .some((type) => (type === 'null' ? record[field] === null : typeof record[field] === type)));
 }
 /**
  * Folds the entries into the state of each name, in the order written. A name is settled when
@@ -53413,8 +53491,8 @@ function fileChanged(artifact) {
 /** MD5 and SHA-256 of a file, in one pass. */
 async function local_file_digestsOf(artifact) {
     const file = await LocalFile.open(artifact);
-    const md5 = createHash('md5');
-    const sha256 = createHash('sha256');
+    const md5 = (0,external_node_crypto_.createHash)('md5');
+    const sha256 = (0,external_node_crypto_.createHash)('sha256');
     const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, artifact.size)));
     try {
         for (let at = 0; at < artifact.size;) {
@@ -53433,15 +53511,24 @@ async function local_file_digestsOf(artifact) {
 ;// CONCATENATED MODULE: ./src/log.ts
 
 /**
- * The log, safe from what it quotes. The runner reads every line of a step's output that
- * starts with `::` as a workflow command, and `core.info` writes its text as it is: a file
- * name, a path or a server message holding a line break could start a line with
- * `::warning …`, `::add-mask::` or `::stop-commands::` (workflow-command injection). Every
- * plain log line goes through here, with control characters shown as escapes. `warning`
- * and `error` are commands whose text @actions/core escapes already.
+ * The log, safe from what it quotes. The runner reads lines of a step's output as workflow
+ * commands, and `core.info` writes its text as it is: a file name, a path or a server
+ * message could make a line `::warning …`, `::add-mask::` or `::stop-commands::`
+ * (workflow-command injection). Every plain log line goes through here, with control
+ * characters shown as escapes and command syntax broken. `warning` and `error` are commands
+ * of their own, whose text @actions/core escapes.
  */
 function log_info(message) {
-    info(printable(message));
+    info(inert(printable(message)));
+}
+/**
+ * A line the runner cannot read as a command. It takes a line as one when it starts with
+ * `::` after leading white space, and, in the older syntax, when `##[` appears anywhere in it
+ * (actions/runner, ActionCommand.TryParseV2 and TryParse): a file named `::error::x.txt`
+ * needs no line break to forge an annotation.
+ */
+function inert(line) {
+    return line.replace(/^(\s*)::/, '$1\\::').replace(/##\[/g, '##\\[');
 }
 function log_warning(message) {
     warning(message);
@@ -53484,7 +53571,7 @@ const SUMMARY_BUDGET = (/* unused pure expression or super */ null && (900 * 102
  */
 function report_setOutputs(published) {
     const sorted = [...published].sort((a, b) => report_compareNames(a.artifact.name, b.artifact.name));
-    const entries = sorted.map((p) => ({
+    setListOutputs(sorted.map((p) => ({
         id: p.download.id,
         name: p.download.name,
         size: p.artifact.size,
@@ -53493,18 +53580,26 @@ function report_setOutputs(published) {
         html_url: p.download.htmlUrl,
         sha256: p.sha256,
         status: p.status
-    }));
-    const file = path.join(process.env.RUNNER_TEMP || tmpdir(), `upload-downloads-${process.pid}-${Date.now()}.json`);
+    })), sorted.map((p) => p.download.htmlUrl), sorted.length);
+}
+/**
+ * `downloads`, `urls`, `count` and `downloads-file`: the whole list in a JSON file under
+ * RUNNER_TEMP, and as much of it as fits in the outputs, with a warning when it was cut.
+ */
+function setListOutputs(entries, urlList, count) {
+    const temp = process.env.RUNNER_TEMP || tmpdir();
+    mkdirSync(temp, { recursive: true });
+    const file = path.join(temp, `upload-downloads-${process.pid}-${Date.now()}.json`);
     writeFileSync(file, JSON.stringify(entries, null, 2));
     core.setOutput('downloads-file', file);
-    core.setOutput('count', String(sorted.length));
-    const urls = fitLines(entries.map((e) => e.html_url), OUTPUT_BUDGET);
+    core.setOutput('count', String(count));
+    const urls = fitLines(urlList, OUTPUT_BUDGET);
     core.setOutput('urls', urls.text);
     const downloads = fitJsonArray(entries, OUTPUT_BUDGET);
     core.setOutput('downloads', downloads.text);
-    const cut = Math.max(entries.length - urls.kept, entries.length - downloads.kept);
-    if (cut > 0) {
-        log.warning(`The 'downloads' and 'urls' outputs hold the first ${Math.min(urls.kept, downloads.kept)} of ${entries.length} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`);
+    const kept = Math.min(urls.kept, downloads.kept);
+    if (kept < entries.length) {
+        log.warning(`The 'downloads' and 'urls' outputs hold the first ${kept} of ${entries.length} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`);
     }
 }
 /** As many lines as fit in `budget` bytes, joined by newlines. */
@@ -53540,8 +53635,7 @@ function fitJsonArray(items, budget) {
  * content type we would declare, SHA-256, and whether it would create or replace.
  */
 function report_setPlannedOutputs(plan) {
-    core.setOutput('urls', '');
-    core.setOutput('downloads', JSON.stringify(plan.map(({ item, sha256 }) => ({
+    setListOutputs(plan.map(({ item, sha256 }) => ({
         id: null,
         name: item.artifact.name,
         size: item.artifact.size,
@@ -53550,8 +53644,7 @@ function report_setPlannedOutputs(plan) {
         html_url: null,
         sha256,
         planned: item.action
-    }))));
-    core.setOutput('count', '0');
+    })), [], 0);
 }
 /** Writes the job summary: what landed, what replaced what, what failed, and the totals. */
 async function report_writeSummary(report) {
@@ -53614,8 +53707,12 @@ async function report_writeSummary(report) {
         summary.addList(items.map(([item]) => item));
     }
     addPruned(report.pruned, 'Pruned');
+    if (report.notPruned !== undefined && report.notPruned.length > 0) {
+        summary.addHeading('Not pruned', 3);
+        summary.addList(report.notPruned.map((f) => `${escapeHtml(f.name)}: ${escapeHtml(f.message)}`));
+    }
     if (report.unsettled !== undefined && report.unsettled.length > 0) {
-        summary.addRaw(`Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.`, true);
+        summary.addRaw(`<p>Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.</p>`, true);
     }
     const uploaded = published.filter((p) => p.status !== 'unchanged');
     const unchanged = published.length - uploaded.length;
@@ -53647,7 +53744,8 @@ async function writeRecoverySummary(repository, results) {
  */
 async function report_writeStoppedSummary(message) {
     core.summary.addHeading('Downloads: nothing published', 2);
-    core.summary.addRaw(escapeHtml(message), true);
+    // In an HTML block, so that GitHub renders no Markdown (links, emphasis) from the text.
+    core.summary.addRaw(`<p>${escapeHtml(message)}</p>`, true);
     await flush();
 }
 /** The old downloads that `prune` deleted, or would delete. */
@@ -53699,10 +53797,15 @@ function report_humanSize(bytes) {
 }
 /** Byte order of the names, so that output order does not depend on the runner's locale. */
 function report_compareNames(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
+    // UTF-8 byte order, which is also code point order (`LC_ALL=C sort`); JavaScript's `<`
+    // compares UTF-16 code units, which puts U+1F600 before U+FF21.
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 function escapeHtml(text) {
-    return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+    // Line breaks and other control characters as visible escapes: the summary is Markdown,
+    // where a line break could start a heading or a list of the sender's choosing.
+    return printable(text)
+        .replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
 }
 
 ;// CONCATENATED MODULE: ./src/checksums.ts
@@ -53738,6 +53841,11 @@ async function checksums_writeChecksums(name, files) {
 ;// CONCATENATED MODULE: ./src/plan.ts
 
 /**
+ * A record without bytes younger than this may be another run's upload in progress rather
+ * than one cut short: it is left alone, and the run says so.
+ */
+const IN_PROGRESS_SECONDS = (/* unused pure expression or super */ null && (15 * 60));
+/**
  * Without a usable ETag the bytes themselves are compared, but only for files this small:
  * reading a large download back just to compare it would cost more than replacing it.
  */
@@ -53766,6 +53874,9 @@ async function plan_makePlan(artifacts, existing, replaceExisting, repository, i
         else if (verdict.kind === 'same') {
             plan.push({ action: 'unchanged', artifact, existing: download, digests: verdict.digests });
         }
+        else if (verdict.kind === 'busy') {
+            clashes.push(`${artifact.name} (${verdict.note})`);
+        }
         else if (replaceExisting) {
             plan.push({ action: 'replace', artifact, replaces: download, reason: 'replace-existing' });
         }
@@ -53787,8 +53898,23 @@ async function compare(artifact, download, inspect) {
         // Unknown is treated as "holds the user's bytes": never replaced unasked.
         return { kind: 'differs', note: `its bytes could not be read: ${describe(error)}` };
     }
-    if (stored === null)
+    if (stored === null) {
+        // A record whose listed size is not 0 says it has bytes: S3's 404 may be a glitch.
+        if (download.size > 0) {
+            return {
+                kind: 'differs',
+                note: `S3 has no object for it, but the server lists ${download.size} bytes`
+            };
+        }
+        const age = inspect.ageSeconds(download);
+        if (age !== undefined && age < IN_PROGRESS_SECONDS) {
+            return {
+                kind: 'busy',
+                note: `created ${Math.max(0, Math.round(age))} s ago and without bytes yet: another run may be uploading it`
+            };
+        }
         return { kind: 'no-bytes' };
+    }
     if (stored.size !== artifact.size)
         return { kind: 'differs' };
     const digests = await inspect.digestsOf(artifact);
@@ -53813,6 +53939,129 @@ function plan_describeItem(item) {
         case 'unchanged':
             return `unchanged ${item.artifact.name} (download ${item.existing.id} already holds these bytes)`;
     }
+}
+
+;// CONCATENATED MODULE: ./src/release-steps.ts
+
+
+
+
+
+
+/**
+ * Before any change: a checksums download that exists with other bytes is a clash like any
+ * other when `replace-existing` is false, so it must stop the run now, not after every file
+ * was uploaded. Its text is known already: the digests of the files, which land byte-exact
+ * or not at all.
+ */
+async function release_steps_checkChecksumsClash(context, files) {
+    const { inputs, existing, session, inspector } = context;
+    const name = inputs.checksumsFile;
+    if (name === undefined || inputs.replaceExisting)
+        return;
+    if (!existing.some((d) => d.name === name))
+        return;
+    const checksums = await writeChecksums(name, await files());
+    await makePlan([checksums], existing, false, session.api.slug, inspector);
+}
+/**
+ * Publishes the checksums file of the files that landed (created, replaced or unchanged),
+ * and sets `checksums-path` once it is published. A failure is the run's failure.
+ */
+async function release_steps_publishChecksums(context, published, publisher, failed) {
+    const { inputs, existing, session, inspector } = context;
+    const name = inputs.checksumsFile;
+    if (name === undefined)
+        return;
+    await core.group('Checksums', async () => {
+        try {
+            const checksums = await writeChecksums(name, published.map((p) => ({ name: p.download.name, sha256: p.sha256 })));
+            const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, inspector);
+            log.info(describeItem(item));
+            const done = await publisher.publish(item);
+            log.info(`${name} → ${done.download.htmlUrl} (${done.status})`);
+            published.push(done);
+            core.setOutput('checksums-path', checksums.path);
+        }
+        catch (error) {
+            failed.push({ name, message: describe(error) });
+        }
+    });
+}
+/**
+ * After a run that did not complete: no checksums file is published, and one from an
+ * earlier run that lists files this run replaced no longer verifies them. Said loudly, so
+ * that nobody trusts it until a re-run publishes a fresh one.
+ */
+function release_steps_warnStaleChecksums(context, published) {
+    const name = context.inputs.checksumsFile;
+    if (name === undefined)
+        return;
+    log.info(`${name} is not published: not every file landed.`);
+    const old = context.existing.find((d) => d.name === name);
+    const replaced = published.filter((p) => p.status === 'replaced').map((p) => p.download.name);
+    if (old === undefined || replaced.length === 0)
+        return;
+    log.warning(`${name} (download ${old.id}) is from before this run, which replaced ${replaced.join(', ')}: it no longer verifies ${replaced.length === 1 ? 'that file' : 'those files'}. Re-run the job once the failure is fixed; it publishes a fresh ${name}.`);
+}
+/**
+ * The downloads `prune` would delete: matches from the listing made before this run changed
+ * anything (so a concurrent run's fresh upload is never among them), less this run's own,
+ * less records without bytes (an upload in progress, or one cut short: not a build to count
+ * or to delete), less the newest `prune-keep`.
+ */
+async function release_steps_pruneCandidates(context, ownNames) {
+    const { inputs, existing, session } = context;
+    const matching = downloadsToPrune(existing, inputs.prune, 0, ownNames);
+    const builds = [];
+    for (const download of matching) {
+        let holdsBytes;
+        try {
+            holdsBytes = (await session.storedBytes.probe(download)) !== null;
+        }
+        catch (error) {
+            // Gone meanwhile (another run pruned it), or unreadable: nothing to count or delete.
+            log.info(`Not pruned: ${download.name} (download ${download.id}): ${describe(error)}`);
+            continue;
+        }
+        if (holdsBytes)
+            builds.push(download);
+        else
+            log.info(`Not pruned: ${download.name} (download ${download.id}) holds no bytes.`);
+    }
+    return builds.slice(inputs.pruneKeep);
+}
+/**
+ * Deletes what `prune` names. Stops at a cancellation; a delete that fails is a warning (the
+ * files were published all the same) and is listed under "Not pruned".
+ */
+async function release_steps_prune(context, published, cancellation) {
+    return core.group('Prune', async () => {
+        const { session, inputs } = context;
+        const own = new Set(published.map((p) => p.download.name));
+        const doomed = await release_steps_pruneCandidates(context, own);
+        if (doomed.length === 0) {
+            log.info(`No download matches 'prune' beyond the ${inputs.pruneKeep} kept.`);
+        }
+        const pruned = [];
+        const notPruned = [];
+        for (const download of doomed) {
+            if (cancellation.cancelled) {
+                log.info(`Pruning stopped (${cancellation.reason}): ${doomed.length - pruned.length - notPruned.length} left as they are.`);
+                break;
+            }
+            try {
+                await session.api.delete(download.id);
+                pruned.push(download);
+                log.info(`Pruned ${download.name} (download ${download.id}, ${download.createdAt}).`);
+            }
+            catch (error) {
+                notPruned.push({ name: download.name, message: describe(error) });
+                log.warning(`Could not prune ${download.name} (download ${download.id}): ${describe(error)}`);
+            }
+        }
+        return { pruned, notPruned };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/progress.ts
@@ -53931,6 +54180,8 @@ class LostCreateError extends ActionError {
 }
 /** GitHub's maximum page size for list endpoints. */
 const PAGE_SIZE = 100;
+/** A million downloads: no repository had that many, so a longer chain of pages is a loop. */
+const MAX_PAGES = 10_000;
 /**
  * The Downloads API of one repository (list, create, delete), with retries on transient
  * faults and GitHub's rate limits honoured. The token goes to the API origin and nowhere
@@ -53941,13 +54192,21 @@ class DownloadsApi {
     repository;
     retry;
     gate;
+    signal;
     base;
     origin;
-    constructor(http, repository, retry, gate) {
+    /** The server's clock when it last answered a listing (its `Date` header), in ms. */
+    serverDate;
+    /**
+     * `signal`: a cancelled run stops this client's requests, retries and rate-limit waits
+     * (the forward work's client; the undo's has none).
+     */
+    constructor(http, repository, retry, gate, signal) {
         this.http = http;
         this.repository = repository;
         this.retry = retry;
         this.gate = gate;
+        this.signal = signal;
         this.base = `${repository.apiUrl}/repos/${encodeURIComponent(repository.owner)}/${encodeURIComponent(repository.repo)}/downloads`;
         this.origin = new URL(repository.apiUrl).origin;
     }
@@ -53958,18 +54217,30 @@ class DownloadsApi {
     async list() {
         const downloads = [];
         let url = `${this.base}?per_page=${PAGE_SIZE}`;
+        const seen = new Set([url]);
         while (url !== undefined) {
             const page = url;
             const { items, next } = await this.call(`Listing the downloads of ${this.slug}`, { method: 'GET', url: page }, async (res) => {
                 const body = parseJson(await res.text(), 'the list of downloads');
-                if (!Array.isArray(body))
-                    throw new ApiError('The list of downloads is not a JSON array.', res.status);
+                if (!Array.isArray(body)) {
+                    throw new ProtocolError('The list of downloads is not a JSON array.');
+                }
+                const date = Date.parse(res.headers['date'] ?? '');
+                if (!Number.isNaN(date))
+                    this.serverDate = date;
                 return { items: body.map(toDownload), next: nextLink(res.headers['link']) };
             });
             downloads.push(...items);
             if (next !== undefined && new URL(next).origin !== this.origin) {
-                throw new ApiError(`The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`, 200);
+                throw new ProtocolError(`The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`);
             }
+            // A `next` that was seen already, or more pages than any repository has, is a loop
+            // that would spend the whole rate limit.
+            if (next !== undefined && (seen.has(next) || seen.size >= MAX_PAGES)) {
+                throw new ProtocolError(`The API's pages do not end (page ${seen.size + 1} links back to ${next}); stopped listing.`);
+            }
+            if (next !== undefined)
+                seen.add(next);
             url = next;
         }
         return downloads;
@@ -53980,10 +54251,10 @@ class DownloadsApi {
      * record this call made: a later failure, `already_exists` included, then comes back as a
      * {@link LostCreateError} so that the caller can find that record and clear it.
      */
-    async create(spec, signal) {
+    async create(spec) {
         let answerLost = false;
         try {
-            return await withRetry(`Creating download ${spec.name}`, { ...this.retry, signal }, async () => {
+            return await withRetry(`Creating download ${spec.name}`, { ...this.retry, signal: this.signal }, async () => {
                 try {
                     return await this.once({
                         method: 'POST',
@@ -53997,7 +54268,11 @@ class DownloadsApi {
                     }, async (res) => toTicket(parseJson(await res.text(), 'the created download')));
                 }
                 catch (error) {
+                    // A dropped connection, a gateway's 5xx, a request cut short by a cancel, or an
+                    // answer that is not the API's: the server may have made the record all the same.
                     if (error instanceof NetworkError ||
+                        error instanceof CancelledError ||
+                        error instanceof ProtocolError ||
                         (error instanceof ApiError && error.status >= 500)) {
                         answerLost = true;
                     }
@@ -54021,7 +54296,7 @@ class DownloadsApi {
      */
     async delete(id, { mustExist = false } = {}) {
         let answerLost = false;
-        await withRetry(`Deleting download ${id}`, this.retry, async () => {
+        await withRetry(`Deleting download ${id}`, { ...this.retry, signal: this.signal }, async () => {
             try {
                 await this.once({ method: 'DELETE', url: `${this.base}/${id}` }, async (res) => {
                     if (res.status === 404 && mustExist && !answerLost) {
@@ -54031,7 +54306,9 @@ class DownloadsApi {
                 }, [404]);
             }
             catch (error) {
-                if (error instanceof NetworkError || (error instanceof ApiError && error.status >= 500)) {
+                if (error instanceof NetworkError ||
+                    error instanceof CancelledError ||
+                    (error instanceof ApiError && error.status >= 500)) {
                     answerLost = true;
                 }
                 throw error;
@@ -54043,13 +54320,14 @@ class DownloadsApi {
         return (await this.list()).filter((d) => d.name === name);
     }
     call(what, request, read, okStatuses = []) {
-        return withRetry(what, this.retry, () => this.once(request, read, okStatuses));
+        return withRetry(what, { ...this.retry, signal: this.signal }, () => this.once(request, read, okStatuses));
     }
     /** One attempt: waits out any rate limit, sends, and turns a failure into a typed error. */
     async once(request, read, okStatuses = []) {
-        await this.gate.ready();
+        await this.gate.ready(this.signal);
         const res = await this.http.request({
             ...request,
+            signal: this.signal,
             headers: {
                 accept: 'application/vnd.github+json',
                 authorization: `token ${this.repository.token}`,
@@ -54097,7 +54375,7 @@ function parseJson(text, what) {
         return JSON.parse(text);
     }
     catch {
-        throw new ApiError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`, 200);
+        throw new ProtocolError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`);
     }
 }
 function safeJson(text) {
@@ -54115,7 +54393,7 @@ function describeErrors(errors) {
 }
 function toDownload(raw) {
     if (typeof raw?.id !== 'number' || typeof raw?.name !== 'string') {
-        throw new ApiError(`A download in the server's answer has no id or name: ${JSON.stringify(raw).slice(0, 200)}`, 200);
+        throw new ProtocolError(`A download in the server's answer has no id or name: ${JSON.stringify(raw).slice(0, 200)}`);
     }
     return {
         id: raw.id,
@@ -54140,7 +54418,7 @@ function toTicket(raw) {
     ];
     const missing = required.filter((field) => typeof raw?.[field] !== 'string');
     if (missing.length > 0) {
-        throw new ApiError(`The created download lacks ${missing.join(', ')}: the server does not look like the Downloads API.`, 201);
+        throw new ProtocolError(`The created download lacks ${missing.join(', ')}: the server does not look like the Downloads API.`);
     }
     // Masked before anything could print them: together they let anyone write that S3 key.
     for (const secret of [raw.policy, raw.signature, raw.accesskeyid])
@@ -54429,7 +54707,7 @@ class publish_Publisher {
         const file = await LocalFile.open(artifact);
         try {
             if (item.action === 'create') {
-                const release = await this.options.gate.reserve(CREATE_REQUESTS, `Creating ${artifact.name}`);
+                const release = await this.options.gate.reserve(CREATE_REQUESTS, `Creating ${artifact.name}`, this.options.cancellation.signal);
                 try {
                     const published = await this.createAndUpload(this.specOf(artifact), file, 'forward');
                     return { ...published, status: 'created' };
@@ -54461,11 +54739,19 @@ class publish_Publisher {
     async replace(old, empty, file) {
         const { journal, cancellation, gate } = this.options;
         const name = file.artifact.name;
-        const release = await gate.reserve(REPLACE_REQUESTS, `Replacing ${name}`);
+        const release = await gate.reserve(REPLACE_REQUESTS, `Replacing ${name}`, cancellation.signal);
         let copy = null;
-        let keepCopy = false;
+        // The copy goes only once the name is settled: the new bytes landed, the old ones are
+        // back, or the old download was never deleted. Whatever else happens (a journal write
+        // that fails, an error nobody foresaw) it stays, for the post step.
+        let settled = true;
         try {
-            copy = empty ? null : await this.saveCopy(old);
+            // Saved (or found empty) again even when the plan found no bytes: one 404 from S3 is
+            // no proof, and a download is deleted without a copy only on two.
+            copy = await this.saveCopy(old);
+            if (empty && copy !== null) {
+                throw new ConflictError(`${name} (download ${old.id}) holds bytes after all (S3 answered 404 for it a moment ago); it was left as it is. Run the job again to compare it afresh.`);
+            }
             cancellation.check();
             journal.record({
                 op: 'delete',
@@ -54477,28 +54763,30 @@ class publish_Publisher {
                 size: copy?.size ?? 0,
                 md5: copy?.md5 ?? null
             });
+            settled = false;
             try {
                 await this.deleteForReplace(old);
             }
             catch (error) {
-                keepCopy = error instanceof UnsureDeleteError;
+                settled = !(error instanceof UnsureDeleteError);
                 throw error;
             }
-            journal.record({ op: 'deleted', name, id: old.id });
-            log_info(`Deleted the previous ${name} (download ${old.id}).`);
             try {
+                journal.record({ op: 'deleted', name, id: old.id });
+                log_info(`Deleted the previous ${name} (download ${old.id}).`);
                 const published = await this.createAndUpload(this.specOf(file.artifact), file, 'forward');
+                settled = true;
                 return { ...published, status: 'replaced', replaced: old };
             }
             catch (error) {
                 const outcome = await this.restore(old, copy, error);
-                keepCopy = !outcome.restored;
+                settled = outcome.restored;
                 throw outcome.error;
             }
         }
         finally {
             release();
-            if (copy !== null && !keepCopy)
+            if (copy !== null && settled)
                 await (0,promises_.rm)(copy.path, { force: true });
         }
     }
@@ -54517,7 +54805,8 @@ class publish_Publisher {
                 journal.record({ op: 'kept', name: old.name, id: old.id });
                 throw new ConflictError(`${errors_describe(error)}: another run or a person is changing ${old.name} at the same time. This run left ${old.name} to them; run the job again once they are done.`, { cause: error });
             }
-            const stillThere = await api.list().then((all) => all.some((d) => d.id === old.id), () => undefined);
+            // Asked with the undo's client: a cancelled run still needs the answer.
+            const stillThere = await this.options.undo.api.list().then((all) => all.some((d) => d.id === old.id), () => undefined);
             if (stillThere === false)
                 return;
             if (stillThere === undefined) {
@@ -54539,7 +54828,7 @@ class publish_Publisher {
         const signal = mode === 'forward' ? cancellation.signal : undefined;
         const { artifact } = file;
         journal.record({ op: 'create', name: spec.name, size: spec.size });
-        let ticket = await this.createRecord(spec, mode, signal);
+        let ticket = await this.createRecord(spec, mode);
         journal.record({ op: 'created', name: spec.name, id: ticket.download.id });
         try {
             const result = await withRetry(`Uploading ${spec.name} to S3`, { ...retry, signal }, async () => {
@@ -54556,7 +54845,7 @@ class publish_Publisher {
                     log_info(`The upload policy for ${spec.name} expired: creating the download again.`);
                     await api.delete(ticket.download.id);
                     journal.record({ op: 'removed', name: spec.name, id: ticket.download.id });
-                    ticket = await this.createRecord(spec, mode, signal);
+                    ticket = await this.createRecord(spec, mode);
                     journal.record({ op: 'created', name: spec.name, id: ticket.download.id });
                     // A policy that is dead on arrival again and again means a clock is off.
                     throw new ActionError(`${errors_describe(error)} (if every policy arrives expired, the server's clock is off)`, { transient: true, retryAfterMs: 0 });
@@ -54590,11 +54879,11 @@ class publish_Publisher {
      * met it as `already_exists`, the create is made once more). `already_exists` with no lost
      * answer is another writer's record, which is left alone.
      */
-    async createRecord(spec, mode, signal) {
+    async createRecord(spec, mode) {
         const { journal } = this.options;
         const { api } = mode === 'forward' ? this.options : this.options.undo;
         try {
-            return await api.create(spec, signal);
+            return await api.create(spec);
         }
         catch (error) {
             if (error instanceof LostCreateError) {
@@ -54608,7 +54897,7 @@ class publish_Publisher {
                     journal.record({ op: 'removed', name: spec.name, id: null });
                 if (error.exists && cleared) {
                     log_info(`The answer to creating ${spec.name} was lost, but the server made it: deleted that one, creating it again.`);
-                    return api.create(spec, signal);
+                    return api.create(spec);
                 }
                 throw new ActionError(`${errors_describe(error)} ${cleared ? 'No record of it was left behind.' : 'A record of it may be left behind: the post step checks.'}`, { cause: error });
             }
@@ -54616,7 +54905,7 @@ class publish_Publisher {
                 // Putting a download back: the name was this run's a moment ago, so the record in the
                 // way is most likely one of its own that lost its bytes. Clear it and try once more.
                 if (mode === 'undo' && (await this.clearEmptyRecords(spec.name))) {
-                    return api.create(spec, signal);
+                    return api.create(spec);
                 }
                 throw new ConflictError(`A download named ${spec.name} was created by somebody else while this run worked (another run of this workflow?); this run left it alone.`, { cause: error });
             }
@@ -54694,12 +54983,17 @@ class publish_Publisher {
     }
     /** Uploads a saved copy as the download it was; resolves to the new id. */
     async putBack(previous, copy) {
-        const backup = await LocalFile.open({
+        const source = {
             path: copy.path,
             name: previous.name,
             size: copy.size,
             contentType: previous.contentType
-        });
+        };
+        // Checked before a byte is sent: what goes back must be exactly what was saved.
+        if ((await local_file_digestsOf(source)).md5 !== copy.md5) {
+            throw new ActionError(`the copy of ${previous.name} at ${copy.path} no longer has the MD5 it was saved with`);
+        }
+        const backup = await LocalFile.open(source);
         try {
             const spec = {
                 name: previous.name,
@@ -54708,9 +55002,6 @@ class publish_Publisher {
                 contentType: previous.contentType
             };
             const restored = await this.createAndUpload(spec, backup, 'undo');
-            if (restored.md5 !== copy.md5) {
-                throw new ActionError(`the copy of ${previous.name} on disk no longer has the MD5 it was saved with`);
-            }
             this.options.journal.record({
                 op: 'restored',
                 name: previous.name,
@@ -54726,6 +55017,7 @@ class publish_Publisher {
 }
 
 ;// CONCATENATED MODULE: ./src/recovery.ts
+
 
 
 
@@ -54793,6 +55085,14 @@ async function settleName(state, listed, tools) {
         };
     }
     const copy = { path: replaced.copy, size: replaced.size, md5: replaced.md5 };
+    // The journal is data, not orders: a copy is only ever this run's own, in its own folder.
+    if (copy.path !== external_node_path_.join(tools.folder, `previous-${replaced.id}`)) {
+        return {
+            name,
+            ok: false,
+            what: and(`the journal names a copy outside this run's folder (${copy.path}); it was not read`)
+        };
+    }
     const onDisk = await (0,promises_.stat)(copy.path).catch(() => null);
     if (onDisk === null || onDisk.size !== copy.size) {
         return {
@@ -54983,10 +55283,15 @@ class RateLimitGate {
         this.now = options.now ?? Date.now;
         this.sleep = options.sleep ?? sleep;
     }
-    /** Resolves once no limit is in force. */
-    async ready() {
+    /** Resolves once no limit is in force; a cancelled run stops waiting. */
+    async ready(signal) {
         for (let left = this.resumeAt - this.now(); left > 0; left = this.resumeAt - this.now()) {
-            await this.sleep(left);
+            if (signal === undefined)
+                await this.sleep(left);
+            else
+                await sleepUnless(left, signal, this.sleep);
+            if (signal?.aborted)
+                throw new CancelledError('cancelled while waiting for a rate limit');
         }
     }
     /** Notes the budget an answer reports (`x-ratelimit-remaining` and `-reset`). */
@@ -55007,12 +55312,12 @@ class RateLimitGate {
      * and otherwise refuses: the work is then never started, rather than left half-done.
      * Resolves to the function that gives the promise back.
      */
-    async reserve(requests, what) {
+    async reserve(requests, what, signal) {
         for (;;) {
             if (this.exhausted !== undefined) {
                 throw new ApiError(`${what} was not started: ${this.exhausted.message}`, 403);
             }
-            await this.ready();
+            await this.ready(signal);
             if (this.remaining === undefined || this.remaining - this.reserved >= requests) {
                 this.reserved += requests;
                 let given = false;
@@ -55024,7 +55329,7 @@ class RateLimitGate {
             }
             const now = this.now();
             const until = (this.resetAtMs ?? now + 60_000) + 1000;
-            const failure = this.holdUntil('primary', until, now, `${this.remaining} requests left, ${what} needs ${requests} with ${this.reserved} promised to work in hand`);
+            const failure = this.holdUntil('primary', until, now, `${this.remaining} requests left, fewer than a file's changes may need`);
             if (!failure.transient)
                 throw new ApiError(`${what} was not started: ${failure.message}`, 403);
             // After the reset the next answer tells the new budget.
@@ -55219,7 +55524,13 @@ function isFileSystemError(error) {
 
 
 const UNDO_ATTEMPTS = 10;
-function session_createSession(inputs) {
+/** An hour: GitHub's primary limit resets hourly. */
+const UNDO_RATE_LIMIT_WAIT_MS = 3_600_000;
+/**
+ * `signal` (the main step's cancellation) stops the forward work's requests and waits; the
+ * undo's clients never take it.
+ */
+function session_createSession(inputs, signal) {
     const http = createHttpClient();
     const limit = new AdaptiveLimit(inputs.concurrency);
     const gate = new RateLimitGate({
@@ -55238,14 +55549,21 @@ function session_createSession(inputs) {
         maxDelayMs: 30_000,
         onRetry: ({ what, attempt, delayMs, error }) => log_info(`${what}: attempt ${attempt} failed (${errors_describe(error)}); trying again in ${(delayMs / 1000).toFixed(1)} s.`)
     };
-    const tools = (retry) => ({
-        api: new DownloadsApi(http, { apiUrl: inputs.apiUrl, token: inputs.token, owner: inputs.owner, repo: inputs.repo }, retry, gate),
+    // The undo waits out rate limits much longer than `rate-limit-wait`: giving up there could
+    // cost the user a file. Its own gate, since the forward gate stops for good once a limit
+    // outlasts `rate-limit-wait`.
+    const undoGate = new RateLimitGate({
+        maxWaitMs: Math.max(UNDO_RATE_LIMIT_WAIT_MS, inputs.rateLimitWait * 1000),
+        onWait: (kind, ms) => log_info(`GitHub's ${kind} rate limit: the undo waits ${Math.ceil(ms / 1000)} s for it to lift.`)
+    });
+    const tools = (retry, gate, signal) => ({
+        api: new DownloadsApi(http, { apiUrl: inputs.apiUrl, token: inputs.token, owner: inputs.owner, repo: inputs.repo }, retry, gate, signal),
         storedBytes: new StoredBytes(http, retry),
         retry
     });
     return {
-        ...tools(retry),
-        undo: tools({ ...retry, maxAttempts: Math.max(UNDO_ATTEMPTS, inputs.maxAttempts) }),
+        ...tools(retry, gate, signal),
+        undo: tools({ ...retry, maxAttempts: Math.max(UNDO_ATTEMPTS, inputs.maxAttempts) }, undoGate),
         http,
         gate,
         limit,
@@ -55297,9 +55615,22 @@ async function run() {
             setOutputs([]);
             return;
         }
-        session = createSession(inputs);
+        session = createSession(inputs, cancellation.signal);
         const { plan, existing } = await core.group('Plan', () => planUploads(session, artifacts, inputs));
-        const inspector = clashInspector(session);
+        const release = {
+            session,
+            inputs,
+            existing,
+            inspector: clashInspector(session)
+        };
+        const digestsOfPlan = async () => {
+            const files = [];
+            for (const item of plan) {
+                files.push({ name: item.artifact.name, sha256: (await digestsFor(item)).sha256 });
+            }
+            return files;
+        };
+        await checkChecksumsClash(release, digestsOfPlan);
         if (inputs.dryRun) {
             const planned = [];
             for (const item of plan)
@@ -55307,12 +55638,12 @@ async function run() {
             if (inputs.checksumsFile !== undefined) {
                 const checksums = await writeChecksums(inputs.checksumsFile, planned.map(({ item, sha256 }) => ({ name: item.artifact.name, sha256 })));
                 core.setOutput('checksums-path', checksums.path);
-                const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, inspector);
+                const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, release.inspector);
                 log.info(describeItem(item));
                 planned.push({ item, sha256: (await digestsFor(item)).sha256 });
             }
             const ownNames = new Set(planned.map(({ item }) => item.artifact.name));
-            const wouldPrune = downloadsToPrune(existing, inputs.prune, inputs.pruneKeep, ownNames);
+            const wouldPrune = await pruneCandidates(release, ownNames);
             for (const d of wouldPrune)
                 log.info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`);
             setPlannedOutputs(planned);
@@ -55341,39 +55672,22 @@ async function run() {
             onProgress: (artifact, sent) => progress.update(artifact, sent)
         });
         const { published, failed } = await core.group('Upload', () => publishAll(plan, session, publisher));
-        // The checksums file and the pruning come last, and only after a run in which every file
-        // landed: a checksums file must list exactly what is published, and pruning must never
-        // leave fewer good builds than there were.
-        const complete = failed.length === 0 && !cancellation.cancelled;
-        if (inputs.checksumsFile !== undefined) {
-            const name = inputs.checksumsFile;
-            if (!complete) {
-                log.info(`${name} is not published: not every file landed.`);
-            }
-            else {
-                await core.group('Checksums', async () => {
-                    const checksums = await writeChecksums(name, published.map((p) => ({ name: p.download.name, sha256: p.sha256 })));
-                    core.setOutput('checksums-path', checksums.path);
-                    try {
-                        const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, inspector);
-                        log.info(describeItem(item));
-                        const done = await publisher.publish(item);
-                        log.info(`${name} → ${done.download.htmlUrl} (${done.status})`);
-                        published.push(done);
-                    }
-                    catch (error) {
-                        failed.push({ name, message: describe(error) });
-                    }
-                });
-            }
+        await checkStillListed(session, published, failed);
+        if (failed.length === 0 && !cancellation.cancelled) {
+            await publishChecksums(release, published, publisher, failed);
+        }
+        else {
+            warnStaleChecksums(release, published);
         }
         let pruned = [];
+        let notPruned = [];
         if (inputs.prune.length > 0) {
             if (failed.length > 0 || cancellation.cancelled) {
                 log.info('Nothing is pruned: not every file landed.');
             }
             else {
-                pruned = await core.group('Prune', () => prune(session, inputs, published, failed));
+                ;
+                ({ pruned, notPruned } = await prune(release, published, cancellation));
             }
         }
         core.setOutput('pruned', JSON.stringify(pruned.map((d) => ({ id: d.id, name: d.name }))));
@@ -55388,7 +55702,8 @@ async function run() {
             elapsedMs: Date.now() - started,
             cancelled: cancellation.cancelled ? cancellation.reason : undefined,
             unsettled,
-            pruned
+            pruned,
+            notPruned
         });
         if (unsettled.length > 0) {
             log.warning(`Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`);
@@ -55425,8 +55740,15 @@ async function runPost() {
     const journalPath = getState(JOURNAL_STATE);
     let session;
     let journal;
+    const releaseSignals = holdSignals(log_info);
     try {
-        const read = journalPath === '' ? null : await journal_Journal.read(journalPath).catch(() => null);
+        // A clean main step removes its folder, journal and all.
+        const exists = journalPath !== '' && (await (0,promises_.stat)(journalPath).catch(() => null)) !== null;
+        if (exists && !(await isOwnJournal(journalPath))) {
+            log_warning(`The saved journal path ${journalPath} is not a journal this action writes (RUNNER_TEMP/upload-downloads-*/journal.jsonl); nothing was done.`);
+            return;
+        }
+        const read = exists ? await journal_Journal.read(journalPath).catch(() => null) : null;
         if (read === null || finishedCleanly(read.entries)) {
             log_info('Post step: the main step left nothing half-done.');
             return;
@@ -55450,7 +55772,12 @@ async function runPost() {
             description: inputs.description,
             tempDir: external_node_path_.dirname(journalPath)
         });
-        const tools = { api: session.undo.api, storedBytes: session.undo.storedBytes, publisher };
+        const tools = {
+            api: session.undo.api,
+            storedBytes: session.undo.storedBytes,
+            publisher,
+            folder: external_node_path_.dirname(journalPath)
+        };
         const results = await group('Settle what the main step left half-done', async () => {
             const settled = await settle(read.entries, tools);
             for (const result of settled)
@@ -55479,10 +55806,29 @@ async function runPost() {
     finally {
         journal?.close();
         await session?.close();
+        releaseSignals();
     }
 }
+/**
+ * Whether a path is a journal this action writes: `journal.jsonl` in an `upload-downloads-*`
+ * folder right under RUNNER_TEMP. The post step deletes that folder when done and uploads
+ * copies from it, so it must never act on another path.
+ */
+async function isOwnJournal(journalPath) {
+    const temp = process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)();
+    const real = await (0,promises_.realpath)(journalPath).catch(() => null);
+    const root = await (0,promises_.realpath)(temp).catch(() => null);
+    if (real === null || root === null)
+        return false;
+    const folder = external_node_path_.dirname(real);
+    return (external_node_path_.basename(real) === 'journal.jsonl' &&
+        external_node_path_.dirname(folder) === root &&
+        /^upload-downloads-[^/]+$/.test(external_node_path_.basename(folder)));
+}
 async function openWorkspace(repository) {
-    const dir = await mkdtemp(path.join(process.env.RUNNER_TEMP || tmpdir(), 'upload-downloads-'));
+    const temp = process.env.RUNNER_TEMP || tmpdir();
+    await mkdir(temp, { recursive: true });
+    const dir = await mkdtemp(path.join(temp, 'upload-downloads-'));
     const journal = Journal.open(path.join(dir, 'journal.jsonl'));
     // Before the first change: the post step finds the journal through this.
     saveJournalPath(journal.path);
@@ -55551,30 +55897,42 @@ function clashInspector(session) {
     return {
         stored: (download) => storedBytes.probe(download),
         storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
-        digestsOf: (artifact) => digestsFor({ artifact })
+        digestsOf: (artifact) => digestsFor({ artifact }),
+        // By the server's own clock, which made created_at: the runner's may be off.
+        ageSeconds: (download) => {
+            const created = Date.parse(download.createdAt);
+            if (Number.isNaN(created))
+                return undefined;
+            return ((session.api.serverDate ?? Date.now()) - created) / 1000;
+        }
     };
 }
 /**
- * Deletes the old downloads that `prune` names, keeping the newest `prune-keep` and never one
- * this run published. Listed afresh: the run itself changed the list.
+ * One listing after the uploads: every download this run made must still be there. Another
+ * writer (a second run, a person) may have deleted one after its bytes landed; such a file
+ * is not published, and the run must not say it is.
  */
-async function prune(session, inputs, published, failed) {
-    const own = new Set(published.map((p) => p.download.name));
-    const doomed = downloadsToPrune(await session.api.list(), inputs.prune, inputs.pruneKeep, own);
-    if (doomed.length === 0)
-        log.info(`No download matches 'prune' beyond the ${inputs.pruneKeep} kept.`);
-    const pruned = [];
-    for (const download of doomed) {
-        try {
-            await session.api.delete(download.id);
-            pruned.push(download);
-            log.info(`Pruned ${download.name} (download ${download.id}, ${download.createdAt}).`);
-        }
-        catch (error) {
-            failed.push({ name: download.name, message: `pruning it failed: ${describe(error)}` });
-        }
+async function checkStillListed(session, published, failed) {
+    const made = published.filter((p) => p.status !== 'unchanged');
+    if (made.length === 0)
+        return;
+    let listed;
+    try {
+        listed = new Set((await session.undo.api.list()).map((d) => d.id));
     }
-    return pruned;
+    catch (error) {
+        log.warning(`Could not list the downloads again to check them: ${describe(error)}`);
+        return;
+    }
+    for (const p of made) {
+        if (listed.has(p.download.id))
+            continue;
+        published.splice(published.indexOf(p), 1);
+        failed.push({
+            name: p.artifact.name,
+            message: `its bytes landed, but download ${p.download.id} was deleted since by somebody else (another run of this workflow, or a person): it is not published.`
+        });
+    }
 }
 async function publishAll(plan, session, publisher) {
     const results = await settleAll(plan, session.limit, async (item) => {
@@ -55603,7 +55961,7 @@ async function publishAll(plan, session, publisher) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(764);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7116);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
