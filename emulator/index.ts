@@ -103,7 +103,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const tls = options.tls
   const makeServer: ServerFactory = tls
     ? // An https.Server answers the same 'request' and 'checkContinue' events.
-      (serverOptions) => createHttpsServer({ ...serverOptions, ...tls }) as unknown as Server
+      (serverOptions) => createHttpsServer({ ...serverOptions, ...tls })
     : createServer
   const scheme = tls ? 'https' : 'http'
   const api = createApiServer(context, makeServer)

@@ -23,7 +23,7 @@ export async function settleAll<T, R>(
   limit: AdaptiveLimit,
   task: (item: T) => Promise<R>
 ): Promise<PromiseSettledResult<R>[]> {
-  const results: PromiseSettledResult<R>[] = new Array(items.length)
+  const results: PromiseSettledResult<R>[] = new Array<PromiseSettledResult<R>>(items.length)
   const running = new Set<Promise<void>>()
   for (let i = 0; i < items.length; i++) {
     while (running.size >= limit.current) await Promise.race(running)

@@ -177,10 +177,10 @@ describe('DownloadsApi.list', () => {
 
   it('on 401 tells the user to check the token input, without retrying', async () => {
     http.on('GET', LIST, json(401, { message: 'Bad credentials' }))
-    const error = await rejectionOf(api().list())
+    const error = await rejectionOf<ApiError>(api().list())
     expect(error).toBeInstanceOf(ApiError)
-    expect((error as ApiError).status).toBe(401)
-    expect((error as Error).message).toBe(
+    expect(error.status).toBe(401)
+    expect(error.message).toBe(
       "The token was refused (Bad credentials): check the 'token' input; it must be able to write octo/demo."
     )
     expect(http.requests).toHaveLength(1)
@@ -188,7 +188,7 @@ describe('DownloadsApi.list', () => {
 
   it("on 404 names the 'repository' and 'api-url' inputs", async () => {
     http.on('GET', LIST, json(404, { message: 'Not Found' }))
-    const error = await rejectionOf<Error>(api().list())
+    const error = await rejectionOf(api().list())
     expect(error.message).toContain("check 'repository' (octo/demo)")
     expect(error.message).toContain(`'api-url' (${API})`)
     expect(error.message).toContain('GET /repos/octo/demo/downloads')
@@ -344,7 +344,7 @@ describe('DownloadsApi.create', () => {
       json(403, { message: 'Resource not accessible by integration' })
     )
 
-    const error = await rejectionOf<Error>(api().create(spec))
+    const error = await rejectionOf(api().create(spec))
 
     expect(error).toBeInstanceOf(LostCreateError)
     expect(error).toMatchObject({ exists: false })
@@ -364,7 +364,7 @@ describe('DownloadsApi.create', () => {
 
     // The 503 may have been a gateway's after the server acted: the caller must look.
     expect(error).toBeInstanceOf(LostCreateError)
-    expect((error as Error).cause).toBeInstanceOf(CancelledError)
+    expect(error.cause).toBeInstanceOf(CancelledError)
     expect(http.requests).toHaveLength(1)
   })
 })
@@ -391,7 +391,7 @@ describe('DownloadsApi.delete', () => {
     http.on('DELETE', `${BASE}/5`, json(404, { message: 'Not Found' }))
     const error = await rejectionOf(api().delete(5, { mustExist: true }))
     expect(error).toBeInstanceOf(ConflictError)
-    expect((error as Error).message).toBe(
+    expect(error.message).toBe(
       'download 5 was deleted by somebody else while this run was replacing it'
     )
     expect(http.requests).toHaveLength(1)

@@ -45,7 +45,7 @@ describe('LocalFile.open', () => {
     )
 
     expect(error).toBeInstanceOf(LocalFileError)
-    expect((error as Error).message).toBe(
+    expect(error.message).toBe(
       `Cannot read ${missing.path} (it no longer exists): make sure no later step removes or locks it before this one.`
     )
     expect(isTransient(error)).toBe(false)
@@ -80,7 +80,7 @@ describe('LocalFile, once open', () => {
       await truncate(artifact.path, 5)
       const error = await rejectionOf(file.read(Buffer.alloc(10), 10, 0))
       expect(error).toBeInstanceOf(LocalFileError)
-      expect((error as Error).message).toMatch(
+      expect(error.message).toMatch(
         `${artifact.path} changed while it was uploaded (it was 10 bytes when the run began)`
       )
     } finally {

@@ -228,7 +228,7 @@ describe('Publisher.publish, a new file', () => {
     const error = await rejectionOf(publisher().publish(create(file)))
 
     expect(error).toBeInstanceOf(ConflictError)
-    expect((error as Error).message).toBe(
+    expect(error.message).toBe(
       'A download named app.zip was created by somebody else while this run worked (another run of this workflow?); this run left it alone.'
     )
     expect(http.sent('DELETE')).toEqual([])
@@ -245,7 +245,7 @@ describe('Publisher.publish, a new file', () => {
     )
     const file = await artifact('app.zip', 'new bytes')
 
-    const error = await rejectionOf<Error>(publisher().publish(create(file)))
+    const error = await rejectionOf(publisher().publish(create(file)))
 
     expect(error.message).toMatch(
       /^Creating app\.zip failed after an answer was lost, so the server may hold a record of it: .*\(gave up after 3 attempts\) No record of it was left behind\.$/
@@ -320,7 +320,7 @@ describe('Publisher.publish, a new file', () => {
     const error = await rejectionOf(publisher().publish(create(file)))
 
     expect(error).toBeInstanceOf(LocalFileError)
-    expect((error as Error).message).toContain(`Cannot read ${file.path} (it no longer exists)`)
+    expect(error.message).toContain(`Cannot read ${file.path} (it no longer exists)`)
     expect(http.requests).toEqual([])
   })
 
@@ -411,7 +411,7 @@ describe('Publisher.publish, replacing a download', () => {
     http.on('POST', repo.s3Url, slowDown(), slowDown(), slowDown())
     const file = await artifact('app.zip', 'new bytes')
 
-    const error = await rejectionOf<Error>(publisher().publish(replace(file, old)))
+    const error = await rejectionOf(publisher().publish(replace(file, old)))
 
     expect(error.message).toBe(
       'Uploading app.zip to S3 failed: S3 refused app.zip: SlowDown: Please reduce your request rate. (gave up after 3 attempts) The previous version of app.zip was put back (download 3).'
@@ -437,7 +437,7 @@ describe('Publisher.publish, replacing a download', () => {
     http.on('POST', repo.s3Url, S3_DENIED, S3_DENIED)
     const file = await artifact('app.zip', 'new bytes')
 
-    const error = await rejectionOf<Error>(publisher().publish(replace(file, old)))
+    const error = await rejectionOf(publisher().publish(replace(file, old)))
 
     const copy = path.join(tempDir, 'previous-1')
     expect(error.message).toBe(
@@ -461,7 +461,7 @@ describe('Publisher.publish, replacing a download', () => {
     http.on('DELETE', `${repo.base}/2`, json(403, { message: 'Must have admin rights' }))
     const file = await artifact('app.zip', 'new bytes')
 
-    const error = await rejectionOf<Error>(publisher().publish(replace(file, old)))
+    const error = await rejectionOf(publisher().publish(replace(file, old)))
 
     expect(error.message).toBe(
       'S3 refused app.zip: AccessDenied: Access Denied The previous version of app.zip was put back (download 3).'
@@ -478,7 +478,7 @@ describe('Publisher.publish, replacing a download', () => {
     })
     const file = await artifact('app.zip', 'new bytes')
 
-    const error = await rejectionOf<Error>(publisher({ cancellation }).publish(replace(file, old)))
+    const error = await rejectionOf(publisher({ cancellation }).publish(replace(file, old)))
 
     expect(error).toBeInstanceOf(CancelledError)
     expect(error.message).toMatch(
@@ -551,7 +551,7 @@ describe('Publisher.publish, replacing a download', () => {
     const error = await rejectionOf(publisher().publish(replace(file, old)))
 
     expect(error).toBeInstanceOf(ConflictError)
-    expect((error as Error).message).toBe(
+    expect(error.message).toBe(
       'download 1 was deleted by somebody else while this run was replacing it: another run or a person is changing app.zip at the same time. This run left app.zip to them; run the job again once they are done.'
     )
     expect(http.sent('POST')).toEqual([])
@@ -567,7 +567,7 @@ describe('Publisher.publish, replacing a download', () => {
     const error = await rejectionOf(publisher().publish(replace(file, old)))
 
     expect(error).toBeInstanceOf(LocalFileError)
-    expect((error as Error).message).toContain(file.path)
+    expect(error.message).toContain(file.path)
     expect(http.requests).toEqual([])
     expect(repo.byName('app.zip')?.bytes?.toString()).toBe(OLD)
     expect(journal.entries).toEqual([])

@@ -73,9 +73,9 @@ describe('withRetry', () => {
     const { opts } = options({ maxAttempts: 1 })
     const error = await rejectionOf(withRetry('x', opts, failing([flaky()], 0)))
     expect(error).toBeInstanceOf(ActionError)
-    expect((error as Error).message).toMatch(/\(gave up after 1 attempt\)$/)
+    expect(error.message).toMatch(/\(gave up after 1 attempt\)$/)
     expect(isTransient(error)).toBe(false)
-    expect((error as Error).cause).toBeInstanceOf(NetworkError)
+    expect(error.cause).toBeInstanceOf(NetworkError)
   })
 
   it('waits longer each time, half of each wait drawn at random, up to the ceiling', async () => {

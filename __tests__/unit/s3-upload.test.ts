@@ -279,7 +279,7 @@ describe('uploadToS3', () => {
     http.fallback(stored)
     const error = await rejectionOf(uploadToS3(http, ticketFor('grow.log'), file))
     expect(error).toBeInstanceOf(LocalFileError)
-    expect((error as Error).message).toBe(
+    expect(error.message).toBe(
       `${file.artifact.path} changed while it was uploaded (it was 10 bytes when the run began): make sure no other step writes it.`
     )
     expect(isTransient(error)).toBe(false)
