@@ -71,60 +71,66 @@ async function expectRerunsConverge(s: Stage): Promise<void> {
   expect(third.outputs.count).toBe('2')
 }
 
-describe('a cancelled run (SIGINT, then SIGTERM, then SIGKILL, as the runner sends them)', () => {
-  it('mid-replace: stops within the grace period, puts the old bytes back, and says so', async () => {
-    const s = await replaceStage()
-    s.emulator.setUploadBandwidth(BANDWIDTH)
-    const job = await s.job({ ...INPUTS, concurrency: '1' })
-    const main = await job.main()
+/** Windows has no SIGINT or SIGTERM to send a process: these run where the runner sends them. */
+const withSignals = process.platform === 'win32' ? describe.skip : describe
 
-    await s.emulator.whenUploadReceived('app.bin', 2 * MiB)
-    const cancelledAt = Date.now()
-    const result = await main.cancel()
-    const took = Date.now() - cancelledAt
+withSignals(
+  'a cancelled run (SIGINT, then SIGTERM, then SIGKILL, as the runner sends them)',
+  () => {
+    it('mid-replace: stops within the grace period, puts the old bytes back, and says so', async () => {
+      const s = await replaceStage()
+      s.emulator.setUploadBandwidth(BANDWIDTH)
+      const job = await s.job({ ...INPUTS, concurrency: '1' })
+      const main = await job.main()
 
-    expect(result.signal).toBeNull()
-    expect(result.code).not.toBe(0)
-    expect(took).toBeLessThan(CANCEL_SIGTERM_AFTER_MS)
-    expect(result.stdout).toContain('SIGINT received: the run was cancelled')
-    expect(result.stdout).toMatch(/Put back the previous app\.bin as download \d+/)
-    expect(result.errors.join('\n')).toMatch(/Cancelled \(SIGINT\)/)
-    expect(result.summary).toContain('cancelled (SIGINT)')
-    // app.bin has its old bytes again; notes.txt, which sorts after it, never started.
-    expectNothingHalfMade(s)
-    expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
-    expect(stored(s, 'app.bin')?.description).toBe('v1')
-    expect(stored(s, 'notes.txt')).toBeUndefined()
+      await s.emulator.whenUploadReceived('app.bin', 2 * MiB)
+      const cancelledAt = Date.now()
+      const result = await main.cancel()
+      const took = Date.now() - cancelledAt
 
-    const post = await job.post()
-    expect(post.code).toBe(0)
-    expect(post.stdout).toContain('the main step left nothing half-done')
-    await expectRerunsConverge(s)
-  })
+      expect(result.signal).toBeNull()
+      expect(result.code).not.toBe(0)
+      expect(took).toBeLessThan(CANCEL_SIGTERM_AFTER_MS)
+      expect(result.stdout).toContain('SIGINT received: the run was cancelled')
+      expect(result.stdout).toMatch(/Put back the previous app\.bin as download \d+/)
+      expect(result.errors.join('\n')).toMatch(/Cancelled \(SIGINT\)/)
+      expect(result.summary).toContain('cancelled (SIGINT)')
+      // app.bin has its old bytes again; notes.txt, which sorts after it, never started.
+      expectNothingHalfMade(s)
+      expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
+      expect(stored(s, 'app.bin')?.description).toBe('v1')
+      expect(stored(s, 'notes.txt')).toBeUndefined()
 
-  it('a second signal does not cut the undo short', async () => {
-    const s = await replaceStage()
-    s.emulator.setUploadBandwidth(BANDWIDTH)
-    // The restore's create is slow to answer: the SIGTERM arrives while it runs.
-    const job = await s.job({ ...INPUTS, concurrency: '1' })
-    const main = await job.main()
-    await s.emulator.whenUploadReceived('app.bin', 2 * MiB)
-    s.emulator.faults.inject({ hop: 'create', delayMs: 1500 })
-    main.kill('SIGINT')
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    main.kill('SIGTERM')
-    const result = await main.result
+      const post = await job.post()
+      expect(post.code).toBe(0)
+      expect(post.stdout).toContain('the main step left nothing half-done')
+      await expectRerunsConverge(s)
+    })
 
-    expect(result.signal).toBeNull()
-    expect(result.code).not.toBe(0)
-    expect(result.stdout).toContain('SIGTERM received: still undoing')
-    expectNothingHalfMade(s)
-    expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
-    expect((await job.post()).code).toBe(0)
-  })
-})
+    it('a second signal does not cut the undo short', async () => {
+      const s = await replaceStage()
+      s.emulator.setUploadBandwidth(BANDWIDTH)
+      // The restore's create is slow to answer: the SIGTERM arrives while it runs.
+      const job = await s.job({ ...INPUTS, concurrency: '1' })
+      const main = await job.main()
+      await s.emulator.whenUploadReceived('app.bin', 2 * MiB)
+      s.emulator.faults.inject({ hop: 'create', delayMs: 1500 })
+      main.kill('SIGINT')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      main.kill('SIGTERM')
+      const result = await main.result
 
-describe('a killed run (SIGKILL), then its post step', () => {
+      expect(result.signal).toBeNull()
+      expect(result.code).not.toBe(0)
+      expect(result.stdout).toContain('SIGTERM received: still undoing')
+      expectNothingHalfMade(s)
+      expect(stored(s, 'app.bin')?.sha256).toBe(sha256(OLD))
+      expect((await job.post()).code).toBe(0)
+    })
+  }
+)
+
+withSignals('a killed run (SIGKILL), then its post step', () => {
   it('killed mid-upload of a replacement: the post step puts the old bytes back', async () => {
     const s = await replaceStage()
     s.emulator.setUploadBandwidth(BANDWIDTH)

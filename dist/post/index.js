@@ -54881,35 +54881,39 @@ class publish_Publisher {
      */
     async createRecord(spec, mode) {
         const { journal } = this.options;
-        const { api } = mode === 'forward' ? this.options : this.options.undo;
-        try {
-            return await api.create(spec);
-        }
-        catch (error) {
-            if (error instanceof LostCreateError) {
-                const cleared = await this.clearEmptyRecords(spec.name);
-                if (error.cause instanceof CancelledError) {
+        const { api, retry } = mode === 'forward' ? this.options : this.options.undo;
+        // Each round clears what the last one left; a flaky network may lose the next answer too.
+        for (let round = 1;; round++) {
+            try {
+                return await api.create(spec);
+            }
+            catch (error) {
+                const again = round < retry.maxAttempts;
+                if (error instanceof LostCreateError) {
+                    const cleared = await this.clearEmptyRecords(spec.name);
                     if (cleared)
                         journal.record({ op: 'removed', name: spec.name, id: null });
-                    throw new CancelledError(`${errors_describe(error.cause)}. ${cleared ? 'No record of it was left behind.' : 'A record of it may be left behind: the post step checks.'}`);
+                    const left = cleared
+                        ? 'No record of it was left behind.'
+                        : 'A record of it may be left behind: the post step checks.';
+                    if (error.cause instanceof CancelledError) {
+                        throw new CancelledError(`${errors_describe(error.cause)}. ${left}`);
+                    }
+                    if (error.exists && cleared && again) {
+                        log_info(`The answer to creating ${spec.name} was lost, but the server made it: deleted that one, creating it again.`);
+                        continue;
+                    }
+                    throw new ActionError(`${errors_describe(error)} ${left}`, { cause: error });
                 }
-                if (cleared)
-                    journal.record({ op: 'removed', name: spec.name, id: null });
-                if (error.exists && cleared) {
-                    log_info(`The answer to creating ${spec.name} was lost, but the server made it: deleted that one, creating it again.`);
-                    return api.create(spec);
+                if (error instanceof ApiError && error.codes.includes('already_exists')) {
+                    // Putting a download back: the name was this run's a moment ago, so the record in
+                    // the way is most likely one of its own that lost its bytes. Clear it, try again.
+                    if (mode === 'undo' && again && (await this.clearEmptyRecords(spec.name)))
+                        continue;
+                    throw new ConflictError(`A download named ${spec.name} was created by somebody else while this run worked (another run of this workflow?); this run left it alone.`, { cause: error });
                 }
-                throw new ActionError(`${errors_describe(error)} ${cleared ? 'No record of it was left behind.' : 'A record of it may be left behind: the post step checks.'}`, { cause: error });
+                throw error;
             }
-            if (error instanceof ApiError && error.codes.includes('already_exists')) {
-                // Putting a download back: the name was this run's a moment ago, so the record in the
-                // way is most likely one of its own that lost its bytes. Clear it and try once more.
-                if (mode === 'undo' && (await this.clearEmptyRecords(spec.name))) {
-                    return api.create(spec);
-                }
-                throw new ConflictError(`A download named ${spec.name} was created by somebody else while this run worked (another run of this workflow?); this run left it alone.`, { cause: error });
-            }
-            throw error;
         }
     }
     /**
