@@ -311,7 +311,7 @@ export class Publisher {
             ? 'No record of it was left behind.'
             : 'A record of it may be left behind: the post step checks.'
           if (error.cause instanceof CancelledError) {
-            throw new CancelledError(`${describe(error.cause)}. ${left}`)
+            throw new CancelledError(`${describe(error.cause).replace(/\.?$/, '.')} ${left}`)
           }
           if (error.exists && cleared && again) {
             log.info(
@@ -394,7 +394,7 @@ export class Publisher {
     // The same kind of error as the cause, with what became of the old download added.
     const failure = (note: string): Error =>
       cause instanceof CancelledError
-        ? new CancelledError(`${describe(cause)}. ${note}`)
+        ? new CancelledError(`${describe(cause).replace(/\.?$/, '.')} ${note}`)
         : new ActionError(`${describe(cause)} ${note}`, { cause })
     if (copy === null) {
       return {
