@@ -54897,7 +54897,7 @@ class publish_Publisher {
                         ? 'No record of it was left behind.'
                         : 'A record of it may be left behind: the post step checks.';
                     if (error.cause instanceof CancelledError) {
-                        throw new CancelledError(`${errors_describe(error.cause)}. ${left}`);
+                        throw new CancelledError(`${errors_describe(error.cause).replace(/\.?$/, '.')} ${left}`);
                     }
                     if (error.exists && cleared && again) {
                         log_info(`The answer to creating ${spec.name} was lost, but the server made it: deleted that one, creating it again.`);
@@ -54963,7 +54963,7 @@ class publish_Publisher {
     async restore(previous, copy, cause) {
         // The same kind of error as the cause, with what became of the old download added.
         const failure = (note) => cause instanceof CancelledError
-            ? new CancelledError(`${errors_describe(cause)}. ${note}`)
+            ? new CancelledError(`${errors_describe(cause).replace(/\.?$/, '.')} ${note}`)
             : new ActionError(`${errors_describe(cause)} ${note}`, { cause });
         if (copy === null) {
             return {
