@@ -6,6 +6,8 @@ import { CANCEL_SIGTERM_AFTER_MS } from '../../scripts/local-runner.js'
 import {
   closeAfterTest,
   downloadsOutput,
+  expectNothingHalfMade,
+  killRightAfter,
   fetchBytes,
   REPO,
   sha256,
@@ -32,14 +34,6 @@ async function replaceStage(): Promise<Stage> {
 }
 
 const INPUTS = { glob: 'app.bin\nnotes.txt', 'replace-existing': 'true', description: 'v2' }
-
-/** No record without bytes, and at most one download per name. */
-function expectNothingHalfMade(s: Stage): void {
-  const stored = s.emulator.downloads(REPO)
-  expect(stored.filter((d) => !d.uploaded).map((d) => d.name)).toEqual([])
-  const names = stored.map((d) => d.name)
-  expect(new Set(names).size).toBe(names.length)
-}
 
 function stored(s: Stage, name: string) {
   return s.emulator.downloads(REPO).find((d) => d.name === name)
@@ -159,12 +153,7 @@ withSignals('a killed run (SIGKILL), then its post step', () => {
 
   it('killed right after the delete: the post step puts the old bytes back', async () => {
     const s = await replaceStage()
-    s.emulator.faults.inject({ hop: 'delete', holdAfterCommitMs: 30_000 })
-    const job = await s.job({ ...INPUTS, concurrency: '1' })
-    const main = await job.main()
-    await s.emulator.whenCommitted('delete')
-    main.kill('SIGKILL')
-    await main.result
+    const job = await killRightAfter(s, { ...INPUTS, concurrency: '1' }, 'delete')
     expect(stored(s, 'app.bin')).toBeUndefined()
 
     const post = await job.post()
@@ -178,16 +167,7 @@ withSignals('a killed run (SIGKILL), then its post step', () => {
 
   it('killed right after the create: the post step deletes the empty record and puts the old bytes back', async () => {
     const s = await replaceStage()
-    s.emulator.faults.inject({
-      hop: 'create',
-      holdAfterCommitMs: 30_000,
-      match: (req) => req.name === 'app.bin'
-    })
-    const job = await s.job({ ...INPUTS, concurrency: '1' })
-    const main = await job.main()
-    await s.emulator.whenCommitted('create', 'app.bin')
-    main.kill('SIGKILL')
-    await main.result
+    const job = await killRightAfter(s, { ...INPUTS, concurrency: '1' }, 'create', 'app.bin')
     expect(stored(s, 'app.bin')?.uploaded).toBe(false)
 
     const post = await job.post()
@@ -205,12 +185,7 @@ withSignals('a killed run (SIGKILL), then its post step', () => {
   it('killed right after creating a new name: the post step deletes the empty record', async () => {
     const s = closeAfterTest(await stage())
     await s.files({ 'fresh.bin': 'fresh bytes' })
-    s.emulator.faults.inject({ hop: 'create', holdAfterCommitMs: 30_000 })
-    const job = await s.job({ glob: 'fresh.bin' })
-    const main = await job.main()
-    await s.emulator.whenCommitted('create', 'fresh.bin')
-    main.kill('SIGKILL')
-    await main.result
+    const job = await killRightAfter(s, { glob: 'fresh.bin' }, 'create', 'fresh.bin')
     expect(stored(s, 'fresh.bin')?.uploaded).toBe(false)
 
     const post = await job.post()
@@ -222,12 +197,7 @@ withSignals('a killed run (SIGKILL), then its post step', () => {
 
   it('reads a journal that a kill cut in the middle of a line', async () => {
     const s = await replaceStage()
-    s.emulator.faults.inject({ hop: 'delete', holdAfterCommitMs: 30_000 })
-    const job = await s.job({ ...INPUTS, concurrency: '1' })
-    const main = await job.main()
-    await s.emulator.whenCommitted('delete')
-    main.kill('SIGKILL')
-    await main.result
+    const job = await killRightAfter(s, { ...INPUTS, concurrency: '1' }, 'delete')
     const [folder] = (await readdir(job.runnerTemp)).filter((f) => f.startsWith('upload-'))
     await appendFile(path.join(job.runnerTemp, folder, 'journal.jsonl'), '{"op":"crea')
 

@@ -4,6 +4,8 @@ import * as path from 'node:path'
 import {
   closeAfterTest,
   downloadsOutput,
+  expectNothingHalfMade,
+  killRightAfter,
   fetchBytes,
   REPO,
   sha256,
@@ -19,13 +21,6 @@ const itWithSignals = process.platform === 'win32' ? it.skip : it
  * network would. Whatever happens, a run (with its post step) ends with every record it made
  * holding its bytes or deleted, and every download it deleted replaced or put back.
  */
-
-function expectNothingHalfMade(s: Stage): void {
-  const stored = s.emulator.downloads(REPO)
-  expect(stored.filter((d) => !d.uploaded).map((d) => d.name)).toEqual([])
-  const names = stored.map((d) => d.name)
-  expect(new Set(names).size).toBe(names.length)
-}
 
 const shaOf = (s: Stage, name: string) =>
   s.emulator.downloads(REPO).find((d) => d.name === name)?.sha256
@@ -322,12 +317,7 @@ describe('found by trying issues 8 and 13 as a hostile user would', () => {
     const old = Buffer.alloc(4 * 1024 * 1024, 7)
     s.emulator.seed(REPO, { name: 'app.bin', content: old })
     await s.files({ 'app.bin': 'new' })
-    s.emulator.faults.inject({ hop: 'delete', holdAfterCommitMs: 30_000 })
-    const job = await s.job({ glob: 'app.bin', 'replace-existing': 'true' })
-    const main = await job.main()
-    await s.emulator.whenCommitted('delete')
-    main.kill('SIGKILL')
-    await main.result
+    const job = await killRightAfter(s, { glob: 'app.bin', 'replace-existing': 'true' }, 'delete')
     // The put-back takes about two seconds at this rate: the signal lands in the middle.
     s.emulator.setUploadBandwidth(2 * 1024 * 1024)
     const step = await job.startPost()

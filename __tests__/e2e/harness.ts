@@ -1,4 +1,4 @@
-import { afterEach } from '@jest/globals'
+import { afterEach, expect } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
@@ -95,6 +95,38 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
       await rm(workspace, { recursive: true, force: true })
     }
   }
+}
+
+/** No record without bytes, and at most one download per name. */
+export function expectNothingHalfMade(s: Stage): void {
+  const stored = s.emulator.downloads(REPO)
+  expect(stored.filter((d) => !d.uploaded).map((d) => d.name)).toEqual([])
+  const names = stored.map((d) => d.name)
+  expect(new Set(names).size).toBe(names.length)
+}
+
+/**
+ * Starts the main step and kills it (SIGKILL) the moment the server has done a create or a
+ * delete: the server holds its answer, so the step never hears of it. Resolves to the job,
+ * for its post step.
+ */
+export async function killRightAfter(
+  s: Stage,
+  inputs: Record<string, string>,
+  hop: 'create' | 'delete',
+  name?: string
+): Promise<Job> {
+  s.emulator.faults.inject({
+    hop,
+    holdAfterCommitMs: 30_000,
+    ...(name !== undefined ? { match: (req: { name?: string }) => req.name === name } : {})
+  })
+  const job = await s.job(inputs)
+  const main = await job.main()
+  await s.emulator.whenCommitted(hop, name)
+  main.kill('SIGKILL')
+  await main.result
+  return job
 }
 
 export const sha256 = (data: string | Buffer): string =>
