@@ -1,11 +1,23 @@
+/**
+ * `UPLOAD_DOWNLOADS_S3=ceph` (`npm run test:ceph`): only the end-to-end tests, with the action's
+ * S3 hop going to a Ceph RADOS Gateway that the globalSetup starts once for the run.
+ */
+const onCeph = process.env.UPLOAD_DOWNLOADS_S3 === 'ceph'
+
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
-  testMatch: ['**/__tests__/**/*.test.ts'],
+  testMatch: onCeph ? ['**/__tests__/e2e/**/*.test.ts'] : ['**/__tests__/**/*.test.ts'],
   // End-to-end tests spawn the bundle and move real bytes; give them room on a 2-core box.
-  testTimeout: 60000,
-  maxWorkers: 2
+  testTimeout: onCeph ? 120000 : 60000,
+  maxWorkers: 2,
+  ...(onCeph
+    ? {
+        globalSetup: '<rootDir>/__tests__/e2e/ceph/global-setup.ts',
+        globalTeardown: '<rootDir>/__tests__/e2e/ceph/global-teardown.ts'
+      }
+    : {})
 }
