@@ -1,17 +1,27 @@
+/**
+ * `UPLOAD_DOWNLOADS_S3=ceph` (`npm run test:ceph`): only the end-to-end tests, with the action's
+ * S3 hop going to a Ceph RADOS Gateway that the globalSetup starts once for the run.
+ */
+const onCeph = process.env.UPLOAD_DOWNLOADS_S3 === 'ceph'
+
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
-  testMatch: ['**/__tests__/**/*.test.ts'],
-  // The end-to-end tests run dist/: rebuild it first when it is older than src/.
-  globalSetup: '<rootDir>/__tests__/global-setup.ts',
+  testMatch: onCeph ? ['**/__tests__/e2e/**/*.test.ts'] : ['**/__tests__/**/*.test.ts'],
   // With --coverage (CI passes it): the action's own code, summed up in a few lines. The e2e
   // tests run the bundle in a child process, so this counts what the unit tests reach.
   collectCoverageFrom: ['src/**/*.ts'],
   coverageReporters: ['text-summary'],
   // End-to-end tests spawn the bundle and move real bytes; give them room on a 2-core box.
-  testTimeout: 60000,
-  maxWorkers: 2
+  testTimeout: onCeph ? 120000 : 60000,
+  maxWorkers: 2,
+  ...(onCeph
+    ? {
+        globalSetup: '<rootDir>/__tests__/e2e/ceph/global-setup.ts',
+        globalTeardown: '<rootDir>/__tests__/e2e/ceph/global-teardown.ts'
+      }
+    : {})
 }

@@ -54668,7 +54668,13 @@ function s3Failure(name, status, text) {
     if (code === undefined) {
         return new S3Error(`S3 answered ${status} for ${name}${text ? `: ${text.slice(0, 200)}` : ''}`, status, `HTTP${status}`, { transient: status >= 500 || status === 429 || status === 408 });
     }
-    return new S3Error(`S3 refused ${name}: ${code}: ${message ?? ''}`, status, code, {
+    // Ceph's gateway, for one, mostly sends a bare code: `<Message></Message>`.
+    const detail = message
+        ? `: ${message}`
+        : code === 'AccessDenied'
+            ? ' (the store gave no reason: it refused the signature, the policy or the bucket permissions)'
+            : ' (no message)';
+    return new S3Error(`S3 refused ${name}: ${code}${detail}`, status, code, {
         transient: TRANSIENT_CODES.has(code) || status >= 500
     });
 }
@@ -55561,7 +55567,12 @@ class StoredBytes {
             }
             if (res.status !== 200) {
                 await res.dump();
-                throw new ApiError(`Fetching the stored ${download.name} answered ${res.status}.`, res.status, { transient: res.status >= 500 || res.status === 429 || res.status === 408 });
+                // An object store answers 403, not 404, for a missing object to a reader that may not
+                // list the bucket (a public object in a private bucket): a 403 never means "no bytes".
+                const hidden = res.status === 403 && hop > 0
+                    ? ' An object store answers 403 for an object it will not show, missing or not, so whether it holds bytes cannot be told.'
+                    : '';
+                throw new ApiError(`Fetching the stored ${download.name} answered ${res.status}.${hidden}`, res.status, { transient: res.status >= 500 || res.status === 429 || res.status === 408 });
             }
             return res;
         }

@@ -187,6 +187,8 @@ async function handle(
   }
   const route = classify(method, url.pathname)
   const record = recordRequest(context, 'api', route.hop, req)
+  // Seeds on their way to an external store land before anything is answered about them.
+  await context.external?.settled()
 
   let body: Buffer | undefined
   let name: string | undefined
@@ -235,15 +237,21 @@ async function handle(
     case 'list':
       return list(context, repo, url, api)
     case 'create':
-      return create(context, repo, body, api)
+      return create(context, repo, body, api, fault)
     case 'get': {
       const found = findById(context, repo, route.id)
-      return found ? api.json(200, listItem(context, found)) : api.message(404, 'Not Found')
+      if (!found) return api.message(404, 'Not Found')
+      await context.external?.checkUploaded([found])
+      return api.json(200, listItem(context, found))
     }
     case 'delete': {
       const found = findById(context, repo, route.id)
       if (!found) return api.message(404, 'Not Found')
+      // The download goes at once (a second delete of it meets a 404), then its object on an
+      // external store: should that fail, the answer is a 500, and the next create of the
+      // name clears the key anyway.
       await context.store.remove(found)
+      await context.external?.removeObject(found)
       if (!(await api.commit('delete', found.name))) return
       return api.send(204, {})
     }
@@ -328,12 +336,14 @@ function positiveInt(raw: string | null): number | undefined {
 }
 
 /** Paging as the REST API does it: `per_page` (default 30, max 100), `page` from 1, `Link`. */
-function list(context: EmulatorContext, repo: string, url: URL, api: Answer): void {
+async function list(context: EmulatorContext, repo: string, url: URL, api: Answer): Promise<void> {
   const all = context.store.list(repo)
   const perPage = Math.min(positiveInt(url.searchParams.get('per_page')) ?? 30, 100)
   const page = positiveInt(url.searchParams.get('page')) ?? 1
   const last = Math.max(1, Math.ceil(all.length / perPage))
   const items = all.slice((page - 1) * perPage, page * perPage)
+  // An external store says which of them hold their bytes (their `size`).
+  await context.external?.checkUploaded(items)
   const link = (target: number, rel: string): string => {
     const params = new URLSearchParams(url.searchParams)
     params.set('page', String(target))
@@ -380,7 +390,8 @@ async function create(
   context: EmulatorContext,
   repo: string,
   body: Buffer | undefined,
-  api: Answer
+  api: Answer,
+  fault: ActiveFault | undefined
 ): Promise<void> {
   if (body === undefined) return api.message(413, 'Payload too large')
   let input: unknown
@@ -448,9 +459,13 @@ async function create(
   let payload: string
   let location: string
   try {
-    payload = JSON.stringify(createResponse(context, record))
+    // The policy is signed now, with the lifetime in force when the request came.
+    payload = JSON.stringify(createResponse(context, record, fault?.badSignature === true))
     location = downloadUrl(context, record)
     validateHeaderValue('Location', location)
+    // A new download starts without bytes: whatever an external store still holds at its key
+    // (a late upload for a deleted download of that name) goes.
+    await context.external?.removeObject(record)
   } catch (err) {
     await context.store.remove(record)
     throw err
@@ -460,19 +475,29 @@ async function create(
 }
 
 /** The create response: field order and names as recorded in 2013 (recorded-exchange-2013.txt). */
-function createResponse(context: EmulatorContext, record: DownloadRecord): Record<string, unknown> {
+function createResponse(
+  context: EmulatorContext,
+  record: DownloadRecord,
+  badSignature: boolean
+): Record<string, unknown> {
   const expiration = new Date(Date.now() + context.policyTtlSeconds * 1000)
-  const policy = issuePolicy({
+  const input = {
     expiration,
     bucket: context.bucket,
     key: record.key,
     acl: context.acl,
     successActionStatus: '201'
-  })
+  }
+  // An external store gets strict JSON (RGW refuses GitHub's single-quoted form) and a length
+  // range: the only way its answer can tie an object to the declared size.
+  const policy = context.external
+    ? issuePolicy({ ...input, contentLength: record.declaredSize }, 'json')
+    : issuePolicy(input)
   return {
     ...listItem(context, record),
     policy,
-    signature: signPolicy(context.secret, policy),
+    // The badSignature fault: a secret the store does not know.
+    signature: signPolicy(badSignature ? `${context.secret}-wrong` : context.secret, policy),
     bucket: context.bucket,
     accesskeyid: context.accessKeyId,
     path: record.key,
@@ -498,5 +523,11 @@ function redirectToObject(
   if (!record) return answer.message(404, 'Not Found')
   // A HEAD looks, it does not download.
   if (method === 'GET') record.downloadCount++
-  answer.send(302, { Location: objectUrl(context, record.key), 'Content-Length': '0' })
+  // On an external store, a URL presigned for this method: the object stays private (GitHub's
+  // 2013 acl), and the store tells a missing object (404) from a hidden one (403) only to a
+  // reader allowed to list the bucket, which a presigned owner's URL is.
+  const location = context.external
+    ? context.external.redirectUrl(method === 'HEAD' ? 'HEAD' : 'GET', record)
+    : objectUrl(context, record.key)
+  answer.send(302, { Location: location, 'Content-Length': '0' })
 }

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { startEmulator } from './index.js'
-import type { EmulatorOptions } from './types.js'
+import type { EmulatorOptions, Hop } from './types.js'
 
 const USAGE = `Usage: npm run emulator -- [options]
 
@@ -20,6 +20,10 @@ const USAGE = `Usage: npm run emulator -- [options]
   --upload-bandwidth N read S3 uploads at N bytes per second at most (default: no limit)
   --tls-key FILE       serve HTTPS with this PEM key (with --tls-cert)
   --tls-cert FILE      serve HTTPS with this PEM certificate (with --tls-key)
+  --s3-endpoint URL    hand uploads out to this external S3 store (path-style) instead of
+                       the emulator's own S3 server; keys from AWS_ACCESS_KEY_ID and
+                       AWS_SECRET_ACCESS_KEY (with --s3-bucket)
+  --s3-bucket NAME     the external store's bucket (with --s3-endpoint)
   --help               this text`
 
 function port(value: string | undefined, fallback: number, flag: string): number {
@@ -43,6 +47,8 @@ async function main(): Promise<void> {
       'upload-bandwidth': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-cert': { type: 'string' },
+      's3-endpoint': { type: 'string' },
+      's3-bucket': { type: 'string' },
       help: { type: 'boolean' }
     },
     strict: true
@@ -77,6 +83,29 @@ async function main(): Promise<void> {
       cert: await readFile(values['tls-cert'])
     }
   }
+  if ((values['s3-endpoint'] === undefined) !== (values['s3-bucket'] === undefined)) {
+    throw new Error('--s3-endpoint and --s3-bucket go together')
+  }
+  if (values['s3-endpoint'] !== undefined && values['s3-bucket'] !== undefined) {
+    const accessKeyId = process.env.AWS_ACCESS_KEY_ID
+    const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY
+    if (!accessKeyId || !secretAccessKey) {
+      throw new Error(
+        '--s3-endpoint needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment'
+      )
+    }
+    if (options.uploadBytesPerSecond !== undefined) {
+      throw new Error(
+        '--upload-bandwidth does not go with --s3-endpoint: the store reads the uploads'
+      )
+    }
+    options.externalS3 = {
+      endpoint: values['s3-endpoint'],
+      bucket: values['s3-bucket'],
+      accessKeyId,
+      secretAccessKey
+    }
+  }
   const emulator = await startEmulator(options)
 
   if (values['fault-rate'] !== undefined) {
@@ -84,7 +113,11 @@ async function main(): Promise<void> {
     const seed = Number(values['fault-seed'] ?? '1')
     if (!(rate >= 0 && rate <= 1)) throw new Error('--fault-rate must be within 0..1')
     if (!Number.isInteger(seed)) throw new Error('--fault-seed must be an integer')
-    emulator.faults.random({ seed, rate })
+    // With an external store, only the API's hops are the emulator's to break.
+    const hops: Hop[] | undefined = options.externalS3
+      ? ['list', 'create', 'delete', 'download']
+      : undefined
+    emulator.faults.random({ seed, rate, ...(hops ? { hops } : {}) })
   }
 
   console.log(
@@ -101,7 +134,7 @@ async function main(): Promise<void> {
       : `   (uploads read at ${options.uploadBytesPerSecond} bytes/s at most)`
   console.log(`Downloads API emulator
   API:     ${emulator.apiUrl}   (token: ${tokens.join(', ')})
-  S3:      ${emulator.s3Url}${bandwidth}
+  S3:      ${emulator.s3Url}${bandwidth}${options.externalS3 ? '   (external store)' : ''}
   Repos:   ${repos.join(', ')}
   Storage: ${emulator.storageDir}
 Try:

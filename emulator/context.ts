@@ -3,6 +3,7 @@
  * that tests may change while the emulator runs.
  */
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
+import type { ExternalStore } from './external-store.js'
 import type { FaultController } from './faults.js'
 import type { RateLimiter } from './rate-limit.js'
 import type { DownloadStore } from './store.js'
@@ -31,6 +32,11 @@ export interface EmulatorContext {
   readonly waiters: Waiters
   /** Aborted when the emulator closes: held answers and paced reads stop waiting. */
   readonly shutdown: AbortSignal
+  /**
+   * With `externalS3`: the store the uploads go to, which says what a download holds. Unset:
+   * the emulator's own S3 server and store.
+   */
+  readonly external?: ExternalStore
   /** Set once the servers listen. */
   apiUrl: string
   s3Url: string

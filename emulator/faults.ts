@@ -23,6 +23,8 @@ export interface ActiveFault {
   delayMs: number
   /** Wait this long between doing the work and answering; 0: answer at once. */
   holdAfterCommitMs: number
+  /** create: sign the policy with a wrong secret. */
+  badSignature: boolean
 }
 
 /** What the server knows about the request when it asks. */
@@ -82,13 +84,15 @@ function resolve(rule: FaultRule, origin: 'api' | 's3'): ActiveFault {
     resetInSeconds: rule.resetInSeconds ?? 2,
     retryAfterSeconds: rule.retryAfterSeconds === undefined ? 1 : rule.retryAfterSeconds,
     delayMs: rule.delayMs ?? 0,
-    holdAfterCommitMs: rule.holdAfterCommitMs ?? 0
+    holdAfterCommitMs: rule.holdAfterCommitMs ?? 0,
+    badSignature: rule.badSignature === true
   }
   if (rule.message !== undefined) fault.message = rule.message
   let kind: string
   if (fault.reset) kind = 'reset'
   else if (fault.resetAfterCommit) kind = 'resetAfterCommit'
   else if (rule.holdAfterCommitMs !== undefined) kind = 'holdAfterCommit'
+  else if (fault.badSignature) kind = 'badSignature'
   else if (rule.rateLimit !== undefined && origin === 'api') {
     fault.rateLimit = rule.rateLimit
     fault.status = rule.status ?? 403
@@ -115,6 +119,15 @@ function checkRule(rule: FaultRule): void {
   ) {
     throw new RangeError(`fault status must be an integer within 200..599, got ${rule.status}`)
   }
+  if (rule.badSignature) {
+    if (rule.hop !== 'create') {
+      throw new RangeError(`badSignature needs hop create, got ${rule.hop}`)
+    }
+    // These answer (or drop) instead of creating: there would be no policy to sign.
+    if (rule.status !== undefined || rule.s3Code !== undefined || rule.rateLimit || rule.reset) {
+      throw new RangeError('badSignature does not go with status, s3Code, rateLimit or reset')
+    }
+  }
   if (rule.holdAfterCommitMs !== undefined) {
     if (!COMMIT_HOPS.includes(rule.hop)) {
       throw new RangeError(`holdAfterCommitMs needs hop create, delete or s3, got ${rule.hop}`)
@@ -133,6 +146,12 @@ function checkRule(rule: FaultRule): void {
 
 /** The {@link FaultInjector} the tests see, plus the servers' side of it. */
 export class FaultController implements FaultInjector {
+  /**
+   * @param s3Hops false when the uploads and object GETs go to an external store: the
+   *   emulator never sees them, so a rule for them could never hit, and is refused.
+   */
+  constructor(private readonly s3Hops = true) {}
+
   private rules: { rule: FaultRule; left: number }[] = []
   private randomConfig: RandomFaults | null = null
   private next: () => number = Math.random
@@ -140,6 +159,11 @@ export class FaultController implements FaultInjector {
 
   inject(rule: FaultRule): void {
     checkRule(rule)
+    if (!this.s3Hops && (rule.hop === 's3' || rule.s3Code !== undefined)) {
+      throw new Error(
+        `a fault on ${rule.hop === 's3' ? 'the S3 upload' : 'an S3 object GET'} cannot hit: with externalS3 those requests go to the store, not to the emulator`
+      )
+    }
     this.rules.push({ rule, left: rule.times ?? 1 })
   }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { createApiServer, validName } from './api-server.js'
 import { checkBandwidth } from './bandwidth.js'
 import type { EmulatorContext, ServerFactory } from './context.js'
+import { ExternalStore } from './external-store.js'
 import { FaultController } from './faults.js'
 import { decideMimeType } from './mime-type.js'
 import { RateLimiter } from './rate-limit.js'
@@ -23,6 +24,7 @@ export type {
   CommitHop,
   Emulator,
   EmulatorOptions,
+  ExternalS3,
   FaultInjector,
   FaultRule,
   Hop,
@@ -75,6 +77,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const host = options.host ?? '127.0.0.1'
   if (options.policyTtlSeconds !== undefined) checkPolicyTtl(options.policyTtlSeconds)
   if (options.uploadBytesPerSecond !== undefined) {
+    if (options.externalS3) {
+      throw new Error(
+        'uploadBytesPerSecond does not go with externalS3: the store reads the uploads'
+      )
+    }
     checkBandwidth(options.uploadBytesPerSecond, 'uploadBytesPerSecond')
   }
   const ownsStorage = options.storageDir === undefined
@@ -83,22 +90,34 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const rateLimit = options.rateLimit ?? 5000
   const shutdown = new AbortController()
   const waiters = new Waiters()
+  // With an external store, policies are issued for its bucket under its keys, and the
+  // emulator's own S3 server does not start.
+  const external = options.externalS3 ? new ExternalStore(options.externalS3) : undefined
   const context: EmulatorContext = {
     store: new DownloadStore(storageDir, options.repos ?? ['octocat/hello-world']),
-    faults: new FaultController(),
+    faults: new FaultController(external === undefined),
     requests: [],
     tokens: new Set(options.tokens ?? ['emulator-token']),
     limiter: new RateLimiter(rateLimit),
-    secret: options.secret ?? EMULATOR_SECRET,
-    accessKeyId: EMULATOR_ACCESS_KEY_ID,
-    bucket: 'github',
+    secret: options.externalS3?.secretAccessKey ?? options.secret ?? EMULATOR_SECRET,
+    accessKeyId: options.externalS3?.accessKeyId ?? EMULATOR_ACCESS_KEY_ID,
+    bucket: external?.bucket ?? 'github',
     acl: options.acl ?? 'private',
     policyTtlSeconds: options.policyTtlSeconds ?? DEFAULT_POLICY_TTL_SECONDS,
     uploadBytesPerSecond: options.uploadBytesPerSecond ?? null,
     waiters,
     shutdown: shutdown.signal,
+    ...(external ? { external } : {}),
     apiUrl: '',
     s3Url: ''
+  }
+  /** What the emulator cannot do when it does not see the uploads. */
+  const notWithExternal = (what: string): void => {
+    if (external) {
+      throw new Error(
+        `${what} is not available with externalS3: the uploads go to the store, not to the emulator`
+      )
+    }
   }
   const tls = options.tls
   const makeServer: ServerFactory = tls
@@ -107,14 +126,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     : createServer
   const scheme = tls ? 'https' : 'http'
   const api = createApiServer(context, makeServer)
-  const s3 = createS3Server(context, { makeServer })
+  const s3 = external ? undefined : createS3Server(context, { makeServer })
+  const servers = s3 ? [api, s3] : [api]
   try {
     const apiPort = await listen(api, options.apiPort ?? 0, host)
-    const s3Port = await listen(s3, options.s3Port ?? 0, host)
     context.apiUrl = `${scheme}://${urlHost(host)}:${apiPort}`
-    context.s3Url = `${scheme}://${urlHost(host)}:${s3Port}/`
+    if (s3) {
+      const s3Port = await listen(s3, options.s3Port ?? 0, host)
+      context.s3Url = `${scheme}://${urlHost(host)}:${s3Port}/`
+    } else if (external) {
+      context.s3Url = external.bucketUrl
+    }
   } catch (err) {
-    await Promise.all([closeServer(api), closeServer(s3)])
+    await Promise.all(servers.map(closeServer))
     if (ownsStorage) await rm(storageDir, { recursive: true, force: true })
     throw err
   }
@@ -148,12 +172,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (d.createdAt !== undefined) record.createdAt = githubTimestamp(d.createdAt)
       // A record whose upload never finished: listed, without bytes.
       if (d.content === null) return toStoredDownload(record)
+      const content = typeof d.content === 'string' ? Buffer.from(d.content) : d.content
+      // The store's PUT runs in the background; the API answers nothing until it is done.
+      if (external) {
+        external.seed(record, content)
+        return toStoredDownload(record)
+      }
       try {
-        const content = d.content
-        context.store.seedUploaded(
-          record,
-          typeof content === 'string' ? Buffer.from(content) : content
-        )
+        context.store.seedUploaded(record, content)
       } catch (err) {
         context.store.forget(record)
         throw err
@@ -165,21 +191,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       context.policyTtlSeconds = seconds
     },
     setUploadBandwidth(bytesPerSecond: number | null): void {
+      if (bytesPerSecond === null && external) return // no limit: so it is
+      notWithExternal('setUploadBandwidth')
       if (bytesPerSecond !== null) checkBandwidth(bytesPerSecond, 'the upload bandwidth')
       context.uploadBytesPerSecond = bytesPerSecond
     },
     whenUploadReceived(name, bytes, timeoutMs) {
+      notWithExternal('whenUploadReceived')
       return waiters.whenUploadReceived(name, bytes, timeoutMs)
     },
     whenCommitted(hop, name, timeoutMs) {
+      if (hop === 's3') notWithExternal("whenCommitted('s3')")
       return waiters.whenCommitted(hop, name, timeoutMs)
+    },
+    async refresh(): Promise<void> {
+      if (!external) return
+      await external.refresh(context.store.repoNames().flatMap((repo) => context.store.list(repo)))
     },
     close(): Promise<void> {
       closing ??= (async () => {
         waiters.close()
         // Held answers, fault delays and paced uploads stop waiting.
         shutdown.abort()
-        await Promise.all([closeServer(api), closeServer(s3)])
+        await Promise.all(servers.map(closeServer))
         if (ownsStorage) await rm(storageDir, { recursive: true, force: true })
       })()
       return closing

@@ -37,6 +37,11 @@ export interface IssueInput {
   key: string
   acl: string
   successActionStatus: string
+  /**
+   * Adds `["content-length-range", n, n]`: the file must be exactly n bytes. GitHub's policy
+   * had none; the policies for an external store carry it.
+   */
+  contentLength?: number
 }
 
 /** The ISO form GitHub used for `expiration` and `expirationdate`: whole seconds, `.000Z`. */
@@ -44,8 +49,37 @@ export function formatExpiration(date: Date): string {
   return new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString()
 }
 
+/**
+ * The conditions, in GitHub's order: one for every form field the upload sends besides
+ * `AWSAccessKeyId`, `Policy` and `Signature` (key, acl, success_action_status, Filename,
+ * Content-Type), as S3 requires; then the length range, if asked for.
+ */
+function policyConditions(input: IssueInput): PolicyValue[] {
+  const conditions: PolicyValue[] = [
+    { bucket: input.bucket },
+    { key: input.key },
+    { acl: input.acl },
+    { success_action_status: input.successActionStatus },
+    ['starts-with', '$Filename', ''],
+    ['starts-with', '$Content-Type', '']
+  ]
+  if (input.contentLength !== undefined) {
+    conditions.push(['content-length-range', input.contentLength, input.contentLength])
+  }
+  return conditions
+}
+
 function singleQuoted(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}
+
+/** One condition in GitHub's single-quoted notation: `{'key': 'v'}`, `['starts-with', '$f', '']`. */
+function singleQuotedCondition(condition: PolicyValue): string {
+  const item = (value: PolicyValue): string =>
+    typeof value === 'string' ? singleQuoted(value) : String(value)
+  if (Array.isArray(condition)) return `[${condition.map(item).join(', ')}]`
+  const entries = Object.entries(condition as Record<string, PolicyValue>)
+  return `{${entries.map(([field, value]) => `${singleQuoted(field)}: ${item(value)}`).join(', ')}}`
 }
 
 /**
@@ -58,20 +92,33 @@ export function policyText(input: IssueInput): string {
     '{',
     `    'expiration': ${singleQuoted(formatExpiration(input.expiration))},`,
     `    'conditions': [`,
-    `        {'bucket': ${singleQuoted(input.bucket)}},`,
-    `        {'key': ${singleQuoted(input.key)}},`,
-    `        {'acl': ${singleQuoted(input.acl)}},`,
-    `        {'success_action_status': ${singleQuoted(input.successActionStatus)}},`,
-    `        ['starts-with', '$Filename', ''],`,
-    `        ['starts-with', '$Content-Type', '']`,
+    policyConditions(input)
+      .map((condition) => `        ${singleQuotedCondition(condition)}`)
+      .join(',\n'),
     '    ]',
     '}'
   ].join('\n')
 }
 
-/** The `policy` field of a create response: Base64 of {@link policyText}. */
-export function issuePolicy(input: IssueInput): string {
-  return Buffer.from(policyText(input), 'utf8').toString('base64')
+/**
+ * The same policy as strict JSON. Stores other than 2013's S3 parse the document as JSON
+ * (Ceph's RADOS Gateway answers `400 InvalidArgument: Malformed JSON` to the single-quoted
+ * form), so the policies for an external store are written this way.
+ */
+export function policyJson(input: IssueInput): string {
+  return JSON.stringify({
+    expiration: formatExpiration(input.expiration),
+    conditions: policyConditions(input)
+  })
+}
+
+/**
+ * The `policy` field of a create response: Base64 of {@link policyText} (GitHub's form), or
+ * of {@link policyJson} for `json`.
+ */
+export function issuePolicy(input: IssueInput, format: 'github' | 'json' = 'github'): string {
+  const text = format === 'json' ? policyJson(input) : policyText(input)
+  return Buffer.from(text, 'utf8').toString('base64')
 }
 
 /** `Signature = Base64(HMAC-SHA1(secret, policy-field-as-sent))` (signature version 2). */

@@ -75,6 +75,11 @@ export class DownloadStore {
     mkdirSync(this.incomingDir, { recursive: true })
   }
 
+  /** Every repository, canonical `owner/name`. */
+  repoNames(): string[] {
+    return [...this.byRepo.keys()]
+  }
+
   /** The canonical `owner/name` for a repo, or undefined when it does not exist. */
   resolveRepo(repo: string): string | undefined {
     return this.repos.get(repo.toLowerCase())

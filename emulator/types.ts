@@ -35,6 +35,23 @@ export interface EmulatorOptions {
    * included). Default: no limit. See {@link Emulator.setUploadBandwidth}.
    */
   uploadBytesPerSecond?: number
+  /**
+   * Hand uploads out to this S3 store instead of the emulator's own S3 server (which then does
+   * not start): creates sign a JSON policy for its bucket, `html_url` redirects to a presigned
+   * URL on it, and a download counts as uploaded once the store holds its object with the
+   * declared size. See README.md, "An external S3 store".
+   */
+  externalS3?: ExternalS3
+}
+
+/** An S3 store the emulator hands uploads out to, addressed path-style. */
+export interface ExternalS3 {
+  /** The store's origin, e.g. `http://127.0.0.1:7480` (no bucket in it). */
+  endpoint: string
+  /** The bucket objects go to; it must exist. */
+  bucket: string
+  accessKeyId: string
+  secretAccessKey: string
 }
 
 /** A download as the emulator stores it. */
@@ -114,6 +131,13 @@ export interface FaultRule {
    * then wait this long before answering; a client gone by then gets nothing.
    */
   holdAfterCommitMs?: number
+  /**
+   * create only: the download is made and answered as usual, but its policy is signed with a
+   * wrong secret, so the store refuses the upload for good (the emulator's S3: `403
+   * SignatureDoesNotMatch`; Ceph's gateway: `403 AccessDenied` with no message). The one fault
+   * that reaches an external store's S3 hop.
+   */
+  badSignature?: boolean
 }
 
 /** Seeded random transient faults. */
@@ -141,7 +165,10 @@ export interface FaultInjector {
 export interface Emulator {
   /** `http://127.0.0.1:PORT`, no trailing slash. */
   readonly apiUrl: string
-  /** `http://127.0.0.1:PORT2/`, with the trailing slash GitHub's `s3_url` had. */
+  /**
+   * `http://127.0.0.1:PORT2/`, with the trailing slash GitHub's `s3_url` had; with
+   * `externalS3`, the store's bucket URL (`<endpoint>/<bucket>/`).
+   */
   readonly s3Url: string
   readonly storageDir: string
   readonly faults: FaultInjector
@@ -179,5 +206,11 @@ export interface Emulator {
    * `timeoutMs` (default 30 s).
    */
   whenCommitted(hop: CommitHop, name?: string, timeoutMs?: number): Promise<RequestRecord>
+  /**
+   * With `externalS3`: asks the store about every download (HEAD, and a GET to hash an object
+   * not hashed yet), so that {@link downloads} tells what the store holds. Resolves at once
+   * otherwise: the emulator's own store is always current.
+   */
+  refresh(): Promise<void>
   close(): Promise<void>
 }

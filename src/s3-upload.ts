@@ -124,7 +124,13 @@ function s3Failure(name: string, status: number, text: string): S3Error {
       { transient: status >= 500 || status === 429 || status === 408 }
     )
   }
-  return new S3Error(`S3 refused ${name}: ${code}: ${message ?? ''}`, status, code, {
+  // Ceph's gateway, for one, mostly sends a bare code: `<Message></Message>`.
+  const detail = message
+    ? `: ${message}`
+    : code === 'AccessDenied'
+      ? ' (the store gave no reason: it refused the signature, the policy or the bucket permissions)'
+      : ' (no message)'
+  return new S3Error(`S3 refused ${name}: ${code}${detail}`, status, code, {
     transient: TRANSIENT_CODES.has(code) || status >= 500
   })
 }

@@ -157,8 +157,14 @@ export class StoredBytes {
       }
       if (res.status !== 200) {
         await res.dump()
+        // An object store answers 403, not 404, for a missing object to a reader that may not
+        // list the bucket (a public object in a private bucket): a 403 never means "no bytes".
+        const hidden =
+          res.status === 403 && hop > 0
+            ? ' An object store answers 403 for an object it will not show, missing or not, so whether it holds bytes cannot be told.'
+            : ''
         throw new ApiError(
-          `Fetching the stored ${download.name} answered ${res.status}.`,
+          `Fetching the stored ${download.name} answered ${res.status}.${hidden}`,
           res.status,
           { transient: res.status >= 500 || res.status === 429 || res.status === 408 }
         )

@@ -1,18 +1,66 @@
-import { afterEach, expect } from '@jest/globals'
-import { createHash } from 'node:crypto'
+import { afterEach, expect, it } from '@jest/globals'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createProxy } from 'proxy'
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js'
+import {
+  startEmulator,
+  type Emulator,
+  type EmulatorOptions,
+  type ExternalS3
+} from '../../emulator/index.js'
+import { S3Client } from '../../emulator/s3-client.js'
+import type { CephInfo } from '../../scripts/ceph.js'
 import {
   Job,
   makeWorkspace,
-  runAction,
   type JobResult,
-  type RunResult
+  type RunResult,
+  type RunningStep
 } from '../../scripts/local-runner.js'
+
+/**
+ * Where the action's uploads go: the emulator's own S3 server, or, with
+ * `UPLOAD_DOWNLOADS_S3=ceph` (`npm run test:ceph`), a Ceph RADOS Gateway that the jest
+ * globalSetup started (`__tests__/e2e/ceph/`), its address in `UPLOAD_DOWNLOADS_CEPH`.
+ */
+export const onCeph = process.env.UPLOAD_DOWNLOADS_S3 === 'ceph'
+
+/**
+ * `it`, except on Ceph, where the test is skipped and its name says why: it needs what only
+ * the emulator's own S3 server has (its fault hooks on the S3 hop, its upload progress, its
+ * log of S3 requests).
+ */
+export function itWithOwnS3(
+  reason: string
+): (name: string, fn: () => Promise<void>, timeout?: number) => void {
+  return (name, fn, timeout) => {
+    if (onCeph) it.skip(`${name} [not on Ceph: ${reason}]`, fn, timeout)
+    else it(name, fn, timeout)
+  }
+}
+
+/** A fresh bucket on the Ceph gateway for one stage: tests run side by side, keys repeat. */
+async function cephBucket(): Promise<ExternalS3> {
+  const raw = process.env.UPLOAD_DOWNLOADS_CEPH
+  if (raw === undefined || raw === '') {
+    // Fail, never skip: a Ceph run without Ceph must not look green.
+    throw new Error(
+      'UPLOAD_DOWNLOADS_S3=ceph, but no Ceph gateway was started: run `npm run test:ceph`, whose globalSetup starts one.'
+    )
+  }
+  const info = JSON.parse(raw) as CephInfo
+  const store: ExternalS3 = {
+    endpoint: info.endpoint,
+    bucket: `e2e-${randomBytes(6).toString('hex')}`,
+    accessKeyId: info.accessKeyId,
+    secretAccessKey: info.secretAccessKey
+  }
+  await new S3Client(store).createBucket()
+  return store
+}
 
 /** What a test opened and must close: stages and proxies. */
 const opened: { close(): Promise<void> }[] = []
@@ -38,7 +86,7 @@ export interface Stage {
   /** Runs a job with the action as its one step: the main step, then the post step. */
   run(inputs: Record<string, string>, env?: Record<string, string>): Promise<JobResult>
   /** A job whose steps the test starts, signals and kills itself; closed after the test. */
-  job(inputs: Record<string, string>, env?: Record<string, string>): Promise<Job>
+  job(inputs: Record<string, string>, env?: Record<string, string>): Promise<StageJob>
   /** Creates a download whose bytes never arrive, as an upload cut short leaves one. */
   createEmpty(name: string): Promise<number>
   /** Requests that changed something (create, delete, S3 upload). */
@@ -46,10 +94,24 @@ export interface Stage {
   close(): Promise<void>
 }
 
+/**
+ * A {@link Job} whose steps, once they end, leave `emulator.downloads()` telling what the store
+ * holds (on Ceph the emulator asks the gateway then: the uploads went there, not through it).
+ */
+export interface StageJob {
+  readonly runnerTemp: string
+  main(): Promise<RunningStep>
+  post(): Promise<RunResult>
+  /** Starts the post step, for a test that signals it while it runs. */
+  startPost(): Promise<RunningStep>
+  close(): Promise<void>
+}
+
 export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
   const emulator = await startEmulator({
     tokens: [TOKEN],
     repos: [REPO, 'octocat/other'],
+    ...(onCeph ? { externalS3: await cephBucket() } : {}),
     ...options
   })
   const workspace = await makeWorkspace()
@@ -60,6 +122,39 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
     // Backoff in milliseconds, not seconds: the faults are injected, the waits need not be real.
     env: { UPLOAD_DOWNLOADS_RETRY_DELAY_MS: '20', ...env }
   })
+  const startJob = async (
+    inputs: Record<string, string>,
+    env: Record<string, string> = {}
+  ): Promise<StageJob> => {
+    const job = closeAfterTest(await Job.create(runOptions(inputs, env)))
+    const refreshed = async <T>(result: Promise<T>): Promise<T> => {
+      const value = await result
+      await emulator.refresh()
+      return value
+    }
+    const watched = async (started: Promise<RunningStep>): Promise<RunningStep> => {
+      const step = await started
+      const result = refreshed(step.result)
+      // Whoever waits on the step sees a failure; an unawaited one must not crash the worker.
+      result.catch(() => undefined)
+      return {
+        pid: step.pid,
+        result,
+        cancel: async () => {
+          await step.cancel()
+          return result
+        },
+        kill: (signal) => step.kill(signal)
+      }
+    }
+    return {
+      runnerTemp: job.runnerTemp,
+      main: () => watched(job.main()),
+      startPost: () => watched(job.startPost()),
+      post: () => refreshed(job.post()),
+      close: () => job.close()
+    }
+  }
   return {
     emulator,
     workspace,
@@ -70,12 +165,18 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
         await writeFile(file, content)
       }
     },
-    run(inputs, env = {}) {
-      return runAction(runOptions(inputs, env))
+    async run(inputs, env = {}) {
+      // What runAction does, with the store looked at after each step.
+      const job = await startJob(inputs, env)
+      try {
+        const main = await (await job.main()).result
+        const post = await job.post()
+        return { ...main, post }
+      } finally {
+        await job.close()
+      }
     },
-    async job(inputs, env = {}) {
-      return closeAfterTest(await Job.create(runOptions(inputs, env)))
-    },
+    job: startJob,
     async createEmpty(name) {
       const res = await fetch(`${emulator.apiUrl}/repos/${REPO}/downloads`, {
         method: 'POST',
@@ -115,7 +216,7 @@ export async function killRightAfter(
   inputs: Record<string, string>,
   hop: 'create' | 'delete',
   name?: string
-): Promise<Job> {
+): Promise<StageJob> {
   s.emulator.faults.inject({
     hop,
     holdAfterCommitMs: 30_000,

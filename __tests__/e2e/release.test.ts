@@ -3,7 +3,15 @@ import { execFileSync } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { closeAfterTest, downloadsOutput, fetchBytes, REPO, stage, type Stage } from './harness.js'
+import {
+  closeAfterTest,
+  downloadsOutput,
+  fetchBytes,
+  itWithOwnS3,
+  REPO,
+  stage,
+  type Stage
+} from './harness.js'
 
 /** Windows cannot send a process SIGINT: these run where the runner sends it. */
 const itWithSignals = process.platform === 'win32' ? it.skip : it
@@ -172,29 +180,32 @@ describe('prune', () => {
     expect(names(s)).toEqual(['app-1.0.zip', 'app-nightly-5.zip'])
   })
 
-  it('a failed file leaves the checksums unpublished and prunes nothing', async () => {
-    const s = await nightlies()
-    await s.files({ 'app-nightly-5.tar.gz': 'also n5' })
-    s.emulator.faults.inject({
-      hop: 's3',
-      status: 403,
-      s3Code: 'AccessDenied',
-      match: (req) => req.name === 'app-nightly-5.tar.gz'
-    })
+  itWithOwnS3('scripts a fault on the emulator’s own S3 hop')(
+    'a failed file leaves the checksums unpublished and prunes nothing',
+    async () => {
+      const s = await nightlies()
+      await s.files({ 'app-nightly-5.tar.gz': 'also n5' })
+      s.emulator.faults.inject({
+        hop: 's3',
+        status: 403,
+        s3Code: 'AccessDenied',
+        match: (req) => req.name === 'app-nightly-5.tar.gz'
+      })
 
-    const result = await s.run({
-      glob: 'app-nightly-5.*',
-      prune: 'app-nightly-*',
-      'checksums-file': 'SHA256SUMS'
-    })
+      const result = await s.run({
+        glob: 'app-nightly-5.*',
+        prune: 'app-nightly-*',
+        'checksums-file': 'SHA256SUMS'
+      })
 
-    expect(result.code).toBe(1)
-    expect(result.stdout).toContain('SHA256SUMS is not published: not every file landed.')
-    expect(result.stdout).toContain('Nothing is pruned: not every file landed.')
-    expect(names(s)).not.toContain('SHA256SUMS')
-    expect(names(s).filter((n) => n.startsWith('app-nightly-'))).toHaveLength(5)
-    expect(JSON.parse(result.outputs.pruned)).toEqual([])
-  })
+      expect(result.code).toBe(1)
+      expect(result.stdout).toContain('SHA256SUMS is not published: not every file landed.')
+      expect(result.stdout).toContain('Nothing is pruned: not every file landed.')
+      expect(names(s)).not.toContain('SHA256SUMS')
+      expect(names(s).filter((n) => n.startsWith('app-nightly-'))).toHaveLength(5)
+      expect(JSON.parse(result.outputs.pruned)).toEqual([])
+    }
+  )
 
   it('a dry run lists what it would prune and publish, and changes nothing', async () => {
     const s = await nightlies()

@@ -133,6 +133,30 @@ describe('API faults', () => {
   })
 })
 
+describe('the badSignature fault', () => {
+  it('hands out a policy the emulator’s S3 refuses with SignatureDoesNotMatch, once', async () => {
+    emulator.faults.inject({ hop: 'create', badSignature: true })
+    const bad = await createDownload(emulator, 'bad.txt', 1)
+    const good = await createDownload(emulator, 'good.txt', 1)
+    const refused = await postForm(emulator, specParts(bad, 'b'))
+    expect([refused.status, s3Code(refused.body.toString())]).toEqual([
+      403,
+      'SignatureDoesNotMatch'
+    ])
+    expect((await postForm(emulator, specParts(good, 'g'))).status).toBe(201)
+    expect(emulator.faults.injected).toEqual({ 'create:badSignature': 1 })
+  })
+
+  it('goes with the create hop only, and not with an answer instead of the create', () => {
+    expect(() => emulator.faults.inject({ hop: 'list', badSignature: true })).toThrow(
+      'badSignature needs hop create, got list'
+    )
+    expect(() =>
+      emulator.faults.inject({ hop: 'create', badSignature: true, status: 503 })
+    ).toThrow('badSignature does not go with status, s3Code, rateLimit or reset')
+  })
+})
+
 describe('S3 faults', () => {
   it('answers S3 XML errors with the code asked for', async () => {
     const ticket = await createDownload(emulator, 'slow.txt', 5)

@@ -4,6 +4,7 @@ import {
   evaluatePolicy,
   issuePolicy,
   parsePolicyDocument,
+  policyJson,
   policyText,
   signPolicy,
   verifySignature,
@@ -149,6 +150,51 @@ describe('the policy GitHub issued', () => {
     })
     const ignored = [...RECORDED_FIELDS, { name: 'x-ignore-anything', value: 'a' }]
     expect(evaluatePolicy(policy, ignored, IN_2013)).toEqual({ ok: true })
+  })
+})
+
+describe('the policy for an external store', () => {
+  const input = {
+    expiration: new Date('2113-06-24T15:49:15Z'),
+    bucket: 'downloads',
+    key: "downloads/o/r/it's.zip",
+    acl: 'private',
+    successActionStatus: '201',
+    contentLength: 1234
+  }
+
+  it('is strict JSON with GitHub’s conditions and the exact size', () => {
+    expect(JSON.parse(policyJson(input))).toEqual({
+      expiration: '2113-06-24T15:49:15.000Z',
+      conditions: [
+        { bucket: 'downloads' },
+        { key: "downloads/o/r/it's.zip" },
+        { acl: 'private' },
+        { success_action_status: '201' },
+        ['starts-with', '$Filename', ''],
+        ['starts-with', '$Content-Type', ''],
+        ['content-length-range', 1234, 1234]
+      ]
+    })
+    expect(Buffer.from(issuePolicy(input, 'json'), 'base64').toString()).toBe(policyJson(input))
+  })
+
+  it('reads back the same in both notations, and holds the size', () => {
+    const fields = [
+      { name: 'key', value: input.key },
+      { name: 'acl', value: 'private' },
+      { name: 'success_action_status', value: '201' },
+      { name: 'Filename', value: "it's.zip" },
+      { name: 'Content-Type', value: 'application/zip' }
+    ]
+    const context = { bucket: 'downloads', now: new Date('2013-06-24T15:49:15Z') }
+    for (const text of [policyJson(input), policyText(input)]) {
+      expect(evaluatePolicy(parsePolicyDocument(text), fields, context)).toEqual({
+        ok: true,
+        lengthRange: { min: 1234, max: 1234 }
+      })
+    }
+    expect(policyText(input)).toContain("        ['content-length-range', 1234, 1234]\n    ]")
   })
 })
 

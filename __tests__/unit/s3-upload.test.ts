@@ -169,6 +169,18 @@ describe('uploadToS3', () => {
     expect((await uploadToS3(http, ticketFor('a.txt'), upload)).etag).toBe(md5(bytes))
   })
 
+  it('takes Ceph’s answer: no ETag header, the ETag unquoted in the XML', async () => {
+    const bytes = Buffer.from('hello')
+    const upload = await fileWith('a b.txt', bytes)
+    // Ceph RADOS Gateway 16.2's 201, as it sent it (no XML declaration, no ETag header).
+    http.on('POST', S3, {
+      status: 201,
+      headers: { 'content-type': 'application/xml' },
+      body: `<PostResponse><Location>http://127.0.0.1:7480/downloads/downloads%2Focto%2Fdemo%2Fa%20b.txt</Location><Bucket>downloads</Bucket><Key>downloads/octo/demo/a b.txt</Key><ETag>${md5(bytes)}</ETag></PostResponse>`
+    })
+    expect((await uploadToS3(http, ticketFor('a b.txt'), upload)).etag).toBe(md5(bytes))
+  })
+
   // Bug: form-data takes `knownLength: 0` for "unknown", so getLengthSync() fails ("Unhandled
   // error. (Error: Cannot calculate proper length in synchronous way.") and an empty file,
   // which findArtifacts accepts, can never be uploaded.
@@ -245,6 +257,32 @@ describe('uploadToS3', () => {
     )
     const error = await rejectionOf(uploadToS3(http, ticketFor('a.zip'), upload))
     expect(isPolicyExpired(error)).toBe(true)
+    expect(isTransient(error)).toBe(false)
+  })
+
+  it('recognises Ceph’s expired policy: AccessDenied, “Policy expired”', async () => {
+    const upload = await fileWith('a.zip', Buffer.from('x'))
+    http.on('POST', S3, s3Error(403, 'AccessDenied', 'Policy expired'))
+    const error = await rejectionOf(uploadToS3(http, ticketFor('a.zip'), upload))
+    expect(isPolicyExpired(error)).toBe(true)
+  })
+
+  it('says so when the store refuses with a bare AccessDenied, as Ceph does, and takes it as final', async () => {
+    const upload = await fileWith('a.zip', Buffer.from('x'))
+    http.on('POST', S3, s3Error(403, 'AccessDenied', ''))
+    const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), upload))
+    expect(error.message).toBe(
+      'S3 refused a.zip: AccessDenied (the store gave no reason: it refused the signature, the policy or the bucket permissions)'
+    )
+    expect(isPolicyExpired(error)).toBe(false)
+    expect(isTransient(error)).toBe(false)
+  })
+
+  it('names a code that came without a message', async () => {
+    const upload = await fileWith('a.zip', Buffer.from('x'))
+    http.on('POST', S3, s3Error(400, 'EntityTooLarge', ''))
+    const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), upload))
+    expect(error.message).toBe('S3 refused a.zip: EntityTooLarge (no message)')
     expect(isTransient(error)).toBe(false)
   })
 

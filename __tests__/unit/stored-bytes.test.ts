@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import type { Download } from '../../src/downloads-api.js'
 import { ApiError, CancelledError } from '../../src/errors.js'
-import type { RetryOptions } from '../../src/retry.js'
+import { isTransient, type RetryOptions } from '../../src/retry.js'
 import { StoredBytes } from '../../src/stored-bytes.js'
 import { FakeHttp } from '../helpers/fake-http.js'
 import { rejectionOf } from '../helpers/rejection.js'
@@ -84,6 +84,19 @@ describe('StoredBytes.probe', () => {
       'The html_url of app.zip answered 404, so whether it holds bytes cannot be told.'
     )
     expect(http.requests).toHaveLength(1)
+  })
+
+  it('takes a 403 behind the redirect as unknown, not as no bytes, and says why', async () => {
+    // A public object in a private bucket: Ceph's gateway (and S3) answer 403, not 404, for a
+    // missing key to a reader that may not list the bucket.
+    http.on('HEAD', page, redirect)
+    http.on('HEAD', s3, { status: 403 })
+    const error = await rejectionOf<ApiError>(stored().probe(existing))
+    expect(error).toBeInstanceOf(ApiError)
+    expect(error.message).toBe(
+      'Fetching the stored app.zip answered 403. An object store answers 403 for an object it will not show, missing or not, so whether it holds bytes cannot be told.'
+    )
+    expect(isTransient(error)).toBe(false)
   })
 
   it('retries a 5xx', async () => {
