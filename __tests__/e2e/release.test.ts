@@ -233,6 +233,8 @@ describe('found by trying the release features as a hostile user would', () => {
     s.emulator.seed(REPO, { name: 'nightly-1.zip', content: 'old' })
     await s.files({ 'a/nightly-2.zip': 'run a', 'b/nightly-3.zip': 'run b' })
 
+    // Both list before either creates: each create waits a second.
+    s.emulator.faults.inject({ hop: 'create', delayMs: 1000, times: 2 })
     const [a, b] = await Promise.all([
       s.run({ glob: 'a/*', prune: 'nightly-*' }),
       s.run({ glob: 'b/*', prune: 'nightly-*' })
@@ -290,10 +292,10 @@ describe('found by trying the release features as a hostile user would', () => {
     const inputs = { glob: '*.bin', 'checksums-file': 'SHA256SUMS', 'replace-existing': 'true' }
     expect((await s.run(inputs)).code).toBe(0)
     await s.files({ 'a.bin': 'a v2', 'b.bin': 'b v2' })
+    // b.bin's create hands out a form the store refuses: its upload fails for good.
     s.emulator.faults.inject({
-      hop: 's3',
-      status: 403,
-      s3Code: 'AccessDenied',
+      hop: 'create',
+      badSignature: true,
       match: (req) => req.name === 'b.bin'
     })
 
