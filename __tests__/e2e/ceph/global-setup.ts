@@ -35,7 +35,20 @@ export default async function globalSetup(): Promise<void> {
   }
   const { startCeph } = await cephScript()
   const started = Date.now()
-  const info = await startCeph({ log: (line) => process.stderr.write(`\nceph: ${line}`) })
+  const log = (line: string): void => {
+    process.stderr.write(`\nceph: ${line}`)
+  }
+  let info: CephInfo
+  try {
+    info = await startCeph({ log })
+  } catch (error) {
+    // A daemon that dies while the cluster forms (seen once when another cluster was forming
+    // on the same machine) gets one more try on a fresh cluster; startCeph stopped this one.
+    log(
+      `the first start failed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); starting a fresh cluster once more`
+    )
+    info = await startCeph({ log })
+  }
   process.stderr.write(
     `\nceph: gateway ${info.endpoint} ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${info.dir})\n`
   )
