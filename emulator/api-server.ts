@@ -11,12 +11,14 @@ import {
 } from 'node:http'
 import type { ServerResponse } from 'node:http'
 import {
+  clientWentAway,
   delay,
   holdAnswer,
   objectUrl,
   parseTarget,
   recordOf,
   recordRequest,
+  reportUnexpected,
   type EmulatorContext,
   type ServerFactory
 } from './context.js'
@@ -159,8 +161,10 @@ export function createApiServer(
   makeServer: ServerFactory = createServer
 ): Server {
   return makeServer({}).on('request', (req: IncomingMessage, res: ServerResponse) => {
-    handle(context, req, res).catch(() => {
+    const socket = req.socket
+    handle(context, req, res).catch((error: unknown) => {
       // A handler bug or a socket that went away: never leave the client hanging.
+      if (!clientWentAway(context, socket, error)) reportUnexpected(context, error)
       if (!res.headersSent && !res.destroyed) {
         const record = recordOf(req)
         if (record) record.status = 500

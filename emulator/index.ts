@@ -97,6 +97,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     uploadBytesPerSecond: options.uploadBytesPerSecond ?? null,
     waiters,
     shutdown: shutdown.signal,
+    unexpectedErrors: [],
+    onUnexpectedError: options.onUnexpectedError,
     apiUrl: '',
     s3Url: ''
   }
@@ -126,6 +128,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     storageDir,
     faults: context.faults,
     requests: context.requests,
+    unexpectedErrors: context.unexpectedErrors,
     downloads(repo: string): StoredDownload[] {
       return context.store.list(repo).map(toStoredDownload)
     },

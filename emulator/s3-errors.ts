@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 
 /** An S3 error answer waiting to be sent. */
-export interface S3Error {
+export interface S3ErrorAnswer {
   status: number
   code: string
   message: string
@@ -83,7 +83,7 @@ export function s3Error(
   code: string,
   message?: string,
   extra?: Record<string, string | number>
-): S3Error {
+): S3ErrorAnswer {
   const known = KNOWN[code]
   return {
     status: known?.status ?? 400,
@@ -130,7 +130,7 @@ export function newRequestId(): string {
 }
 
 /** The XML body of an error. */
-export function errorXml(error: S3Error, requestId: string): string {
+export function errorXml(error: S3ErrorAnswer, requestId: string): string {
   const extra = Object.entries(error.extra ?? {})
     .map(([name, value]) => `<${name}>${escapeXml(String(value))}</${name}>`)
     .join('')

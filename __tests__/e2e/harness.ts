@@ -13,11 +13,29 @@ import {
   type JobResult,
   type RunResult
 } from '../../scripts/local-runner.js'
+import { assertNoUnexpectedErrors, throwAll } from '../helpers/unexpected-errors.js'
 
 /** What a test opened and must close: stages and proxies. */
 const opened: { close(): Promise<void> }[] = []
+/** The emulators of stages not closed yet, shared ones included. */
+const live = new Set<Emulator>()
+/**
+ * After each test: closes what it opened, and fails it for any error the emulator did not
+ * expect meanwhile (in a shared stage too), since the action may have retried past its 500.
+ */
 afterEach(async () => {
-  for (const thing of opened.splice(0).reverse()) await thing.close()
+  const failures: unknown[] = []
+  for (const thing of opened.splice(0).reverse()) {
+    await thing.close().catch((error: unknown) => failures.push(error))
+  }
+  for (const emulator of live) {
+    try {
+      assertNoUnexpectedErrors(emulator)
+    } catch (error) {
+      failures.push(error)
+    }
+  }
+  throwAll(failures)
 })
 
 /** Closes `thing` after the current test, pass or fail. */
@@ -52,6 +70,7 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
     repos: [REPO, 'octocat/other'],
     ...options
   })
+  live.add(emulator)
   const workspace = await makeWorkspace()
   const runOptions = (inputs: Record<string, string>, env: Record<string, string>) => ({
     workspace,
@@ -90,9 +109,12 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
         .filter((r) => r.method === 'POST' || r.method === 'DELETE')
         .map((r) => `${r.method} ${r.path}`)
     },
+    /** Fails when the emulator met an unexpected error that no test was failed for yet. */
     async close() {
+      live.delete(emulator)
       await emulator.close()
       await rm(workspace, { recursive: true, force: true })
+      assertNoUnexpectedErrors(emulator)
     }
   }
 }

@@ -2,13 +2,44 @@
  * Shared helpers for the emulator's tests: API calls with fetch, the spec's curl command, and
  * raw multipart requests for what curl cannot express.
  */
+import { afterEach } from '@jest/globals'
 import { execFile } from 'node:child_process'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { promisify } from 'node:util'
-import type { Emulator } from '../../emulator/index.js'
+import {
+  startEmulator as start,
+  type Emulator,
+  type EmulatorOptions
+} from '../../emulator/index.js'
+import { assertNoUnexpectedErrors, throwAll } from '../helpers/unexpected-errors.js'
 
 const exec = promisify(execFile)
+
+/** Every emulator a test of this file started, closed or not. */
+const started = new Set<Emulator>()
+
+/**
+ * Starts an emulator whose unexpected errors fail the test that was running when they
+ * happened: they were answered with a 500, which a client could take for a fault to retry.
+ */
+export async function startEmulator(options?: EmulatorOptions): Promise<Emulator> {
+  const emulator = await start(options)
+  started.add(emulator)
+  return emulator
+}
+
+afterEach(() => {
+  const failures: unknown[] = []
+  for (const emulator of started) {
+    try {
+      assertNoUnexpectedErrors(emulator)
+    } catch (error) {
+      failures.push(error)
+    }
+  }
+  throwAll(failures)
+})
 
 export const TOKEN = 'emulator-token'
 export const REPO = 'octocat/hello-world'
