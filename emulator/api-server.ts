@@ -1,6 +1,6 @@
 /**
  * The API origin: api.github.com's Downloads endpoints, plus github.com's `html_url` redirect
- * to S3 (downloads-api.txt; protocol-notes.md "The Downloads API" and "Rate limits").
+ * to S3 (docs/protocol.md, "The Downloads API").
  */
 import {
   createServer,
@@ -310,7 +310,7 @@ function htmlUrl(context: EmulatorContext, record: DownloadRecord): string {
   return `${context.apiUrl}/downloads/${repoPath(record.repo)}/${encodeURIComponent(record.name)}`
 }
 
-/** The list/get shape (downloads-api.txt, with `created_at` as recorded in 2013). */
+/** The list/get shape, with `created_at` as recorded in 2013 (docs/protocol.md, "The Downloads API"). */
 function listItem(context: EmulatorContext, record: DownloadRecord): Record<string, unknown> {
   return {
     url: downloadUrl(context, record),
@@ -463,7 +463,7 @@ async function create(
   api.send(201, { 'Content-Type': 'application/json; charset=utf-8', Location: location }, payload)
 }
 
-/** The create response: field order and names as recorded in 2013 (recorded-exchange-2013.txt). */
+/** The create response: field order and names as recorded in 2013 (docs/protocol.md). */
 function createResponse(context: EmulatorContext, record: DownloadRecord): Record<string, unknown> {
   const expiration = new Date(Date.now() + context.policyTtlSeconds * 1000)
   const policy = issuePolicy({

@@ -1,6 +1,6 @@
 /**
  * S3's XML errors: `<Error><Code/><Message/>…<RequestId/><HostId/></Error>` with the status and
- * message S3 used for each code (protocol-notes.md, the table under "S3 POST Object").
+ * message S3 used for each code (docs/protocol.md, "S3 POST Object", "Errors").
  */
 import { randomBytes } from 'node:crypto'
 
@@ -118,7 +118,7 @@ export function codeForStatus(status: number): string {
 
 /**
  * Escapes XML element text. Quotes stay literal: S3 wrote `<ETag>"md5"</ETag>`
- * (recorded-exchange-2013.txt), and clients may match that text.
+ * (docs/protocol.md, "The answer"), and clients may match that text.
  */
 export function escapeXml(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')

@@ -2,7 +2,7 @@
  * The S3 origin: POST Object with a signature-version-2 policy (the upload step of the
  * Downloads API) and GET Object (where `html_url` redirects).
  *
- * As strict as protocol-notes.md "S3 POST Object (signature version 2)": the spec's field
+ * As strict as docs/protocol.md, "S3 POST Object (signature version 2)": the spec's field
  * order, the signature, every policy condition, the extra-fields rule, Content-Length,
  * multipart/form-data, 20 KiB of fields before the file, one file of at most 5 GiB. The body is
  * streamed to a temp file while MD5 and SHA-256 are computed; nothing is buffered whole.

@@ -107,7 +107,7 @@ export async function createDownload(
   return answer.body as Ticket
 }
 
-/** The form fields in the spec's order (downloads-api.txt, "Part 2"). */
+/** The form fields in the spec's order (docs/protocol.md, "The form"). */
 export function specFields(ticket: Ticket): [string, string][] {
   return [
     ['key', ticket.path],
