@@ -13,7 +13,11 @@ import {
   type JobResult,
   type RunResult
 } from '../../scripts/local-runner.js'
-import { assertNoUnexpectedErrors, throwAll } from '../helpers/unexpected-errors.js'
+import {
+  assertNoUnexpectedErrors,
+  throwAll,
+  unexpectedErrorFailures
+} from '../helpers/unexpected-errors.js'
 
 /** What a test opened and must close: stages and proxies. */
 const opened: { close(): Promise<void> }[] = []
@@ -28,14 +32,7 @@ afterEach(async () => {
   for (const thing of opened.splice(0).reverse()) {
     await thing.close().catch((error: unknown) => failures.push(error))
   }
-  for (const emulator of live) {
-    try {
-      assertNoUnexpectedErrors(emulator)
-    } catch (error) {
-      failures.push(error)
-    }
-  }
-  throwAll(failures)
+  throwAll([...failures, ...unexpectedErrorFailures(live)])
 })
 
 /** Closes `thing` after the current test, pass or fail. */

@@ -12,7 +12,7 @@ import {
   type Emulator,
   type EmulatorOptions
 } from '../../emulator/index.js'
-import { assertNoUnexpectedErrors, throwAll } from '../helpers/unexpected-errors.js'
+import { throwAll, unexpectedErrorFailures } from '../helpers/unexpected-errors.js'
 
 const exec = promisify(execFile)
 
@@ -30,15 +30,7 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
 }
 
 afterEach(() => {
-  const failures: unknown[] = []
-  for (const emulator of started) {
-    try {
-      assertNoUnexpectedErrors(emulator)
-    } catch (error) {
-      failures.push(error)
-    }
-  }
-  throwAll(failures)
+  throwAll(unexpectedErrorFailures(started))
 })
 
 export const TOKEN = 'emulator-token'

@@ -28,6 +28,19 @@ export function takeUnexpectedErrors(emulator: Emulator): Error[] {
   return fresh
 }
 
+/** What {@link assertNoUnexpectedErrors} throws for each of `emulators`, in a list. */
+export function unexpectedErrorFailures(emulators: Iterable<Emulator>): unknown[] {
+  const failures: unknown[] = []
+  for (const emulator of emulators) {
+    try {
+      assertNoUnexpectedErrors(emulator)
+    } catch (error) {
+      failures.push(error)
+    }
+  }
+  return failures
+}
+
 /** Throws the one failure, or all of them together. */
 export function throwAll(failures: unknown[]): void {
   if (failures.length === 1) throw failures[0]
