@@ -45799,7 +45799,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1599);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2370);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -45808,7 +45808,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1599:
+/***/ 2370:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48834,6 +48834,15 @@ class ConflictError extends ActionError {
  * have acted on the request. Not retried.
  */
 class ProtocolError extends ActionError {
+}
+/**
+ * Whether an answer with this HTTP status may be different next time: a server's or a
+ * gateway's error (5xx), too many requests (429), a request timeout (408). These are the
+ * statuses RFC 9110 §15 and RFC 6585 §4 describe as worth repeating, and the ones GitHub's
+ * and AWS's retry guidance retry.
+ */
+function isTransientStatus(status) {
+    return status >= 500 || status === 429 || status === 408;
 }
 /** The text of any thrown value, for messages. */
 function errors_describe(error) {
@@ -54257,41 +54266,42 @@ async function withRetry(what, options, attempt) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/downloads-api.ts
+;// CONCATENATED MODULE: ./src/rest.ts
 
 
-
-/**
- * A create whose outcome is unknown: an attempt's answer was lost, so the server may hold a
- * record without bytes that this run made. `exists`: a retry met `already_exists`, so it
- * certainly holds one.
- */
-class LostCreateError extends ActionError {
-    exists;
-    constructor(message, exists, cause) {
-        super(message, { cause });
-        this.exists = exists;
+/** `text` as JSON; an answer that is not JSON is not the API's (a proxy's page, a cut body). */
+function parseJson(text, what) {
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        throw new ProtocolError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`);
     }
 }
-/** GitHub's maximum page size for list endpoints. */
-const PAGE_SIZE = 100;
-/** A million downloads: no repository had that many, so a longer chain of pages is a loop. */
-const MAX_PAGES = 10_000;
 /**
- * The Downloads API of one repository (list, create, delete), with retries on transient
- * faults and GitHub's rate limits honoured. The token goes to the API origin and nowhere
- * else: redirects are not followed and `Link` pages on another origin are refused.
+ * Whether the server may have acted on a request whose attempt failed this way: the
+ * connection dropped after the request went out, a cancel cut it short, a gateway answered
+ * 5xx in the server's place, or the answer is not the API's.
  */
-class DownloadsApi {
+function mayHaveActed(error) {
+    return (error instanceof NetworkError ||
+        error instanceof CancelledError ||
+        error instanceof ProtocolError ||
+        (error instanceof ApiError && error.status >= 500));
+}
+/**
+ * GitHub's REST API as one repository's client sees it: the headers, the rate-limit gate,
+ * retries, and each failure turned into a typed error whose message says what to do. The
+ * token goes to the API origin and nowhere else: redirects are not followed (see
+ * `createHttpClient`), and callers check the URLs the API hands them with {@link isApiOrigin}.
+ */
+class RestClient {
     http;
     repository;
     retry;
     gate;
     signal;
-    base;
     origin;
-    /** The server's clock when it last answered a listing (its `Date` header), in ms. */
-    serverDate;
     /**
      * `signal`: a cancelled run stops this client's requests, retries and rate-limit waits
      * (the forward work's client; the undo's has none).
@@ -54302,122 +54312,36 @@ class DownloadsApi {
         this.retry = retry;
         this.gate = gate;
         this.signal = signal;
-        this.base = `${repository.apiUrl}/repos/${encodeURIComponent(repository.owner)}/${encodeURIComponent(repository.repo)}/downloads`;
         this.origin = new URL(repository.apiUrl).origin;
     }
+    /** `owner/repo`, for messages. */
     get slug() {
         return `${this.repository.owner}/${this.repository.repo}`;
     }
-    /** Every existing download, following `Link: rel="next"` through all pages. */
-    async list() {
-        const downloads = [];
-        let url = `${this.base}?per_page=${PAGE_SIZE}`;
-        const seen = new Set([url]);
-        while (url !== undefined) {
-            const page = url;
-            const { items, next } = await this.call(`Listing the downloads of ${this.slug}`, { method: 'GET', url: page }, async (res) => {
-                const body = parseJson(await res.text(), 'the list of downloads');
-                if (!Array.isArray(body)) {
-                    throw new ProtocolError('The list of downloads is not a JSON array.');
-                }
-                const date = Date.parse(res.headers['date'] ?? '');
-                if (!Number.isNaN(date))
-                    this.serverDate = date;
-                return { items: body.map(toDownload), next: nextLink(res.headers['link']) };
-            });
-            downloads.push(...items);
-            if (next !== undefined && new URL(next).origin !== this.origin) {
-                throw new ProtocolError(`The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`);
-            }
-            // A `next` that was seen already, or more pages than any repository has, is a loop
-            // that would spend the whole rate limit.
-            if (next !== undefined && (seen.has(next) || seen.size >= MAX_PAGES)) {
-                throw new ProtocolError(`The API's pages do not end (page ${seen.size + 1} links back to ${next}); stopped listing.`);
-            }
-            if (next !== undefined)
-                seen.add(next);
-            url = next;
-        }
-        return downloads;
+    /** The URL of `path` under the repository (`/repos/:owner/:repo/…`), segments encoded. */
+    repoUrl(path) {
+        const { apiUrl, owner, repo } = this.repository;
+        return `${apiUrl}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/${path}`;
     }
-    /**
-     * Creates the download resource. When an attempt's answer may have been lost (the
-     * connection dropped after the server acted, or a gateway's 5xx), the server may hold a
-     * record this call made: a later failure, `already_exists` included, then comes back as a
-     * {@link LostCreateError} so that the caller can find that record and clear it.
-     */
-    async create(spec) {
-        let answerLost = false;
-        try {
-            return await withRetry(`Creating download ${spec.name}`, { ...this.retry, signal: this.signal }, async () => {
-                try {
-                    return await this.once({
-                        method: 'POST',
-                        url: this.base,
-                        body: JSON.stringify({
-                            name: spec.name,
-                            size: spec.size,
-                            description: spec.description,
-                            content_type: spec.contentType
-                        })
-                    }, async (res) => toTicket(parseJson(await res.text(), 'the created download')));
-                }
-                catch (error) {
-                    // A dropped connection, a gateway's 5xx, a request cut short by a cancel, or an
-                    // answer that is not the API's: the server may have made the record all the same.
-                    if (error instanceof NetworkError ||
-                        error instanceof CancelledError ||
-                        error instanceof ProtocolError ||
-                        (error instanceof ApiError && error.status >= 500)) {
-                        answerLost = true;
-                    }
-                    throw error;
-                }
-            });
-        }
-        catch (error) {
-            if (!answerLost)
-                throw error;
-            const exists = error instanceof ApiError && error.codes.includes('already_exists');
-            throw new LostCreateError(exists
-                ? `The answer to creating ${spec.name} was lost, and the server made it.`
-                : `Creating ${spec.name} failed after an answer was lost, so the server may hold a record of it: ${errors_describe(error)}`, exists, error);
-        }
+    /** Whether `url` is on the API's origin, the only one the token may be sent to. */
+    isApiOrigin(url) {
+        return new URL(url).origin === this.origin;
     }
-    /**
-     * Deletes a download. With `mustExist` (the download this run is replacing), a 404 on the
-     * first try means somebody else deleted it meanwhile, which the caller must hear of; after
-     * a try whose answer was lost it means that try did the work.
-     */
-    async delete(id, { mustExist = false } = {}) {
-        let answerLost = false;
-        await withRetry(`Deleting download ${id}`, { ...this.retry, signal: this.signal }, async () => {
-            try {
-                await this.once({ method: 'DELETE', url: `${this.base}/${id}` }, async (res) => {
-                    if (res.status === 404 && mustExist && !answerLost) {
-                        throw new ConflictError(`download ${id} was deleted by somebody else while this run was replacing it`);
-                    }
-                    await res.dump();
-                }, [404]);
-            }
-            catch (error) {
-                if (error instanceof NetworkError ||
-                    error instanceof CancelledError ||
-                    (error instanceof ApiError && error.status >= 500)) {
-                    answerLost = true;
-                }
-                throw error;
-            }
-        });
-    }
-    /** The downloads named `name` (at most one, unless another writer raced this run). */
-    async findByName(name) {
-        return (await this.list()).filter((d) => d.name === name);
-    }
+    /** One request, retried while its failures are transient. */
     call(what, request, read, okStatuses = []) {
-        return withRetry(what, { ...this.retry, signal: this.signal }, () => this.once(request, read, okStatuses));
+        return this.retrying(what, () => this.once(request, read, okStatuses));
     }
-    /** One attempt: waits out any rate limit, sends, and turns a failure into a typed error. */
+    /**
+     * `attempt` retried while its failures are transient, with this client's budget and
+     * cancellation: for callers that must see each attempt's failure (see {@link mayHaveActed}).
+     */
+    retrying(what, attempt) {
+        return withRetry(what, { ...this.retry, signal: this.signal }, attempt);
+    }
+    /**
+     * One attempt: waits out any rate limit, sends, and turns a failure into a typed error.
+     * `read` gets the 2xx answers, and those in `okStatuses`.
+     */
     async once(request, read, okStatuses = []) {
         await this.gate.ready(this.signal);
         const res = await this.http.request({
@@ -54456,21 +54380,11 @@ class DownloadsApi {
                 return new ApiError(`Not found (${message}) at ${what}: check 'repository' (${this.slug}), 'api-url' (${this.repository.apiUrl}) and that the token can see the repository, and that the server serves the Downloads API.`, 404);
             case 422:
                 return new ApiError(`The server refused the request (${message}${codes.length ? `: ${describeErrors(body?.errors)}` : ''}).`, 422, { codes });
-            default: {
-                const transient = res.status >= 500 || res.status === 429 || res.status === 408;
+            default:
                 return new ApiError(`${what} answered ${res.status} (${message})`, res.status, {
-                    transient
+                    transient: isTransientStatus(res.status)
                 });
-            }
         }
-    }
-}
-function parseJson(text, what) {
-    try {
-        return JSON.parse(text);
-    }
-    catch {
-        throw new ProtocolError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`);
     }
 }
 function safeJson(text) {
@@ -54481,10 +54395,150 @@ function safeJson(text) {
         return undefined;
     }
 }
+/** GitHub's validation errors (`{ field, code, message }`), for a message. */
 function describeErrors(errors) {
     return errors
         .map((e) => [e?.field, e?.code, e?.message].filter(Boolean).join(' '))
         .join('; ');
+}
+
+;// CONCATENATED MODULE: ./src/downloads-api.ts
+
+
+
+/**
+ * A create whose outcome is unknown: an attempt's answer was lost, so the server may hold a
+ * record without bytes that this run made. `exists`: a retry met `already_exists`, so it
+ * certainly holds one.
+ */
+class LostCreateError extends ActionError {
+    exists;
+    constructor(message, exists, cause) {
+        super(message, { cause });
+        this.exists = exists;
+    }
+}
+/** GitHub's maximum page size for list endpoints. */
+const PAGE_SIZE = 100;
+/** A million downloads: no repository had that many, so a longer chain of pages is a loop. */
+const MAX_PAGES = 10_000;
+/**
+ * The Downloads API of one repository (list, create, delete), on the REST core that retries
+ * transient faults, honours GitHub's rate limits and keeps the token on the API's origin.
+ */
+class DownloadsApi {
+    rest;
+    base;
+    /** The server's clock when it last answered a listing (its `Date` header), in ms. */
+    serverDate;
+    /**
+     * `signal`: a cancelled run stops this client's requests, retries and rate-limit waits
+     * (the forward work's client; the undo's has none).
+     */
+    constructor(http, repository, retry, gate, signal) {
+        this.rest = new RestClient(http, repository, retry, gate, signal);
+        this.base = this.rest.repoUrl('downloads');
+    }
+    get slug() {
+        return this.rest.slug;
+    }
+    /** Every existing download, following `Link: rel="next"` through all pages. */
+    async list() {
+        const downloads = [];
+        let url = `${this.base}?per_page=${PAGE_SIZE}`;
+        const seen = new Set([url]);
+        while (url !== undefined) {
+            const page = url;
+            const { items, next } = await this.rest.call(`Listing the downloads of ${this.slug}`, { method: 'GET', url: page }, async (res) => {
+                const body = parseJson(await res.text(), 'the list of downloads');
+                if (!Array.isArray(body)) {
+                    throw new ProtocolError('The list of downloads is not a JSON array.');
+                }
+                const date = Date.parse(res.headers['date'] ?? '');
+                if (!Number.isNaN(date))
+                    this.serverDate = date;
+                return { items: body.map(toDownload), next: nextLink(res.headers['link']) };
+            });
+            downloads.push(...items);
+            if (next !== undefined && !this.rest.isApiOrigin(next)) {
+                throw new ProtocolError(`The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`);
+            }
+            // A `next` that was seen already, or more pages than any repository has, is a loop
+            // that would spend the whole rate limit.
+            if (next !== undefined && (seen.has(next) || seen.size >= MAX_PAGES)) {
+                throw new ProtocolError(`The API's pages do not end (page ${seen.size + 1} links back to ${next}); stopped listing.`);
+            }
+            if (next !== undefined)
+                seen.add(next);
+            url = next;
+        }
+        return downloads;
+    }
+    /**
+     * Creates the download resource. When an attempt's answer may have been lost (the
+     * connection dropped after the server acted, or a gateway's 5xx), the server may hold a
+     * record this call made: a later failure, `already_exists` included, then comes back as a
+     * {@link LostCreateError} so that the caller can find that record and clear it.
+     */
+    async create(spec) {
+        let answerLost = false;
+        try {
+            return await this.rest.retrying(`Creating download ${spec.name}`, async () => {
+                try {
+                    return await this.rest.once({
+                        method: 'POST',
+                        url: this.base,
+                        body: JSON.stringify({
+                            name: spec.name,
+                            size: spec.size,
+                            description: spec.description,
+                            content_type: spec.contentType
+                        })
+                    }, async (res) => toTicket(parseJson(await res.text(), 'the created download')));
+                }
+                catch (error) {
+                    if (mayHaveActed(error))
+                        answerLost = true;
+                    throw error;
+                }
+            });
+        }
+        catch (error) {
+            if (!answerLost)
+                throw error;
+            const exists = error instanceof ApiError && error.codes.includes('already_exists');
+            throw new LostCreateError(exists
+                ? `The answer to creating ${spec.name} was lost, and the server made it.`
+                : `Creating ${spec.name} failed after an answer was lost, so the server may hold a record of it: ${errors_describe(error)}`, exists, error);
+        }
+    }
+    /**
+     * Deletes a download. With `mustExist` (the download this run is replacing), a 404 on the
+     * first try means somebody else deleted it meanwhile, which the caller must hear of; after
+     * a try whose answer was lost it means that try did the work.
+     */
+    async delete(id, { mustExist = false } = {}) {
+        let answerLost = false;
+        await this.rest.retrying(`Deleting download ${id}`, async () => {
+            try {
+                await this.rest.once({ method: 'DELETE', url: `${this.base}/${id}` }, async (res) => {
+                    if (res.status === 404 && mustExist && !answerLost) {
+                        throw new ConflictError(`download ${id} was deleted by somebody else while this run was replacing it`);
+                    }
+                    await res.dump();
+                }, [404]);
+            }
+            catch (error) {
+                if (mayHaveActed(error))
+                    answerLost = true;
+                throw error;
+            }
+        });
+    }
+    /** The downloads named `name` (at most one, unless another writer raced this run). */
+    async findByName(name) {
+        return (await this.list()).filter((d) => d.name === name);
+    }
 }
 function toDownload(raw) {
     if (typeof raw?.id !== 'number' || typeof raw?.name !== 'string') {
@@ -54666,7 +54720,7 @@ function s3Failure(name, status, text) {
     const code = xmlTag(text, 'Code');
     const message = xmlTag(text, 'Message');
     if (code === undefined) {
-        return new S3Error(`S3 answered ${status} for ${name}${text ? `: ${text.slice(0, 200)}` : ''}`, status, `HTTP${status}`, { transient: status >= 500 || status === 429 || status === 408 });
+        return new S3Error(`S3 answered ${status} for ${name}${text ? `: ${text.slice(0, 200)}` : ''}`, status, `HTTP${status}`, { transient: isTransientStatus(status) });
     }
     // Ceph's gateway, for one, mostly sends a bare code: `<Message></Message>`.
     const detail = message
@@ -55538,7 +55592,7 @@ class StoredBytes {
     /** Follows the html_url's redirects to the object; null when the object store has none. */
     async follow(download, method, signal) {
         if (download.htmlUrl === '') {
-            throw new ApiError(`The server lists ${download.name} without an html_url.`, 0);
+            throw new ProtocolError(`The server lists ${download.name} without an html_url.`);
         }
         let url = download.htmlUrl;
         for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -55572,7 +55626,7 @@ class StoredBytes {
                 const hidden = res.status === 403 && hop > 0
                     ? ' An object store answers 403 for an object it will not show, missing or not, so whether it holds bytes cannot be told.'
                     : '';
-                throw new ApiError(`Fetching the stored ${download.name} answered ${res.status}.${hidden}`, res.status, { transient: res.status >= 500 || res.status === 429 || res.status === 408 });
+                throw new ApiError(`Fetching the stored ${download.name} answered ${res.status}.${hidden}`, res.status, { transient: isTransientStatus(res.status) });
             }
             return res;
         }

@@ -1,6 +1,6 @@
 /**
  * The API origin: api.github.com's Downloads endpoints, plus github.com's `html_url` redirect
- * to S3 (downloads-api.txt; protocol-notes.md "The Downloads API" and "Rate limits").
+ * to S3 (docs/protocol.md, "The Downloads API").
  */
 import {
   createServer,
@@ -11,12 +11,14 @@ import {
 } from 'node:http'
 import type { ServerResponse } from 'node:http'
 import {
+  clientWentAway,
   delay,
   holdAnswer,
   objectUrl,
   parseTarget,
   recordOf,
   recordRequest,
+  reportUnexpected,
   type EmulatorContext,
   type ServerFactory
 } from './context.js'
@@ -159,8 +161,10 @@ export function createApiServer(
   makeServer: ServerFactory = createServer
 ): Server {
   return makeServer({}).on('request', (req: IncomingMessage, res: ServerResponse) => {
-    handle(context, req, res).catch(() => {
+    const socket = req.socket
+    handle(context, req, res).catch((error: unknown) => {
       // A handler bug or a socket that went away: never leave the client hanging.
+      if (!clientWentAway(context, socket, error)) reportUnexpected(context, error)
       if (!res.headersSent && !res.destroyed) {
         const record = recordOf(req)
         if (record) record.status = 500
@@ -314,7 +318,7 @@ function htmlUrl(context: EmulatorContext, record: DownloadRecord): string {
   return `${context.apiUrl}/downloads/${repoPath(record.repo)}/${encodeURIComponent(record.name)}`
 }
 
-/** The list/get shape (downloads-api.txt, with `created_at` as recorded in 2013). */
+/** The list/get shape, with `created_at` as recorded in 2013 (docs/protocol.md, "The Downloads API"). */
 function listItem(context: EmulatorContext, record: DownloadRecord): Record<string, unknown> {
   return {
     url: downloadUrl(context, record),
@@ -474,7 +478,7 @@ async function create(
   api.send(201, { 'Content-Type': 'application/json; charset=utf-8', Location: location }, payload)
 }
 
-/** The create response: field order and names as recorded in 2013 (recorded-exchange-2013.txt). */
+/** The create response: field order and names as recorded in 2013 (docs/protocol.md). */
 function createResponse(
   context: EmulatorContext,
   record: DownloadRecord,

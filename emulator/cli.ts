@@ -106,6 +106,8 @@ async function main(): Promise<void> {
       secretAccessKey
     }
   }
+  // An emulator bug answers 500, which a client retries past: say so where it can be seen.
+  options.onUnexpectedError = (error) => console.error('emulator bug:', error)
   const emulator = await startEmulator(options)
 
   if (values['fault-rate'] !== undefined) {

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
 import type { ExternalStore } from './external-store.js'
+import type { Socket } from 'node:net'
 import type { FaultController } from './faults.js'
 import type { RateLimiter } from './rate-limit.js'
 import type { DownloadStore } from './store.js'
@@ -37,6 +38,13 @@ export interface EmulatorContext {
    * the emulator's own S3 server and store.
    */
   readonly external?: ExternalStore
+  /**
+   * Errors no request should cause (a handler's bug, a disk failure), each of which was
+   * answered with a 500 that a client would retry past. Tests fail on any.
+   */
+  readonly unexpectedErrors: Error[]
+  /** Told of each unexpected error as it happens (the command line prints it). */
+  readonly onUnexpectedError: ((error: Error) => void) | undefined
   /** Set once the servers listen. */
   apiUrl: string
   s3Url: string
@@ -70,6 +78,41 @@ export function recordRequest(
 /** The log entry of `req`, once it was recorded. */
 export function recordOf(req: IncomingMessage): RequestRecord | undefined {
   return records.get(req)
+}
+
+/**
+ * Whether a handler's failure is the client's doing, not the emulator's: the client went
+ * away (or the emulator is closing and cut the connection), so reading the body or writing
+ * the answer failed. `socket`: the request's, taken when it arrived (a request stream that was
+ * destroyed lets go of it).
+ */
+export function clientWentAway(context: EmulatorContext, socket: Socket, error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return (
+    context.shutdown.aborted ||
+    socket.destroyed ||
+    (typeof code === 'string' && CONNECTION_ERRORS.has(code))
+  )
+}
+
+/** Node's codes for a connection that ended under a request. */
+const CONNECTION_ERRORS = new Set([
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_STREAM_DESTROYED'
+])
+
+/** Notes an error that is the emulator's own fault, for the tests to fail on. */
+export function reportUnexpected(context: EmulatorContext, error: unknown): void {
+  // By shape, not `instanceof`: Node's own errors come from another realm than a test's Error.
+  const err =
+    typeof error === 'object' && error !== null && typeof (error as Error).message === 'string'
+      ? (error as Error)
+      : new Error(String(error))
+  context.unexpectedErrors.push(err)
+  context.onUnexpectedError?.(err)
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (the caller then looks at its state). */

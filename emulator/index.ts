@@ -108,6 +108,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     waiters,
     shutdown: shutdown.signal,
     ...(external ? { external } : {}),
+    unexpectedErrors: [],
+    onUnexpectedError: options.onUnexpectedError,
     apiUrl: '',
     s3Url: ''
   }
@@ -150,6 +152,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     storageDir,
     faults: context.faults,
     requests: context.requests,
+    unexpectedErrors: context.unexpectedErrors,
     downloads(repo: string): StoredDownload[] {
       return context.store.list(repo).map(toStoredDownload)
     },

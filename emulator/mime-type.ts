@@ -1,6 +1,6 @@
 /**
- * The server, not the client, decides `mime_type` (protocol-notes.md: "The server decides
- * `mime_type`; the upload must send the server's `mime_type`, not a local guess").
+ * The server, not the client, decides `mime_type`, and the upload must send the server's
+ * `mime_type`, not a local guess (docs/protocol.md, "Creating a download").
  */
 import mime from 'mime-types'
 

@@ -2,7 +2,7 @@
  * S3 POST policies (signature version 2): issue the document GitHub issued, sign it, parse what a
  * client sends back and evaluate it against the form, with S3's messages.
  *
- * References: protocol-notes.md "The policy GitHub issued" and "S3 POST Object (signature
+ * References: docs/protocol.md, "The policy GitHub issued" and "S3 POST Object (signature
  * version 2)"; AWS "Browser-Based Uploads Using POST (AWS Signature Version 2)".
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
@@ -84,8 +84,8 @@ function singleQuotedCondition(condition: PolicyValue): string {
 
 /**
  * The policy text GitHub issued, byte for byte: a single-quoted pseudo-JSON document with four
- * spaces of indentation and no trailing newline (recorded-exchange-2013.txt decodes to exactly
- * this). S3 accepted it although it is not JSON.
+ * spaces of indentation and no trailing newline (the policy recorded in 2013 decodes to exactly
+ * this: docs/protocol.md, "The policy GitHub issued"). S3 accepted it although it is not JSON.
  */
 export function policyText(input: IssueInput): string {
   return [
@@ -366,7 +366,7 @@ export interface FormField {
   value: string
 }
 
-/** Fields S3 never requires a condition for (protocol-notes.md, "S3 POST Object"). */
+/** Fields S3 never requires a condition for (docs/protocol.md, "The form"). */
 function isExemptField(lowerName: string): boolean {
   return (
     lowerName === 'awsaccesskeyid' ||

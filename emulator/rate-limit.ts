@@ -1,6 +1,6 @@
 /**
  * GitHub's primary REST rate limit: a budget per token per hour, reported on every answer in
- * `x-ratelimit-*` headers (protocol-notes.md, "Rate limits").
+ * `x-ratelimit-*` headers (docs/protocol.md, "Rate limits").
  */
 
 /** The state of one budget after a request. */

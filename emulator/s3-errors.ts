@@ -1,11 +1,11 @@
 /**
  * S3's XML errors: `<Error><Code/><Message/>…<RequestId/><HostId/></Error>` with the status and
- * message S3 used for each code (protocol-notes.md, the table under "S3 POST Object").
+ * message S3 used for each code (docs/protocol.md, "S3 POST Object", "Errors").
  */
 import { randomBytes } from 'node:crypto'
 
 /** An S3 error answer waiting to be sent. */
-export interface S3Error {
+export interface S3ErrorAnswer {
   status: number
   code: string
   message: string
@@ -83,7 +83,7 @@ export function s3Error(
   code: string,
   message?: string,
   extra?: Record<string, string | number>
-): S3Error {
+): S3ErrorAnswer {
   const known = KNOWN[code]
   return {
     status: known?.status ?? 400,
@@ -118,7 +118,7 @@ export function codeForStatus(status: number): string {
 
 /**
  * Escapes XML element text. Quotes stay literal: S3 wrote `<ETag>"md5"</ETag>`
- * (recorded-exchange-2013.txt), and clients may match that text.
+ * (docs/protocol.md, "The answer"), and clients may match that text.
  */
 export function escapeXml(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -130,7 +130,7 @@ export function newRequestId(): string {
 }
 
 /** The XML body of an error. */
-export function errorXml(error: S3Error, requestId: string): string {
+export function errorXml(error: S3ErrorAnswer, requestId: string): string {
   const extra = Object.entries(error.extra ?? {})
     .map(([name, value]) => `<${name}>${escapeXml(String(value))}</${name}>`)
     .join('')

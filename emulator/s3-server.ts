@@ -2,7 +2,7 @@
  * The S3 origin: POST Object with a signature-version-2 policy (the upload step of the
  * Downloads API) and GET Object (where `html_url` redirects).
  *
- * As strict as protocol-notes.md "S3 POST Object (signature version 2)": the spec's field
+ * As strict as docs/protocol.md, "S3 POST Object (signature version 2)": the spec's field
  * order, the signature, every policy condition, the extra-fields rule, Content-Length,
  * multipart/form-data, 20 KiB of fields before the file, one file of at most 5 GiB. The body is
  * streamed to a temp file while MD5 and SHA-256 are computed; nothing is buffered whole.
@@ -21,11 +21,13 @@ import {
 import { finished, pipeline } from 'node:stream/promises'
 import { pacedBody } from './bandwidth.js'
 import {
+  clientWentAway,
   delay,
   holdAnswer,
   parseTarget,
   recordOf,
   recordRequest,
+  reportUnexpected,
   type EmulatorContext,
   type ServerFactory
 } from './context.js'
@@ -34,7 +36,8 @@ import {
   MalformedMultipartError,
   MultipartParser,
   isMultipartFormData,
-  multipartBoundary
+  multipartBoundary,
+  type MultipartEvent
 } from './multipart.js'
 import {
   InvalidPolicyError,
@@ -43,7 +46,7 @@ import {
   verifySignature,
   type FormField
 } from './policy.js'
-import { errorXml, escapeXml, newRequestId, s3Error, type S3Error } from './s3-errors.js'
+import { errorXml, escapeXml, newRequestId, s3Error, type S3ErrorAnswer } from './s3-errors.js'
 import type { DownloadRecord } from './store.js'
 import type { RequestRecord } from './types.js'
 
@@ -84,7 +87,7 @@ export interface S3ServerOptions {
   makeServer?: ServerFactory
 }
 
-function missingFieldError(name: string): S3Error {
+function missingFieldError(name: string): S3ErrorAnswer {
   return s3Error(
     'InvalidArgument',
     `Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`,
@@ -95,7 +98,7 @@ function missingFieldError(name: string): S3Error {
 function sendError(
   res: ServerResponse,
   record: RequestRecord,
-  error: S3Error,
+  error: S3ErrorAnswer,
   close = false
 ): void {
   if (res.headersSent || res.destroyed) return
@@ -113,7 +116,7 @@ function sendError(
   res.end(body)
 }
 
-function faultError(fault: ActiveFault): S3Error {
+function faultError(fault: ActiveFault): S3ErrorAnswer {
   return s3Error(fault.s3Code ?? 'InternalError', fault.message)
 }
 
@@ -180,6 +183,7 @@ export function createS3Server(context: EmulatorContext, options: S3ServerOption
     highWaterMark: 1024 * 1024
   })
   const dispatch = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+    const socket = req.socket
     const method = req.method ?? 'GET'
     const target = parseTarget(req.url)
     const raw = req.url ?? '/'
@@ -205,7 +209,9 @@ export function createS3Server(context: EmulatorContext, options: S3ServerOption
         )
       }
     }
-    run().catch(() => {
+    run().catch((error: unknown) => {
+      // A handler bug, or a socket that went away: never leave the client hanging.
+      if (!clientWentAway(context, socket, error)) reportUnexpected(context, error)
       if (!res.headersSent && !res.destroyed) {
         const record = recordOf(req)
         if (record) record.status = 500
@@ -226,7 +232,7 @@ export function createS3Server(context: EmulatorContext, options: S3ServerOption
 }
 
 /** Checks that need only the headers. */
-function precheck(req: IncomingMessage, maxObjectBytes: number): S3Error | undefined {
+function precheck(req: IncomingMessage, maxObjectBytes: number): S3ErrorAnswer | undefined {
   const contentType = req.headers['content-type']
   if (!isMultipartFormData(contentType)) return s3Error('PreconditionFailed')
   // A chunked body has no Content-Length, and S3 did not accept one.
@@ -260,7 +266,7 @@ function headerValueProblem(value: string): string | undefined {
 function validateForm(
   context: EmulatorContext,
   fields: readonly FormField[]
-): S3Error | AcceptedForm {
+): S3ErrorAnswer | AcceptedForm {
   let last = -1
   for (const field of fields) {
     const index = (FIELD_ORDER as readonly string[]).indexOf(field.name.toLowerCase())
@@ -321,38 +327,238 @@ function validateForm(
 }
 
 /**
- * The fault decision point: once the fields before the file are known (so `match` sees the
- * download name). Returns 'go' to carry on, 'answered' when an error went out, 'gone' when
- * the socket was destroyed.
+ * One POST Object request, driven by the multipart parser: the fields before the file, then
+ * the file's bytes, then S3's answer. `state` says what the rest of the body is for:
+ * 'fields' and 'file' read on; 'answered' reads and drops it, so the client can finish sending
+ * and read the answer (anything after the file is ignored, as S3 does); 'gone' stops reading
+ * (the socket was destroyed).
  */
-async function applyFault(
-  context: EmulatorContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  record: RequestRecord,
-  fields: readonly FormField[]
-): Promise<{ outcome: 'go' | 'answered' | 'gone'; fault?: ActiveFault }> {
-  const key = fields.find((field) => field.name.toLowerCase() === 'key')?.value
-  const download = key === undefined ? undefined : context.store.findByKey(key)
-  const fault = context.faults.take('s3', {
-    origin: 's3',
-    method: req.method ?? 'POST',
-    path: req.url ?? '/',
-    ...(download ? { name: download.name } : {})
-  })
-  if (!fault) return { outcome: 'go' }
-  record.fault = fault.label
-  if (fault.delayMs > 0) await delay(fault.delayMs, context.shutdown)
-  if (fault.reset) {
-    // Part of the body has been read by now: the connection drops mid-upload.
-    req.socket.destroy()
-    return { outcome: 'gone', fault }
+class PostUpload {
+  state: 'fields' | 'file' | 'answered' | 'gone' = 'fields'
+  private readonly fields: FormField[] = []
+  private field: { name: string; chunks: Buffer[] } | undefined
+  private file: { sink: UploadSink; form: AcceptedForm; received: number } | undefined
+  private fault: ActiveFault | undefined
+
+  constructor(
+    private readonly context: EmulatorContext,
+    private readonly maxObjectBytes: number,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly record: RequestRecord
+  ) {}
+
+  /** Reads the body to its end, feeding the parser's events to the upload. */
+  async receive(body: AsyncIterable<Buffer>, parser: MultipartParser): Promise<void> {
+    for await (const chunk of body) {
+      if (this.state === 'answered') continue
+      let events: MultipartEvent[]
+      try {
+        events = parser.write(chunk)
+      } catch (err) {
+        if (!(err instanceof MalformedMultipartError)) throw err
+        await this.discard()
+        this.fail(s3Error('MalformedPOSTRequest'))
+        continue
+      }
+      for (const event of events) {
+        await this.onEvent(event)
+        if (this.stopped()) break
+      }
+      if (this.state === 'gone') return
+      if (this.state === 'fields' && parser.bytesConsumed > MAX_PRE_DATA_BYTES) {
+        // The file has not even started within the first 20 KiB.
+        this.fail(s3Error('MaxPostPreDataLengthExceeded'))
+      }
+    }
+    if (this.state === 'fields' || this.state === 'file') {
+      // The body ended before the closing boundary (or before the file part ended).
+      await this.discard()
+      this.fail(s3Error('MalformedPOSTRequest'))
+    }
   }
-  if (fault.status !== undefined) {
-    sendError(res, record, faultError(fault))
-    return { outcome: 'answered', fault }
+
+  /** Whether the upload is over: answered, or its socket destroyed. */
+  private stopped(): boolean {
+    return this.state === 'answered' || this.state === 'gone'
   }
-  return { outcome: 'go', fault }
+
+  /** Drops the bytes received so far (the client went away, or the body was malformed). */
+  async discard(): Promise<void> {
+    await this.file?.sink.discard()
+  }
+
+  private async onEvent(event: MultipartEvent): Promise<void> {
+    if (this.state === 'fields') {
+      switch (event.type) {
+        case 'part':
+          if (event.name?.toLowerCase() === 'file') return this.onFileStart(event.bodyOffset)
+          this.field = { name: event.name ?? '', chunks: [] }
+          return
+        case 'data':
+          this.field?.chunks.push(event.data)
+          return
+        case 'partEnd':
+          if (this.field) this.onField(this.field.name, Buffer.concat(this.field.chunks))
+          this.field = undefined
+          return
+        case 'end':
+          return this.onEnd()
+      }
+    } else if (this.state === 'file') {
+      if (event.type === 'data') return this.onFileData(event.data)
+      if (event.type === 'partEnd') return this.onFileEnd()
+    }
+  }
+
+  private onField(name: string, value: Buffer): void {
+    this.fields.push({ name, value: value.toString() })
+  }
+
+  /** The file part starts: the fields before it are all known, so they are judged now. */
+  private async onFileStart(bodyOffset: number): Promise<void> {
+    if (bodyOffset > MAX_PRE_DATA_BYTES) return this.fail(s3Error('MaxPostPreDataLengthExceeded'))
+    if (!(await this.applyFault())) return
+    const verdict = validateForm(this.context, this.fields)
+    if ('code' in verdict) return this.fail(verdict)
+    const limit = Math.min(this.maxObjectBytes, verdict.lengthRange?.max ?? Infinity)
+    this.file = {
+      sink: new UploadSink(this.context.store.incomingPath(), limit),
+      form: verdict,
+      received: 0
+    }
+    this.state = 'file'
+    this.context.waiters.uploadProgress(verdict.download.name, 0)
+  }
+
+  private async onFileData(data: Buffer): Promise<void> {
+    if (!this.file) return
+    this.file.received += data.length
+    this.context.waiters.uploadProgress(this.file.form.download.name, this.file.received)
+    await this.file.sink.write(data)
+  }
+
+  private async onFileEnd(): Promise<void> {
+    if (!this.file) return
+    this.state = 'answered'
+    await this.complete(this.file.sink, this.file.form)
+    this.file = undefined
+  }
+
+  /** The closing boundary, and no file. */
+  private async onEnd(): Promise<void> {
+    if (!(await this.applyFault())) return
+    const verdict = validateForm(this.context, this.fields)
+    // A field out of order is reported as such even when the file is missing too.
+    const isOrderError = 'code' in verdict && verdict.code === 'InvalidArgument'
+    this.fail(isOrderError ? verdict : s3Error('IncorrectNumberOfFilesInPostRequest'))
+  }
+
+  private fail(error: S3ErrorAnswer): void {
+    sendError(this.res, this.record, error)
+    this.state = 'answered'
+  }
+
+  /**
+   * The fault decision point: once the fields before the file are known (so `match` sees the
+   * download name). False when the fault answered (an error went out, or the socket was
+   * destroyed): the upload goes no further.
+   */
+  private async applyFault(): Promise<boolean> {
+    const { context, req } = this
+    const key = this.fields.find((field) => field.name.toLowerCase() === 'key')?.value
+    const download = key === undefined ? undefined : context.store.findByKey(key)
+    const fault = context.faults.take('s3', {
+      origin: 's3',
+      method: req.method ?? 'POST',
+      path: req.url ?? '/',
+      ...(download ? { name: download.name } : {})
+    })
+    if (!fault) return true
+    this.fault = fault
+    this.record.fault = fault.label
+    if (fault.delayMs > 0) await delay(fault.delayMs, context.shutdown)
+    if (fault.reset) {
+      // Part of the body has been read by now: the connection drops mid-upload.
+      req.socket.destroy()
+      this.state = 'gone'
+      return false
+    }
+    if (fault.status !== undefined) {
+      this.fail(faultError(fault))
+      return false
+    }
+    return true
+  }
+
+  /** Size checks, then the rename into place, then S3's success answer. */
+  private async complete(sink: UploadSink, form: AcceptedForm): Promise<void> {
+    const { context, req, res, record, fault } = this
+    const size = sink.size
+    const range = form.lengthRange
+    if (sink.overLimit) {
+      await sink.discard()
+      const max = Math.min(this.maxObjectBytes, range?.max ?? Infinity)
+      return this.fail(
+        s3Error('EntityTooLarge', undefined, { ProposedSize: size, MaxSizeAllowed: max })
+      )
+    }
+    if (range && size < range.min) {
+      await sink.discard()
+      return this.fail(
+        s3Error('EntityTooSmall', undefined, { ProposedSize: size, MinSizeAllowed: range.min })
+      )
+    }
+    const result = await sink.finish()
+    const stored = await context.store.commitUpload(form.download, sink.path, {
+      ...result,
+      contentType: form.contentType
+    })
+    // A download deleted while its bytes came in keeps nothing: the upload committed nothing.
+    if (stored) context.waiters.committed(record, 's3', form.download.name)
+    if (fault && fault.holdAfterCommitMs > 0) {
+      if (!(await holdAnswer(context, req, res, fault.holdAfterCommitMs))) {
+        // The client is gone: nobody to answer.
+        req.socket.destroy()
+        this.state = 'gone'
+        return
+      }
+    }
+    if (fault?.resetAfterCommit) {
+      // Stored, but the answer is lost.
+      req.socket.destroy()
+      this.state = 'gone'
+      return
+    }
+    const key = form.download.key
+    const location = `${context.s3Url}${encodeURIComponent(key)}`
+    const etag = `"${result.md5}"`
+    const headers: OutgoingHttpHeaders = {
+      ETag: etag,
+      Location: location,
+      'x-amz-request-id': newRequestId(),
+      Server: 'AmazonS3'
+    }
+    // success_action_status: 200 and 201 as asked, anything else 204 (S3 POST Object).
+    if (form.successActionStatus === '201') {
+      const body =
+        '<?xml version="1.0" encoding="UTF-8"?>\n' +
+        `<PostResponse><Location>${escapeXml(location)}</Location><Bucket>${escapeXml(context.bucket)}</Bucket>` +
+        `<Key>${escapeXml(key)}</Key><ETag>${escapeXml(etag)}</ETag></PostResponse>`
+      record.status = 201
+      res.writeHead(201, {
+        ...headers,
+        'Content-Type': 'application/xml',
+        'Content-Length': Buffer.byteLength(body)
+      })
+      res.end(body)
+    } else {
+      const status = form.successActionStatus === '200' ? 200 : 204
+      record.status = status
+      res.writeHead(status, status === 200 ? { ...headers, 'Content-Length': 0 } : headers)
+      res.end()
+    }
+  }
 }
 
 async function handlePost(
@@ -363,6 +569,8 @@ async function handlePost(
   expectsContinue: boolean
 ): Promise<void> {
   const record = recordRequest(context, 's3', 's3', req)
+  // Held here: reading the body stops by destroying `req`, which lets go of its socket.
+  const socket = req.socket
   const early = precheck(req, maxObjectBytes)
   if (early) {
     // With Expect: 100-continue the body never comes; close so the connection stays in step.
@@ -374,201 +582,17 @@ async function handlePost(
   const bytesPerSecond = context.uploadBytesPerSecond
   const body: AsyncIterable<Buffer> =
     bytesPerSecond === null ? req : pacedBody(req, bytesPerSecond, context.shutdown)
-
   const parser = new MultipartParser(multipartBoundary(req.headers['content-type']) ?? '')
-  const fields: FormField[] = []
-  let current: { name: string; chunks: Buffer[] } | undefined
-  let phase: 'fields' | 'file' | 'done' = 'fields'
-  let sink: UploadSink | undefined
-  let accepted: AcceptedForm | undefined
-  let fault: ActiveFault | undefined
-  /** Bytes of the file part received so far (for whenUploadReceived). */
-  let fileBytes = 0
-  const fail = (error: S3Error): void => {
-    sendError(res, record, error)
-    phase = 'done'
-  }
-
+  const upload = new PostUpload(context, maxObjectBytes, req, res, record)
   try {
-    for await (const chunk of body) {
-      // After an answer the rest of the body is read and dropped, so the client can finish
-      // sending and read it; anything after the file is ignored, as S3 does.
-      if (phase === 'done') continue
-      let events
-      try {
-        events = parser.write(chunk)
-      } catch (err) {
-        if (!(err instanceof MalformedMultipartError)) throw err
-        await sink?.discard()
-        fail(s3Error('MalformedPOSTRequest'))
-        continue
-      }
-      for (const event of events) {
-        if (phase === 'fields') {
-          if (event.type === 'part' && event.name?.toLowerCase() === 'file') {
-            if (event.bodyOffset > MAX_PRE_DATA_BYTES) {
-              fail(s3Error('MaxPostPreDataLengthExceeded'))
-              break
-            }
-            const decision = await applyFault(context, req, res, record, fields)
-            fault = decision.fault
-            if (decision.outcome === 'gone') return
-            if (decision.outcome === 'answered') {
-              phase = 'done'
-              break
-            }
-            const verdict = validateForm(context, fields)
-            if ('code' in verdict) {
-              fail(verdict)
-              break
-            }
-            accepted = verdict
-            const limit = Math.min(maxObjectBytes, verdict.lengthRange?.max ?? Infinity)
-            sink = new UploadSink(context.store.incomingPath(), limit)
-            phase = 'file'
-            context.waiters.uploadProgress(verdict.download.name, 0)
-          } else if (event.type === 'part') {
-            current = { name: event.name ?? '', chunks: [] }
-          } else if (event.type === 'data') {
-            current?.chunks.push(event.data)
-          } else if (event.type === 'partEnd') {
-            if (current) {
-              fields.push({ name: current.name, value: Buffer.concat(current.chunks).toString() })
-            }
-            current = undefined
-          } else {
-            // The closing boundary, and no file.
-            const decision = await applyFault(context, req, res, record, fields)
-            if (decision.outcome === 'gone') return
-            if (decision.outcome === 'go') {
-              const verdict = validateForm(context, fields)
-              const isOrderError = 'code' in verdict && verdict.code === 'InvalidArgument'
-              fail(isOrderError ? verdict : s3Error('IncorrectNumberOfFilesInPostRequest'))
-            }
-            phase = 'done'
-            break
-          }
-        } else if (phase === 'file' && sink && accepted) {
-          if (event.type === 'data') {
-            fileBytes += event.data.length
-            context.waiters.uploadProgress(accepted.download.name, fileBytes)
-            await sink.write(event.data)
-          } else if (event.type === 'partEnd') {
-            phase = 'done'
-            const gone = await completeUpload(
-              context,
-              req,
-              res,
-              record,
-              sink,
-              accepted,
-              fault,
-              maxObjectBytes
-            )
-            sink = undefined
-            if (gone) return
-            break
-          }
-        }
-      }
-      if (phase === 'fields' && parser.bytesConsumed > MAX_PRE_DATA_BYTES) {
-        // The file has not even started within the first 20 KiB.
-        fail(s3Error('MaxPostPreDataLengthExceeded'))
-      }
-    }
-  } catch {
-    // The client went away mid-body (or the disk failed): drop the partial upload.
-    await sink?.discard()
-    if (!req.socket.destroyed) sendError(res, record, s3Error('InternalError'))
-    return
+    await upload.receive(body, parser)
+  } catch (error) {
+    // The client went away mid-body, or the emulator failed (a disk error, a bug): drop the
+    // partial upload. Only the client going away is expected.
+    await upload.discard()
+    if (!clientWentAway(context, socket, error)) reportUnexpected(context, error)
+    if (!socket.destroyed) sendError(res, record, s3Error('InternalError'))
   }
-  if (phase !== 'done') {
-    // The body ended before the closing boundary (or before the file part ended).
-    await sink?.discard()
-    sendError(res, record, s3Error('MalformedPOSTRequest'))
-  }
-}
-
-/** Size checks, then the rename into place, then S3's success answer. True if the socket died. */
-async function completeUpload(
-  context: EmulatorContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  record: RequestRecord,
-  sink: UploadSink,
-  form: AcceptedForm,
-  fault: ActiveFault | undefined,
-  maxObjectBytes: number
-): Promise<boolean> {
-  const size = sink.size
-  const range = form.lengthRange
-  if (sink.overLimit) {
-    await sink.discard()
-    const max = Math.min(maxObjectBytes, range?.max ?? Infinity)
-    sendError(
-      res,
-      record,
-      s3Error('EntityTooLarge', undefined, { ProposedSize: size, MaxSizeAllowed: max })
-    )
-    return false
-  }
-  if (range && size < range.min) {
-    await sink.discard()
-    sendError(
-      res,
-      record,
-      s3Error('EntityTooSmall', undefined, { ProposedSize: size, MinSizeAllowed: range.min })
-    )
-    return false
-  }
-  const result = await sink.finish()
-  const stored = await context.store.commitUpload(form.download, sink.path, {
-    ...result,
-    contentType: form.contentType
-  })
-  // A download deleted while its bytes came in keeps nothing: the upload committed nothing.
-  if (stored) context.waiters.committed(record, 's3', form.download.name)
-  if (fault && fault.holdAfterCommitMs > 0) {
-    if (!(await holdAnswer(context, req, res, fault.holdAfterCommitMs))) {
-      // The client is gone: nobody to answer.
-      req.socket.destroy()
-      return true
-    }
-  }
-  if (fault?.resetAfterCommit) {
-    // Stored, but the answer is lost.
-    req.socket.destroy()
-    return true
-  }
-  const key = form.download.key
-  const location = `${context.s3Url}${encodeURIComponent(key)}`
-  const etag = `"${result.md5}"`
-  const headers: OutgoingHttpHeaders = {
-    ETag: etag,
-    Location: location,
-    'x-amz-request-id': newRequestId(),
-    Server: 'AmazonS3'
-  }
-  // success_action_status: 200 and 201 as asked, anything else 204 (S3 POST Object).
-  if (form.successActionStatus === '201') {
-    const body =
-      '<?xml version="1.0" encoding="UTF-8"?>\n' +
-      `<PostResponse><Location>${escapeXml(location)}</Location><Bucket>${escapeXml(context.bucket)}</Bucket>` +
-      `<Key>${escapeXml(key)}</Key><ETag>${escapeXml(etag)}</ETag></PostResponse>`
-    record.status = 201
-    res.writeHead(201, {
-      ...headers,
-      'Content-Type': 'application/xml',
-      'Content-Length': Buffer.byteLength(body)
-    })
-    res.end(body)
-  } else {
-    const status = form.successActionStatus === '200' ? 200 : 204
-    record.status = status
-    res.writeHead(status, status === 200 ? { ...headers, 'Content-Length': 0 } : headers)
-    res.end()
-  }
-  return false
 }
 
 async function handleGetObject(

@@ -42,6 +42,12 @@ export interface EmulatorOptions {
    * declared size. See README.md, "An external S3 store".
    */
   externalS3?: ExternalS3
+  /**
+   * Told of each error the emulator did not expect (a bug, a disk failure), as it happens.
+   * Such an error is answered with a 500 `InternalError` (S3) or `Server Error` (API), which a
+   * client retries past: see {@link Emulator.unexpectedErrors}.
+   */
+  onUnexpectedError?: (error: Error) => void
 }
 
 /** An S3 store the emulator hands uploads out to, addressed path-style. */
@@ -174,6 +180,12 @@ export interface Emulator {
   readonly faults: FaultInjector
   /** Every request both servers saw, in arrival order. */
   readonly requests: RequestRecord[]
+  /**
+   * Every error the emulator did not expect, in order: a handler's bug or a disk failure,
+   * never a client going away or an injected fault. Each was answered with a 500 that a
+   * client would retry past, so a test should fail when this is not empty.
+   */
+  readonly unexpectedErrors: readonly Error[]
   downloads(repo: string): StoredDownload[]
   /**
    * Adds a download as if uploaded earlier; `content: null` makes a record whose upload never

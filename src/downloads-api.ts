@@ -1,16 +1,11 @@
 import * as core from '@actions/core'
-import {
-  ActionError,
-  ApiError,
-  CancelledError,
-  ConflictError,
-  describe,
-  NetworkError,
-  ProtocolError
-} from './errors.js'
-import type { HttpClient, HttpRequest, HttpResponse } from './http.js'
+import { ActionError, ApiError, ConflictError, describe, ProtocolError } from './errors.js'
+import type { HttpClient } from './http.js'
 import type { RateLimitGate } from './rate-limits.js'
-import { withRetry, type RetryOptions } from './retry.js'
+import { mayHaveActed, parseJson, RestClient, type Json, type Repository } from './rest.js'
+import type { RetryOptions } from './retry.js'
+
+export type { Repository } from './rest.js'
 
 /** A download as the repository lists it. */
 export interface Download {
@@ -46,13 +41,6 @@ export interface NewDownload {
   contentType: string
 }
 
-export interface Repository {
-  apiUrl: string
-  token: string
-  owner: string
-  repo: string
-}
-
 /**
  * A create whose outcome is unknown: an attempt's answer was lost, so the server may hold a
  * record without bytes that this run made. `exists`: a retry met `already_exists`, so it
@@ -74,13 +62,12 @@ const PAGE_SIZE = 100
 const MAX_PAGES = 10_000
 
 /**
- * The Downloads API of one repository (list, create, delete), with retries on transient
- * faults and GitHub's rate limits honoured. The token goes to the API origin and nowhere
- * else: redirects are not followed and `Link` pages on another origin are refused.
+ * The Downloads API of one repository (list, create, delete), on the REST core that retries
+ * transient faults, honours GitHub's rate limits and keeps the token on the API's origin.
  */
 export class DownloadsApi {
+  private readonly rest: RestClient
   private readonly base: string
-  private readonly origin: string
   /** The server's clock when it last answered a listing (its `Date` header), in ms. */
   serverDate: number | undefined
 
@@ -89,18 +76,18 @@ export class DownloadsApi {
    * (the forward work's client; the undo's has none).
    */
   constructor(
-    private readonly http: HttpClient,
-    private readonly repository: Repository,
-    private readonly retry: RetryOptions,
-    private readonly gate: RateLimitGate,
-    private readonly signal?: AbortSignal
+    http: HttpClient,
+    repository: Repository,
+    retry: RetryOptions,
+    gate: RateLimitGate,
+    signal?: AbortSignal
   ) {
-    this.base = `${repository.apiUrl}/repos/${encodeURIComponent(repository.owner)}/${encodeURIComponent(repository.repo)}/downloads`
-    this.origin = new URL(repository.apiUrl).origin
+    this.rest = new RestClient(http, repository, retry, gate, signal)
+    this.base = this.rest.repoUrl('downloads')
   }
 
   get slug(): string {
-    return `${this.repository.owner}/${this.repository.repo}`
+    return this.rest.slug
   }
 
   /** Every existing download, following `Link: rel="next"` through all pages. */
@@ -110,7 +97,7 @@ export class DownloadsApi {
     const seen = new Set<string>([url])
     while (url !== undefined) {
       const page: string = url
-      const { items, next } = await this.call(
+      const { items, next } = await this.rest.call(
         `Listing the downloads of ${this.slug}`,
         { method: 'GET', url: page },
         async (res) => {
@@ -124,7 +111,7 @@ export class DownloadsApi {
         }
       )
       downloads.push(...items)
-      if (next !== undefined && new URL(next).origin !== this.origin) {
+      if (next !== undefined && !this.rest.isApiOrigin(next)) {
         throw new ProtocolError(
           `The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`
         )
@@ -151,39 +138,26 @@ export class DownloadsApi {
   async create(spec: NewDownload): Promise<UploadTicket> {
     let answerLost = false
     try {
-      return await withRetry(
-        `Creating download ${spec.name}`,
-        { ...this.retry, signal: this.signal },
-        async () => {
-          try {
-            return await this.once(
-              {
-                method: 'POST',
-                url: this.base,
-                body: JSON.stringify({
-                  name: spec.name,
-                  size: spec.size,
-                  description: spec.description,
-                  content_type: spec.contentType
-                })
-              },
-              async (res) => toTicket(parseJson(await res.text(), 'the created download'))
-            )
-          } catch (error) {
-            // A dropped connection, a gateway's 5xx, a request cut short by a cancel, or an
-            // answer that is not the API's: the server may have made the record all the same.
-            if (
-              error instanceof NetworkError ||
-              error instanceof CancelledError ||
-              error instanceof ProtocolError ||
-              (error instanceof ApiError && error.status >= 500)
-            ) {
-              answerLost = true
-            }
-            throw error
-          }
+      return await this.rest.retrying(`Creating download ${spec.name}`, async () => {
+        try {
+          return await this.rest.once(
+            {
+              method: 'POST',
+              url: this.base,
+              body: JSON.stringify({
+                name: spec.name,
+                size: spec.size,
+                description: spec.description,
+                content_type: spec.contentType
+              })
+            },
+            async (res) => toTicket(parseJson(await res.text(), 'the created download'))
+          )
+        } catch (error) {
+          if (mayHaveActed(error)) answerLost = true
+          throw error
         }
-      )
+      })
     } catch (error) {
       if (!answerLost) throw error
       const exists = error instanceof ApiError && error.codes.includes('already_exists')
@@ -204,9 +178,9 @@ export class DownloadsApi {
    */
   async delete(id: number, { mustExist = false } = {}): Promise<void> {
     let answerLost = false
-    await withRetry(`Deleting download ${id}`, { ...this.retry, signal: this.signal }, async () => {
+    await this.rest.retrying(`Deleting download ${id}`, async () => {
       try {
-        await this.once(
+        await this.rest.once(
           { method: 'DELETE', url: `${this.base}/${id}` },
           async (res) => {
             if (res.status === 404 && mustExist && !answerLost) {
@@ -219,13 +193,7 @@ export class DownloadsApi {
           [404]
         )
       } catch (error) {
-        if (
-          error instanceof NetworkError ||
-          error instanceof CancelledError ||
-          (error instanceof ApiError && error.status >= 500)
-        ) {
-          answerLost = true
-        }
+        if (mayHaveActed(error)) answerLost = true
         throw error
       }
     })
@@ -235,107 +203,6 @@ export class DownloadsApi {
   async findByName(name: string): Promise<Download[]> {
     return (await this.list()).filter((d) => d.name === name)
   }
-
-  private call<T>(
-    what: string,
-    request: HttpRequest,
-    read: (res: HttpResponse) => Promise<T>,
-    okStatuses: number[] = []
-  ): Promise<T> {
-    return withRetry(what, { ...this.retry, signal: this.signal }, () =>
-      this.once(request, read, okStatuses)
-    )
-  }
-
-  /** One attempt: waits out any rate limit, sends, and turns a failure into a typed error. */
-  private async once<T>(
-    request: HttpRequest,
-    read: (res: HttpResponse) => Promise<T>,
-    okStatuses: number[] = []
-  ): Promise<T> {
-    await this.gate.ready(this.signal)
-    const res = await this.http.request({
-      ...request,
-      signal: this.signal,
-      headers: {
-        accept: 'application/vnd.github+json',
-        authorization: `token ${this.repository.token}`,
-        'user-agent': 'upload-downloads-action',
-        ...(request.body !== undefined ? { 'content-type': 'application/json; charset=utf-8' } : {})
-      }
-    })
-    this.gate.observe(res.headers)
-    if ((res.status >= 200 && res.status < 300) || okStatuses.includes(res.status)) {
-      return read(res)
-    }
-    throw await this.failure(request, res)
-  }
-
-  private async failure(request: HttpRequest, res: HttpResponse): Promise<ApiError> {
-    const text = await res.text().catch(() => '')
-    const body = safeJson(text)
-    const message = typeof body?.message === 'string' ? body.message : `HTTP ${res.status}`
-    const limited = this.gate.check(res.status, res.headers, message)
-    if (limited) return limited
-    const codes = Array.isArray(body?.errors)
-      ? body.errors.map((e: { code?: unknown }) => String(e?.code))
-      : []
-    const what = `${request.method} ${new URL(request.url).pathname}`
-    switch (res.status) {
-      case 401:
-        return new ApiError(
-          `The token was refused (${message}): check the 'token' input; it must be able to write ${this.slug}.`,
-          401
-        )
-      case 403:
-        return new ApiError(
-          `Forbidden (${message}): the token may read but not write ${this.slug}'s downloads; give it the repo scope or contents: write.`,
-          403
-        )
-      case 404:
-        return new ApiError(
-          `Not found (${message}) at ${what}: check 'repository' (${this.slug}), 'api-url' (${this.repository.apiUrl}) and that the token can see the repository, and that the server serves the Downloads API.`,
-          404
-        )
-      case 422:
-        return new ApiError(
-          `The server refused the request (${message}${codes.length ? `: ${describeErrors(body?.errors)}` : ''}).`,
-          422,
-          { codes }
-        )
-      default: {
-        const transient = res.status >= 500 || res.status === 429 || res.status === 408
-        return new ApiError(`${what} answered ${res.status} (${message})`, res.status, {
-          transient
-        })
-      }
-    }
-  }
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from the server, checked field by field where used
-type Json = any
-
-function parseJson(text: string, what: string): Json {
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw new ProtocolError(`The server's answer with ${what} is not JSON: ${text.slice(0, 200)}`)
-  }
-}
-
-function safeJson(text: string): Json {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-function describeErrors(errors: Json): string {
-  return (errors as Json[])
-    .map((e) => [e?.field, e?.code, e?.message].filter(Boolean).join(' '))
-    .join('; ')
 }
 
 function toDownload(raw: Json): Download {

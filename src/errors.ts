@@ -82,6 +82,16 @@ export class ConflictError extends ActionError {}
  */
 export class ProtocolError extends ActionError {}
 
+/**
+ * Whether an answer with this HTTP status may be different next time: a server's or a
+ * gateway's error (5xx), too many requests (429), a request timeout (408). These are the
+ * statuses RFC 9110 §15 and RFC 6585 §4 describe as worth repeating, and the ones GitHub's
+ * and AWS's retry guidance retry.
+ */
+export function isTransientStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408
+}
+
 /** The text of any thrown value, for messages. */
 export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error)

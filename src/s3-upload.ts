@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { S3Error } from './errors.js'
+import { isTransientStatus, S3Error } from './errors.js'
 import type { HttpClient } from './http.js'
 import type { UploadTicket } from './downloads-api.js'
 import type { LocalFile } from './local-file.js'
@@ -121,7 +121,7 @@ function s3Failure(name: string, status: number, text: string): S3Error {
       `S3 answered ${status} for ${name}${text ? `: ${text.slice(0, 200)}` : ''}`,
       status,
       `HTTP${status}`,
-      { transient: status >= 500 || status === 429 || status === 408 }
+      { transient: isTransientStatus(status) }
     )
   }
   // Ceph's gateway, for one, mostly sends a bare code: `<Message></Message>`.

@@ -3,7 +3,15 @@ import { createWriteStream } from 'node:fs'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Download } from './downloads-api.js'
-import { ActionError, ApiError, CancelledError, LocalFileError, NetworkError } from './errors.js'
+import {
+  ActionError,
+  ApiError,
+  CancelledError,
+  LocalFileError,
+  isTransientStatus,
+  NetworkError,
+  ProtocolError
+} from './errors.js'
 import type { HttpClient, HttpResponse } from './http.js'
 import { withRetry, type RetryOptions } from './retry.js'
 import { isSecureOrLocal } from './urls.js'
@@ -124,7 +132,7 @@ export class StoredBytes {
     signal?: AbortSignal
   ): Promise<HttpResponse | null> {
     if (download.htmlUrl === '') {
-      throw new ApiError(`The server lists ${download.name} without an html_url.`, 0)
+      throw new ProtocolError(`The server lists ${download.name} without an html_url.`)
     }
     let url = download.htmlUrl
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -166,7 +174,7 @@ export class StoredBytes {
         throw new ApiError(
           `Fetching the stored ${download.name} answered ${res.status}.${hidden}`,
           res.status,
-          { transient: res.status >= 500 || res.status === 429 || res.status === 408 }
+          { transient: isTransientStatus(res.status) }
         )
       }
       return res

@@ -20,6 +20,11 @@ import {
   type RunResult,
   type RunningStep
 } from '../../scripts/local-runner.js'
+import {
+  assertNoUnexpectedErrors,
+  throwAll,
+  unexpectedErrorFailures
+} from '../helpers/unexpected-errors.js'
 
 /**
  * Where the action's uploads go: the emulator's own S3 server, or, with
@@ -64,8 +69,18 @@ async function cephBucket(): Promise<ExternalS3> {
 
 /** What a test opened and must close: stages and proxies. */
 const opened: { close(): Promise<void> }[] = []
+/** The emulators of stages not closed yet, shared ones included. */
+const live = new Set<Emulator>()
+/**
+ * After each test: closes what it opened, and fails it for any error the emulator did not
+ * expect meanwhile (in a shared stage too), since the action may have retried past its 500.
+ */
 afterEach(async () => {
-  for (const thing of opened.splice(0).reverse()) await thing.close()
+  const failures: unknown[] = []
+  for (const thing of opened.splice(0).reverse()) {
+    await thing.close().catch((error: unknown) => failures.push(error))
+  }
+  throwAll([...failures, ...unexpectedErrorFailures(live)])
 })
 
 /** Closes `thing` after the current test, pass or fail. */
@@ -114,6 +129,7 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
     ...(onCeph ? { externalS3: await cephBucket() } : {}),
     ...options
   })
+  live.add(emulator)
   const workspace = await makeWorkspace()
   const runOptions = (inputs: Record<string, string>, env: Record<string, string>) => ({
     workspace,
@@ -191,9 +207,12 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
         .filter((r) => r.method === 'POST' || r.method === 'DELETE')
         .map((r) => `${r.method} ${r.path}`)
     },
+    /** Fails when the emulator met an unexpected error that no test was failed for yet. */
     async close() {
+      live.delete(emulator)
       await emulator.close()
       await rm(workspace, { recursive: true, force: true })
+      assertNoUnexpectedErrors(emulator)
     }
   }
 }

@@ -1,5 +1,5 @@
-import { startEmulator, type Emulator } from '../../emulator/index.js'
-import { REPO, api, createDownload } from './helpers.js'
+import type { Emulator } from '../../emulator/index.js'
+import { REPO, api, createDownload, startEmulator } from './helpers.js'
 
 /** A download's fields, in the order GitHub's list and get answers have them (the spec). */
 const DOWNLOAD_FIELDS = [

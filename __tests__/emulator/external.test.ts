@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
-import { startEmulator, type Emulator } from '../../emulator/index.js'
+import type { Emulator } from '../../emulator/index.js'
+import { startEmulator } from './helpers.js'
 import { S3Client, encodeKeySegment, signV2 } from '../../emulator/s3-client.js'
 import { signPolicy } from '../../emulator/policy.js'
 import { startFakeStore, type FakeStore } from './fake-store.js'

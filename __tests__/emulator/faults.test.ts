@@ -1,4 +1,4 @@
-import { startEmulator, type Emulator, type Hop } from '../../emulator/index.js'
+import type { Emulator, Hop } from '../../emulator/index.js'
 import { mulberry32 } from '../../emulator/faults.js'
 import {
   REPO,
@@ -8,7 +8,8 @@ import {
   rawRequest,
   s3Code,
   specParts,
-  type HttpAnswer
+  type HttpAnswer,
+  startEmulator
 } from './helpers.js'
 
 let emulator: Emulator

@@ -2,13 +2,36 @@
  * Shared helpers for the emulator's tests: API calls with fetch, the spec's curl command, and
  * raw multipart requests for what curl cannot express.
  */
+import { afterEach } from '@jest/globals'
 import { execFile } from 'node:child_process'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { promisify } from 'node:util'
-import type { Emulator } from '../../emulator/index.js'
+import {
+  startEmulator as start,
+  type Emulator,
+  type EmulatorOptions
+} from '../../emulator/index.js'
+import { throwAll, unexpectedErrorFailures } from '../helpers/unexpected-errors.js'
 
 const exec = promisify(execFile)
+
+/** Every emulator a test of this file started, closed or not. */
+const started = new Set<Emulator>()
+
+/**
+ * Starts an emulator whose unexpected errors fail the test that was running when they
+ * happened: they were answered with a 500, which a client could take for a fault to retry.
+ */
+export async function startEmulator(options?: EmulatorOptions): Promise<Emulator> {
+  const emulator = await start(options)
+  started.add(emulator)
+  return emulator
+}
+
+afterEach(() => {
+  throwAll(unexpectedErrorFailures(started))
+})
 
 export const TOKEN = 'emulator-token'
 export const REPO = 'octocat/hello-world'
@@ -76,7 +99,7 @@ export async function createDownload(
   return answer.body as Ticket
 }
 
-/** The form fields in the spec's order (downloads-api.txt, "Part 2"). */
+/** The form fields in the spec's order (docs/protocol.md, "The form"). */
 export function specFields(ticket: Ticket): [string, string][] {
   return [
     ['key', ticket.path],

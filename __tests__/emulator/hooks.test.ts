@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { startEmulator, type Emulator } from '../../emulator/index.js'
+import type { Emulator } from '../../emulator/index.js'
 import {
   BOUNDARY,
   REPO,
@@ -19,7 +19,8 @@ import {
   rawRequest,
   specParts,
   type HttpAnswer,
-  type Ticket
+  type Ticket,
+  startEmulator
 } from './helpers.js'
 
 const MiB = 1024 * 1024

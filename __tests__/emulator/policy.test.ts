@@ -34,7 +34,7 @@ const AWS_FIELDS: FormField[] = [
   { name: 'Signature', value: AWS_SIGNATURE }
 ]
 
-// recorded-exchange-2013.txt: the policy, signature and form GitHub and S3 exchanged.
+// The policy, signature and form GitHub and S3 exchanged in 2013 (docs/protocol.md).
 const RECORDED_POLICY =
   'ewogICAgJ2V4cGlyYXRpb24nOiAnMjExMy0wNi0yNFQxNTo0OToxNS4wMDBaJywKICAgICdjb25kaXRpb25zJzogWwogICAgICAgIHsnYnVja2V0JzogJ2dpdGh1Yid9LAogICAgICAgIHsna2V5JzogJ2Rvd25sb2Fkcy9hcGktcGxheWdyb3VuZC9hcGktc2FuZGJveC93ZWJfZmxvd190b2tlbi5qc29uJ30sCiAgICAgICAgeydhY2wnOiAncHJpdmF0ZSd9LAogICAgICAgIHsnc3VjY2Vzc19hY3Rpb25fc3RhdHVzJzogJzIwMSd9LAogICAgICAgIFsnc3RhcnRzLXdpdGgnLCAnJEZpbGVuYW1lJywgJyddLAogICAgICAgIFsnc3RhcnRzLXdpdGgnLCAnJENvbnRlbnQtVHlwZScsICcnXQogICAgXQp9'
 const RECORDED_KEY = 'downloads/api-playground/api-sandbox/web_flow_token.json'

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startEmulator, type Emulator } from '../../emulator/index.js'
+import type { Emulator } from '../../emulator/index.js'
 import { signPolicy } from '../../emulator/policy.js'
 import {
   REPO,
@@ -15,8 +15,10 @@ import {
   s3Message,
   specFields,
   specParts,
-  type Ticket
+  type Ticket,
+  startEmulator
 } from './helpers.js'
+import { takeUnexpectedErrors } from '../helpers/unexpected-errors.js'
 
 const SECRET = 'test-secret-0123456789'
 let emulator: Emulator
@@ -310,6 +312,18 @@ describe('strictness', () => {
     const [afterSecond] = emulator.downloads(REPO)
     expect(afterSecond).toMatchObject({ size: 13, md5: md5('good2, longer') })
     expect(await readFile(afterSecond?.filePath ?? '', 'utf8')).toBe('good2, longer')
+  })
+
+  it('answers a failure of its own disk with InternalError, and notes it as unexpected', async () => {
+    await rm(join(emulator.storageDir, '.incoming'), { recursive: true })
+    const answer = await postForm(emulator, specParts(ticket, 'hello'))
+    expect({ status: answer.status, code: s3Code(answer.body) }).toEqual({
+      status: 500,
+      code: 'InternalError'
+    })
+    expect(emulator.downloads(REPO)).toEqual([expect.objectContaining({ uploaded: false })])
+    // Provoked on purpose here; anywhere else it fails the test (see helpers.ts).
+    expect(takeUnexpectedErrors(emulator)).toEqual([expect.objectContaining({ code: 'ENOENT' })])
   })
 
   it('refuses keys that belong to no download', async () => {

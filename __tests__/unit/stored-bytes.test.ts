@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import type { Download } from '../../src/downloads-api.js'
-import { ApiError, CancelledError } from '../../src/errors.js'
+import { ApiError, CancelledError, ProtocolError } from '../../src/errors.js'
 import { isTransient, type RetryOptions } from '../../src/retry.js'
 import { StoredBytes } from '../../src/stored-bytes.js'
 import { FakeHttp } from '../helpers/fake-http.js'
@@ -97,6 +97,13 @@ describe('StoredBytes.probe', () => {
       'Fetching the stored app.zip answered 403. An object store answers 403 for an object it will not show, missing or not, so whether it holds bytes cannot be told.'
     )
     expect(isTransient(error)).toBe(false)
+  })
+
+  it('refuses a download listed without an html_url, asking nothing and not retrying', async () => {
+    const error = await rejectionOf(stored().probe({ ...existing, htmlUrl: '' }))
+    expect(error).toBeInstanceOf(ProtocolError)
+    expect(error.message).toBe('The server lists app.zip without an html_url.')
+    expect(http.requests).toHaveLength(0)
   })
 
   it('retries a 5xx', async () => {
