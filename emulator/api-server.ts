@@ -522,7 +522,7 @@ function redirectToObject(
   const record = repo === undefined ? undefined : context.store.findByName(repo, name)
   if (!record) return answer.message(404, 'Not Found')
   // A HEAD looks, it does not download.
-  if (method === 'GET') record.downloadCount++
+  if (method === 'GET') context.store.countDownload(record)
   // On an external store, a URL presigned for this method: the object stays private (GitHub's
   // 2013 acl), and the store tells a missing object (404) from a hidden one (403) only to a
   // reader allowed to list the bucket, which a presigned owner's URL is.
