@@ -21,6 +21,12 @@ import {
   type ServerFactory
 } from './context.js'
 import type { ActiveFault } from './faults.js'
+import {
+  isDownloadsPage,
+  PAGE_HEADERS,
+  renderDownloadsPage,
+  renderNotFoundPage
+} from './downloads-page.js'
 import { decideMimeType } from './mime-type.js'
 import { formatExpiration, issuePolicy, signPolicy } from './policy.js'
 import { rateLimitHeaders, type RateState } from './rate-limit.js'
@@ -36,6 +42,7 @@ type Route =
   | { hop: 'list' | 'create'; repo: string }
   | { hop: 'get' | 'delete'; repo: string; id: string }
   | { hop: 'download'; repo: string; name: string }
+  | { hop: 'page'; repo: string }
   | { hop: 'other' }
 
 function classify(method: string, pathname: string): Route {
@@ -64,6 +71,8 @@ function classify(method: string, pathname: string): Route {
   if (first === 'downloads' && fourth !== undefined && fourth !== '' && fifth === undefined) {
     if (isGet) return { hop: 'download', repo, name: fourth }
   }
+  // github.com/:owner/:repo/downloads: the Downloads page.
+  if (isDownloadsPage(segments) && isGet) return { hop: 'page', repo: `${first}/${owner}` }
   return { hop: 'other' }
 }
 
@@ -212,6 +221,11 @@ async function handle(
   }
   const answer = new Answer(context, req, res, record, fault)
 
+  if (route.hop === 'page') {
+    // github.com, not the API: a public page, no token, no rate limit.
+    if (fault?.status !== undefined) return answer.message(fault.status, faultMessage(fault))
+    return downloadsPage(context, route.repo, answer)
+  }
   if (route.hop === 'download') {
     // github.com, not the API: no token, no rate limit.
     if (fault?.status !== undefined) return answer.message(fault.status, faultMessage(fault))
@@ -509,6 +523,23 @@ function createResponse(
     'x-amz-meta-content-disposition': `attachment; filename=${record.name}`,
     s3_url: context.s3Url
   }
+}
+
+/** The Downloads page of a repository: its uploaded downloads, newest first. */
+async function downloadsPage(
+  context: EmulatorContext,
+  repoName: string,
+  answer: Answer
+): Promise<void> {
+  const repo = context.store.resolveRepo(repoName)
+  if (repo === undefined) {
+    return answer.send(404, PAGE_HEADERS, renderNotFoundPage(repoName))
+  }
+  const all = context.store.list(repo)
+  // An external store says which of them hold their bytes.
+  await context.external?.checkUploaded(all)
+  const items = all.map((record) => ({ ...record, htmlUrl: htmlUrl(context, record) }))
+  answer.send(200, PAGE_HEADERS, renderDownloadsPage(repo, items))
 }
 
 function redirectToObject(

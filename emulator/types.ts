@@ -101,7 +101,7 @@ export interface StoredDownload {
 }
 
 /** Which step of the protocol a request belongs to. */
-export type Hop = 'list' | 'get' | 'create' | 'delete' | 's3' | 'download' | 'other'
+export type Hop = 'list' | 'get' | 'create' | 'delete' | 's3' | 'download' | 'page' | 'other'
 
 /** The hops that change the store: create stores a download, delete removes one, s3 stores bytes. */
 export type CommitHop = 'create' | 'delete' | 's3'
