@@ -23,6 +23,12 @@ import {
   type ServerFactory
 } from './context.js'
 import type { ActiveFault } from './faults.js'
+import {
+  isDownloadsPage,
+  PAGE_HEADERS,
+  renderDownloadsPage,
+  renderNotFoundPage
+} from './downloads-page.js'
 import { decideMimeType } from './mime-type.js'
 import { formatExpiration, issuePolicy, signPolicy } from './policy.js'
 import { rateLimitHeaders, type RateState } from './rate-limit.js'
@@ -38,6 +44,7 @@ type Route =
   | { hop: 'list' | 'create'; repo: string }
   | { hop: 'get' | 'delete'; repo: string; id: string }
   | { hop: 'download'; repo: string; name: string }
+  | { hop: 'page'; repo: string }
   | { hop: 'other' }
 
 function classify(method: string, pathname: string): Route {
@@ -66,6 +73,8 @@ function classify(method: string, pathname: string): Route {
   if (first === 'downloads' && fourth !== undefined && fourth !== '' && fifth === undefined) {
     if (isGet) return { hop: 'download', repo, name: fourth }
   }
+  // github.com/:owner/:repo/downloads: the Downloads page.
+  if (isDownloadsPage(segments) && isGet) return { hop: 'page', repo: `${first}/${owner}` }
   return { hop: 'other' }
 }
 
@@ -216,6 +225,11 @@ async function handle(
   }
   const answer = new Answer(context, req, res, record, fault)
 
+  if (route.hop === 'page') {
+    // github.com, not the API: a public page, no token, no rate limit.
+    if (fault?.status !== undefined) return answer.message(fault.status, faultMessage(fault))
+    return downloadsPage(context, route.repo, answer)
+  }
   if (route.hop === 'download') {
     // github.com, not the API: no token, no rate limit.
     if (fault?.status !== undefined) return answer.message(fault.status, faultMessage(fault))
@@ -515,6 +529,23 @@ function createResponse(
   }
 }
 
+/** The Downloads page of a repository: its uploaded downloads, newest first. */
+async function downloadsPage(
+  context: EmulatorContext,
+  repoName: string,
+  answer: Answer
+): Promise<void> {
+  const repo = context.store.resolveRepo(repoName)
+  if (repo === undefined) {
+    return answer.send(404, PAGE_HEADERS, renderNotFoundPage(repoName))
+  }
+  const all = context.store.list(repo)
+  // An external store says which of them hold their bytes.
+  await context.external?.checkUploaded(all)
+  const items = all.map((record) => ({ ...record, htmlUrl: htmlUrl(context, record) }))
+  answer.send(200, PAGE_HEADERS, renderDownloadsPage(repo, items))
+}
+
 function redirectToObject(
   context: EmulatorContext,
   method: string,
@@ -526,7 +557,7 @@ function redirectToObject(
   const record = repo === undefined ? undefined : context.store.findByName(repo, name)
   if (!record) return answer.message(404, 'Not Found')
   // A HEAD looks, it does not download.
-  if (method === 'GET') record.downloadCount++
+  if (method === 'GET') context.store.countDownload(record)
   // On an external store, a URL presigned for this method: the object stays private (GitHub's
   // 2013 acl), and the store tells a missing object (404) from a hidden one (403) only to a
   // reader allowed to list the bucket, which a presigned owner's URL is.

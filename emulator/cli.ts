@@ -2,8 +2,8 @@
  * `npm run emulator`: runs the Downloads API + S3 emulator in the foreground until SIGINT or
  * SIGTERM. Prints one JSON line with the URLs first, so scripts can read it, then hints.
  */
-import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { externalS3FromFlags, port, tlsFromFlags } from './cli-options.js'
 import { startEmulator } from './index.js'
 import type { EmulatorOptions, Hop } from './types.js'
 
@@ -25,13 +25,6 @@ const USAGE = `Usage: npm run emulator -- [options]
                        AWS_SECRET_ACCESS_KEY (with --s3-bucket)
   --s3-bucket NAME     the external store's bucket (with --s3-endpoint)
   --help               this text`
-
-function port(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number`)
-  return n
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -74,37 +67,16 @@ async function main(): Promise<void> {
     }
     options.uploadBytesPerSecond = rate
   }
-  if ((values['tls-key'] === undefined) !== (values['tls-cert'] === undefined)) {
-    throw new Error('--tls-key and --tls-cert go together')
-  }
-  if (values['tls-key'] !== undefined && values['tls-cert'] !== undefined) {
-    options.tls = {
-      key: await readFile(values['tls-key']),
-      cert: await readFile(values['tls-cert'])
-    }
-  }
-  if ((values['s3-endpoint'] === undefined) !== (values['s3-bucket'] === undefined)) {
-    throw new Error('--s3-endpoint and --s3-bucket go together')
-  }
-  if (values['s3-endpoint'] !== undefined && values['s3-bucket'] !== undefined) {
-    const accessKeyId = process.env.AWS_ACCESS_KEY_ID
-    const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY
-    if (!accessKeyId || !secretAccessKey) {
-      throw new Error(
-        '--s3-endpoint needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment'
-      )
-    }
+  const tls = await tlsFromFlags(values['tls-key'], values['tls-cert'])
+  if (tls) options.tls = tls
+  const externalS3 = externalS3FromFlags(values['s3-endpoint'], values['s3-bucket'])
+  if (externalS3) {
     if (options.uploadBytesPerSecond !== undefined) {
       throw new Error(
         '--upload-bandwidth does not go with --s3-endpoint: the store reads the uploads'
       )
     }
-    options.externalS3 = {
-      endpoint: values['s3-endpoint'],
-      bucket: values['s3-bucket'],
-      accessKeyId,
-      secretAccessKey
-    }
+    options.externalS3 = externalS3
   }
   // An emulator bug answers 500, which a client retries past: say so where it can be seen.
   options.onUnexpectedError = (error) => console.error('emulator bug:', error)

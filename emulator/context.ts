@@ -33,6 +33,8 @@ export interface EmulatorContext {
   readonly waiters: Waiters
   /** Aborted when the emulator closes: held answers and paced reads stop waiting. */
   readonly shutdown: AbortSignal
+  /** Whether `requests` keeps each request (off in the long-running server). */
+  readonly log: boolean
   /**
    * With `externalS3`: the store the uploads go to, which says what a download holds. Unset:
    * the emulator's own S3 server and store.
@@ -70,7 +72,7 @@ export function recordRequest(
     connection: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
     committed: false
   }
-  context.requests.push(record)
+  if (context.log) context.requests.push(record)
   records.set(req, record)
   return record
 }

@@ -35,7 +35,14 @@ export class ExternalStore {
   private readonly seeding = new Set<Promise<void>>()
   private seedFailure: Error | undefined
 
-  constructor(config: ExternalS3) {
+  /**
+   * @param save stores what a record now says about its object (the catalog keeps what the
+   * store answered)
+   */
+  constructor(
+    config: ExternalS3,
+    private readonly save: (record: DownloadRecord) => void = () => undefined
+  ) {
     this.client = new S3Client(config)
   }
 
@@ -67,6 +74,7 @@ export class ExternalStore {
     record.md5 = createHash('md5').update(content).digest('hex')
     record.sha256 = createHash('sha256').update(content).digest('hex')
     record.objectContentType = record.mimeType
+    this.save(record)
     const put = this.client
       .put(record.key, content, record.mimeType)
       .then(
@@ -91,7 +99,10 @@ export class ExternalStore {
       records.filter((record) => !record.uploaded),
       async (record) => {
         const head = await this.client.head(record.key)
-        if (head !== null && head.size === record.declaredSize) markUploaded(record, head)
+        if (head !== null && head.size === record.declaredSize) {
+          markUploaded(record, head)
+          this.save(record)
+        }
       }
     )
   }
@@ -106,17 +117,20 @@ export class ExternalStore {
       const head = await this.client.head(record.key)
       if (head === null || head.size !== record.declaredSize) {
         markEmpty(record)
+        this.save(record)
         return
       }
       if (record.uploaded && record.sha256 !== undefined && record.md5 === head.etag) return
       const digest = await this.client.digest(record.key)
       if (digest === null || digest.size !== record.declaredSize) {
         markEmpty(record)
+        this.save(record)
         return
       }
       markUploaded(record, head)
       record.md5 = digest.md5
       record.sha256 = digest.sha256
+      this.save(record)
     })
   }
 

@@ -20,6 +20,7 @@ import { DownloadStore, githubTimestamp, toStoredDownload } from './store.js'
 import type { Emulator, EmulatorOptions, StoredDownload } from './types.js'
 import { Waiters } from './waiters.js'
 
+export type { Catalog } from './store.js'
 export type {
   CommitHop,
   Emulator,
@@ -89,12 +90,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   await mkdir(storageDir, { recursive: true })
   const rateLimit = options.rateLimit ?? 5000
   const shutdown = new AbortController()
-  const waiters = new Waiters()
+  const waiters = new Waiters(options.log ?? true)
   // With an external store, policies are issued for its bucket under its keys, and the
   // emulator's own S3 server does not start.
-  const external = options.externalS3 ? new ExternalStore(options.externalS3) : undefined
+  const store = new DownloadStore(storageDir, options.repos ?? ['octocat/hello-world'], {
+    ...(options.catalog ? { catalog: options.catalog } : {}),
+    durable: options.durable ?? false
+  })
+  // What the store says about an object is kept in the catalog (a restart keeps it).
+  const external = options.externalS3
+    ? new ExternalStore(options.externalS3, (record) => store.saveObject(record))
+    : undefined
   const context: EmulatorContext = {
-    store: new DownloadStore(storageDir, options.repos ?? ['octocat/hello-world']),
+    store,
     faults: new FaultController(external === undefined),
     requests: [],
     tokens: new Set(options.tokens ?? ['emulator-token']),
@@ -107,6 +115,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     uploadBytesPerSecond: options.uploadBytesPerSecond ?? null,
     waiters,
     shutdown: shutdown.signal,
+    log: options.log ?? true,
     ...(external ? { external } : {}),
     unexpectedErrors: [],
     onUnexpectedError: options.onUnexpectedError,
@@ -132,15 +141,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const servers = s3 ? [api, s3] : [api]
   try {
     const apiPort = await listen(api, options.apiPort ?? 0, host)
-    context.apiUrl = `${scheme}://${urlHost(host)}:${apiPort}`
+    context.apiUrl = options.publicUrl ?? `${scheme}://${urlHost(host)}:${apiPort}`
     if (s3) {
       const s3Port = await listen(s3, options.s3Port ?? 0, host)
-      context.s3Url = `${scheme}://${urlHost(host)}:${s3Port}/`
+      context.s3Url = options.s3PublicUrl ?? `${scheme}://${urlHost(host)}:${s3Port}/`
     } else if (external) {
       context.s3Url = external.bucketUrl
     }
   } catch (err) {
     await Promise.all(servers.map(closeServer))
+    store.close()
     if (ownsStorage) await rm(storageDir, { recursive: true, force: true })
     throw err
   }
@@ -170,9 +180,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         description: d.description ?? '',
         contentType: d.contentType ?? mimeType,
         mimeType,
-        declaredSize: d.content === null ? 0 : Buffer.byteLength(d.content)
+        declaredSize: d.content === null ? 0 : Buffer.byteLength(d.content),
+        ...(d.createdAt !== undefined ? { createdAt: githubTimestamp(d.createdAt) } : {})
       })
-      if (d.createdAt !== undefined) record.createdAt = githubTimestamp(d.createdAt)
       // A record whose upload never finished: listed, without bytes.
       if (d.content === null) return toStoredDownload(record)
       const content = typeof d.content === 'string' ? Buffer.from(d.content) : d.content
@@ -217,6 +227,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         // Held answers, fault delays and paced uploads stop waiting.
         shutdown.abort()
         await Promise.all(servers.map(closeServer))
+        store.close()
         if (ownsStorage) await rm(storageDir, { recursive: true, force: true })
       })()
       return closing

@@ -1,12 +1,15 @@
 /**
  * The emulator's state: repositories, their downloads, and the uploaded bytes on disk.
  *
- * Bytes live at `<storageDir>/<S3 key>` (`downloads/owner/repo/name`), so a human can look at
- * them. Uploads stream into `<storageDir>/.incoming/` and are renamed into place only once S3
- * would have accepted them, so a failed upload never replaces good bytes.
+ * The metadata (repositories, downloads, counts) lives in a {@link Catalog}: in memory for the
+ * emulator ({@link MemoryCatalog}), in SQLite for the server (`sqlite-catalog.ts`). The bytes
+ * are the same for both: they live at `<storageDir>/<S3 key>` (`downloads/owner/repo/name`),
+ * so a human can look at them. Uploads stream into `<storageDir>/.incoming/` and are renamed
+ * into place only once S3 would have accepted them, so a failed upload never replaces good
+ * bytes.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { StoredDownload } from './types.js'
@@ -27,6 +30,8 @@ export interface NewDownload {
   contentType: string
   mimeType: string
   declaredSize: number
+  /** Default: now (seeds may backdate). */
+  createdAt?: string
 }
 
 /** The digest and size of an upload that reached the end of its file part. */
@@ -52,35 +57,62 @@ export function githubTimestamp(date = new Date()): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-export class DownloadStore {
+/**
+ * Where the metadata lives: repositories, downloads and their counts. Every call is
+ * synchronous and each write is done (and, for a persistent catalog, durable) when it returns,
+ * so an answer sent after it never acknowledges something a crash could lose.
+ *
+ * Records a catalog hands out are its view at that moment; the writes ({@link saveObject},
+ * {@link countDownload}) take a record and store what it says.
+ */
+export interface Catalog {
+  /** Every repository served, canonical `owner/name`. */
+  repoNames(): string[]
+  /** The canonical `owner/name` for a repo (matched case-insensitively), or undefined. */
+  resolveRepo(repo: string): string | undefined
+  /** A served repo's downloads (canonical name), sorted by id. */
+  list(repo: string): DownloadRecord[]
+  get(repo: string, id: number): DownloadRecord | undefined
+  findByName(repo: string, name: string): DownloadRecord | undefined
+  findByKey(key: string): DownloadRecord | undefined
+  /** Whether this very download is still stored (not deleted, not replaced by a namesake). */
+  isLive(record: DownloadRecord): boolean
+  /** Stores a new download with a fresh id, never one used before. */
+  insert(repo: string, input: NewDownload, key: string): DownloadRecord
+  /** Takes a download out; nothing when it is gone already. */
+  delete(record: DownloadRecord): void
+  /** Stores what `record` says about its object: uploaded, size, digests, Content-Type. */
+  saveObject(record: DownloadRecord): void
+  /** One more download through `html_url`; `record.downloadCount` follows. */
+  countDownload(record: DownloadRecord): void
+  close(): void
+}
+
+/** Checks an `owner/name` given on the command line or in the options. */
+export function checkRepoName(repo: string): void {
+  if (!/^[^/\s]+\/[^/\s]+$/.test(repo)) throw new Error(`repo must be owner/name: ${repo}`)
+}
+
+/** The emulator's catalog: plain maps, gone when the process ends. */
+export class MemoryCatalog implements Catalog {
   /** Lower-cased `owner/name` → canonical `owner/name`: GitHub matches repos case-insensitively. */
   private readonly repos = new Map<string, string>()
   private readonly byRepo = new Map<string, Map<number, DownloadRecord>>()
   private readonly byKey = new Map<string, DownloadRecord>()
   private nextId = 1
-  /** Per S3 key: the tail of the file operations queued on it (see {@link exclusive}). */
-  private readonly keyLocks = new Map<string, Promise<void>>()
-  readonly incomingDir: string
 
-  constructor(
-    readonly storageDir: string,
-    repos: readonly string[]
-  ) {
+  constructor(repos: readonly string[]) {
     for (const repo of repos) {
-      if (!/^[^/\s]+\/[^/\s]+$/.test(repo)) throw new Error(`repo must be owner/name: ${repo}`)
+      checkRepoName(repo)
       this.repos.set(repo.toLowerCase(), repo)
       this.byRepo.set(repo, new Map())
     }
-    this.incomingDir = join(storageDir, '.incoming')
-    mkdirSync(this.incomingDir, { recursive: true })
   }
 
-  /** Every repository, canonical `owner/name`. */
   repoNames(): string[] {
     return [...this.byRepo.keys()]
   }
 
-  /** The canonical `owner/name` for a repo, or undefined when it does not exist. */
   resolveRepo(repo: string): string | undefined {
     return this.repos.get(repo.toLowerCase())
   }
@@ -92,7 +124,6 @@ export class DownloadStore {
     return map
   }
 
-  /** A repo's downloads, sorted by id. */
   list(repo: string): DownloadRecord[] {
     return [...this.downloadsOf(repo).values()].sort((a, b) => a.id - b.id)
   }
@@ -110,18 +141,14 @@ export class DownloadStore {
     return this.byKey.get(key)
   }
 
-  /** Whether the record is still stored (it may be deleted while its upload runs). */
   isLive(record: DownloadRecord): boolean {
     return this.byKey.get(record.key) === record
   }
 
-  create(repo: string, input: NewDownload): DownloadRecord {
-    const canonical = this.resolveRepo(repo)
-    if (canonical === undefined) throw new Error(`unknown repository: ${repo}`)
-    const key = `downloads/${canonical}/${input.name}`
+  insert(repo: string, input: NewDownload, key: string): DownloadRecord {
     const record: DownloadRecord = {
       id: this.nextId++,
-      repo: canonical,
+      repo,
       name: input.name,
       description: input.description,
       contentType: input.contentType,
@@ -129,13 +156,116 @@ export class DownloadStore {
       declaredSize: input.declaredSize,
       uploaded: false,
       size: 0,
-      createdAt: githubTimestamp(),
+      createdAt: input.createdAt ?? githubTimestamp(),
       key,
       downloadCount: 0
     }
-    this.downloadsOf(canonical).set(record.id, record)
+    this.downloadsOf(repo).set(record.id, record)
     this.byKey.set(key, record)
     return record
+  }
+
+  delete(record: DownloadRecord): void {
+    this.downloadsOf(record.repo).delete(record.id)
+    if (this.byKey.get(record.key) === record) this.byKey.delete(record.key)
+  }
+
+  saveObject(): void {
+    // The records handed out are the stored ones: what the caller set is stored already.
+  }
+
+  countDownload(record: DownloadRecord): void {
+    record.downloadCount++
+  }
+
+  close(): void {
+    // Nothing to release.
+  }
+}
+
+/** How {@link DownloadStore} keeps the bytes. */
+export interface StoreOptions {
+  /** The metadata. Default: a {@link MemoryCatalog} of `repos`. */
+  catalog?: Catalog
+  /**
+   * Flush an upload's bytes, and the rename that puts them in place, to the disk before the
+   * upload is acknowledged (the server: a crash must not lose an acknowledged upload). Default
+   * false: the emulator's tests need no power-loss safety.
+   */
+  durable?: boolean
+}
+
+export class DownloadStore {
+  readonly catalog: Catalog
+  private readonly durable: boolean
+  /** Per S3 key: the tail of the file operations queued on it (see {@link exclusive}). */
+  private readonly keyLocks = new Map<string, Promise<void>>()
+  readonly incomingDir: string
+
+  constructor(
+    readonly storageDir: string,
+    repos: readonly string[],
+    options: StoreOptions = {}
+  ) {
+    this.catalog = options.catalog ?? new MemoryCatalog(repos)
+    this.durable = options.durable ?? false
+    this.incomingDir = join(storageDir, '.incoming')
+    // What is left there is an upload a crash or a kill cut short: nothing refers to it.
+    rmSync(this.incomingDir, { recursive: true, force: true })
+    mkdirSync(this.incomingDir, { recursive: true })
+  }
+
+  /** Every repository, canonical `owner/name`. */
+  repoNames(): string[] {
+    return this.catalog.repoNames()
+  }
+
+  /** The canonical `owner/name` for a repo, or undefined when it does not exist. */
+  resolveRepo(repo: string): string | undefined {
+    return this.catalog.resolveRepo(repo)
+  }
+
+  private canonical(repo: string): string {
+    const canonical = this.resolveRepo(repo)
+    if (canonical === undefined) throw new Error(`unknown repository: ${repo}`)
+    return canonical
+  }
+
+  /** A repo's downloads, sorted by id. */
+  list(repo: string): DownloadRecord[] {
+    return this.catalog.list(this.canonical(repo))
+  }
+
+  get(repo: string, id: number): DownloadRecord | undefined {
+    return this.catalog.get(this.canonical(repo), id)
+  }
+
+  findByName(repo: string, name: string): DownloadRecord | undefined {
+    return this.catalog.findByName(this.canonical(repo), name)
+  }
+
+  findByKey(key: string): DownloadRecord | undefined {
+    return this.catalog.findByKey(key)
+  }
+
+  /** Whether the record is still stored (it may be deleted while its upload runs). */
+  isLive(record: DownloadRecord): boolean {
+    return this.catalog.isLive(record)
+  }
+
+  create(repo: string, input: NewDownload): DownloadRecord {
+    const canonical = this.canonical(repo)
+    return this.catalog.insert(canonical, input, `downloads/${canonical}/${input.name}`)
+  }
+
+  /** Stores what `record` now says about its object (an external store's answer). */
+  saveObject(record: DownloadRecord): void {
+    this.catalog.saveObject(record)
+  }
+
+  /** Counts a download through `html_url`. */
+  countDownload(record: DownloadRecord): void {
+    this.catalog.countDownload(record)
   }
 
   /**
@@ -167,10 +297,9 @@ export class DownloadStore {
     await this.exclusive(record.key, () => rm(this.objectPath(record.key), { force: true }))
   }
 
-  /** Drops a download from the indexes (nothing on disk). */
+  /** Drops a download from the catalog (nothing on disk). */
   forget(record: DownloadRecord): void {
-    this.downloadsOf(record.repo).delete(record.id)
-    if (this.byKey.get(record.key) === record) this.byKey.delete(record.key)
+    this.catalog.delete(record)
   }
 
   /** Where the bytes of `key` live. */
@@ -200,13 +329,17 @@ export class DownloadStore {
       }
       const target = this.objectPath(record.key)
       await mkdir(dirname(target), { recursive: true })
+      if (this.durable) await syncFile(incoming)
       await rename(incoming, target)
+      // The rename is an entry in the folder: flushed with the folder.
+      if (this.durable) await syncFile(dirname(target))
       record.uploaded = true
       record.size = result.size
       record.md5 = result.md5
       record.sha256 = result.sha256
       record.filePath = target
       record.objectContentType = result.contentType
+      this.catalog.saveObject(record)
       return true
     })
   }
@@ -217,7 +350,7 @@ export class DownloadStore {
    */
   async openObject(key: string): Promise<OpenObject | undefined> {
     return this.exclusive(key, async () => {
-      const record = this.byKey.get(key)
+      const record = this.catalog.findByKey(key)
       if (!record?.uploaded || record.filePath === undefined || record.md5 === undefined) {
         return undefined
       }
@@ -249,6 +382,22 @@ export class DownloadStore {
     record.sha256 = createHash('sha256').update(content).digest('hex')
     record.filePath = target
     record.objectContentType = record.mimeType
+    this.catalog.saveObject(record)
+  }
+
+  /** Releases the catalog (a database closes). */
+  close(): void {
+    this.catalog.close()
+  }
+}
+
+/** Flushes a file, or a folder's entries, to the disk. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
 

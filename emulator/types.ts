@@ -2,6 +2,7 @@
  * The emulator's public types. They live apart from `index.ts` so the servers can import them
  * without importing the module that wires the servers together.
  */
+import type { Catalog } from './store.js'
 
 /** Options for {@link startEmulator}. Every field has a default that mirrors GitHub in 2013. */
 export interface EmulatorOptions {
@@ -48,6 +49,29 @@ export interface EmulatorOptions {
    * client retries past: see {@link Emulator.unexpectedErrors}.
    */
   onUnexpectedError?: (error: Error) => void
+  /**
+   * Where the downloads' metadata lives. Default: in memory, gone on close. The server
+   * (`server.ts`) passes a SQLite catalog; `repos` is the catalog's business then. Closed
+   * with the emulator.
+   */
+  catalog?: Catalog
+  /**
+   * Flush each upload's bytes to the disk before S3 answers (the server). Default false.
+   */
+  durable?: boolean
+  /**
+   * Keep `requests` and the moments `whenCommitted`/`whenUploadReceived` look back on.
+   * Default true; a long-running server turns it off so that its memory stays flat (the
+   * waits then see only what happens after they are asked).
+   */
+  log?: boolean
+  /**
+   * The API's URL as clients reach it (a reverse proxy in front), for the URLs in answers
+   * (`url`, `html_url`, `Link`). Default: the address it listens on. No trailing slash.
+   */
+  publicUrl?: string
+  /** The S3 server's URL as clients reach it (`s3_url`), with a trailing slash. */
+  s3PublicUrl?: string
 }
 
 /** An S3 store the emulator hands uploads out to, addressed path-style. */
@@ -83,7 +107,7 @@ export interface StoredDownload {
 }
 
 /** Which step of the protocol a request belongs to. */
-export type Hop = 'list' | 'get' | 'create' | 'delete' | 's3' | 'download' | 'other'
+export type Hop = 'list' | 'get' | 'create' | 'delete' | 's3' | 'download' | 'page' | 'other'
 
 /** The hops that change the store: create stores a download, delete removes one, s3 stores bytes. */
 export type CommitHop = 'create' | 'delete' | 's3'

@@ -32,11 +32,18 @@ export class Waiters {
   private readonly pending = new Set<Pending>()
   private closed = false
 
+  /**
+   * @param retain false: keep nothing of what happened (a long-running server's memory stays
+   * flat), so a wait sees only what happens after it is asked
+   */
+  constructor(private readonly retain = true) {}
+
   /** An S3 POST for `name` has received `bytes` bytes of its file part so far. */
   uploadProgress(name: string, bytes: number): void {
     if (bytes <= (this.received.get(name) ?? -1)) return
     this.received.set(name, bytes)
     this.settle()
+    if (!this.retain) this.received.delete(name)
   }
 
   /** `record` did its work in the store for the download `name`. */
@@ -44,6 +51,7 @@ export class Waiters {
     record.committed = true
     this.commits.push({ record, hop, name })
     this.settle()
+    if (!this.retain) this.commits.length = 0
   }
 
   async whenUploadReceived(

@@ -48,7 +48,7 @@ export function itWithOwnS3(
 }
 
 /** A fresh bucket on the Ceph gateway for one stage: tests run side by side, keys repeat. */
-async function cephBucket(): Promise<ExternalS3> {
+export async function cephBucket(): Promise<ExternalS3> {
   const raw = process.env.UPLOAD_DOWNLOADS_CEPH
   if (raw === undefined || raw === '') {
     // Fail, never skip: a Ceph run without Ceph must not look green.

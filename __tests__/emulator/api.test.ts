@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import type { Emulator } from '../../emulator/index.js'
 import { REPO, api, createDownload, startEmulator } from './helpers.js'
 
@@ -277,5 +278,57 @@ describe('html_url', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('text/plain')
     expect(await res.text()).toBe('seeded')
+  })
+})
+
+/** A port free right now (the server behind a reverse proxy is told its URL before it listens). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      probe.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port'))
+      )
+    })
+  })
+}
+
+describe('public URLs (a reverse proxy in front)', () => {
+  it('puts the URLs clients reach it at in every answer', async () => {
+    await emulator.close()
+    // `localhost` stands for the proxy's name: the URLs must say it, not the listening address.
+    // The ports are picked before the emulator binds them; another test may take one first.
+    let apiPort: number
+    let s3Port: number
+    for (let attempt = 1; ; attempt++) {
+      ;[apiPort, s3Port] = [await freePort(), await freePort()]
+      try {
+        emulator = await startEmulator({
+          apiPort,
+          s3Port,
+          publicUrl: `http://localhost:${apiPort}`,
+          s3PublicUrl: `http://localhost:${s3Port}/`
+        })
+        break
+      } catch (error) {
+        if (attempt === 5 || (error as { code?: string }).code !== 'EADDRINUSE') throw error
+      }
+    }
+    expect(emulator.apiUrl).toBe(`http://localhost:${apiPort}`)
+    const ticket = await createDownload(emulator, 'app.zip', 1)
+    expect(ticket).toMatchObject({
+      url: `http://localhost:${apiPort}/repos/${REPO}/downloads/${ticket.id}`,
+      html_url: `http://localhost:${apiPort}/downloads/${REPO}/app.zip`,
+      s3_url: `http://localhost:${s3Port}/`
+    })
+    await createDownload(emulator, 'other.zip', 1)
+    const page = await api(emulator, `/repos/${REPO}/downloads?per_page=1`)
+    expect(page.headers.get('link')).toContain(`<http://localhost:${apiPort}/repos/`)
+    const redirect = await fetch(ticket.html_url, { redirect: 'manual' })
+    expect(redirect.headers.get('location')).toBe(
+      `http://localhost:${s3Port}/downloads/${REPO}/app.zip`
+    )
   })
 })

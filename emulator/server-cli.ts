@@ -1,0 +1,143 @@
+/**
+ * `npm run server`: the self-hosted Downloads service in the foreground until SIGINT or
+ * SIGTERM. Prints one JSON line first, so scripts can read it, then hints for a human.
+ */
+import { parseArgs } from 'node:util'
+import { externalS3FromFlags, port, tlsFromFlags } from './cli-options.js'
+import { startServer, type ServerOptions } from './server.js'
+
+const USAGE = `Usage: npm run server -- --data DIR [options]
+
+  --data DIR           the database (DIR/downloads.sqlite) and, without --s3-endpoint, the
+                       uploaded bytes (DIR/downloads/OWNER/NAME/FILE); created if missing
+  --host HOST          interface to listen on (default 127.0.0.1)
+  --port N             API port (default 3000; 0 = any free port)
+  --s3-port N          port of the upload endpoint for local bytes (default 3001; 0 = any)
+  --token T            accepted token, repeatable (default: a random one, printed)
+  --repo OWNER/NAME    repository served, repeatable (default: those DIR knows already)
+  --s3-endpoint URL    keep the bytes in this S3-compatible store (path-style) instead of
+                       DIR; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with
+                       --s3-bucket; the bucket must exist)
+  --s3-bucket NAME     the store's bucket (with --s3-endpoint)
+  --tls-key FILE       serve HTTPS with this PEM key (with --tls-cert)
+  --tls-cert FILE      serve HTTPS with this PEM certificate (with --tls-key)
+  --public-url URL     the API's URL as clients reach it (behind a reverse proxy)
+  --s3-public-url URL  the upload endpoint's URL as clients reach it (behind a reverse proxy)
+  --policy-ttl S       how long an upload policy stays valid, in seconds (default 3600)
+  --help               this text`
+
+/** A base URL given on the command line: http(s), no query; `slash` says how it ends. */
+function baseUrl(value: string, flag: string, slash: boolean): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error(`${flag} must be a URL, got ${value}`)
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
+    throw new Error(`${flag} must be an http(s) URL without query or fragment, got ${value}`)
+  }
+  const bare = url.href.replace(/\/+$/, '')
+  return slash ? `${bare}/` : bare
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      data: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      's3-port': { type: 'string' },
+      token: { type: 'string', multiple: true },
+      repo: { type: 'string', multiple: true },
+      's3-endpoint': { type: 'string' },
+      's3-bucket': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'public-url': { type: 'string' },
+      's3-public-url': { type: 'string' },
+      'policy-ttl': { type: 'string' },
+      help: { type: 'boolean' }
+    },
+    strict: true
+  })
+  if (values.help) {
+    console.log(USAGE)
+    return
+  }
+  if (values.data === undefined) throw new Error('--data DIR is required')
+  const options: ServerOptions = {
+    dataDir: values.data,
+    host: values.host ?? '127.0.0.1',
+    port: port(values.port, 3000, '--port'),
+    s3Port: port(values['s3-port'], 3001, '--s3-port')
+  }
+  if (values.token !== undefined) {
+    if (values.token.some((token) => !/^\S+$/.test(token))) {
+      throw new Error('--token must be non-empty, without spaces')
+    }
+    options.tokens = values.token
+  }
+  if (values.repo !== undefined) options.repos = values.repo
+  const tls = await tlsFromFlags(values['tls-key'], values['tls-cert'])
+  if (tls) options.tls = tls
+  const externalS3 = externalS3FromFlags(values['s3-endpoint'], values['s3-bucket'])
+  if (externalS3) options.externalS3 = externalS3
+  if (values['public-url'] !== undefined) {
+    options.publicUrl = baseUrl(values['public-url'], '--public-url', false)
+  }
+  if (values['s3-public-url'] !== undefined) {
+    if (externalS3) throw new Error('--s3-public-url does not go with --s3-endpoint')
+    options.s3PublicUrl = baseUrl(values['s3-public-url'], '--s3-public-url', true)
+  }
+  if (values['policy-ttl'] !== undefined) {
+    const ttl = Number(values['policy-ttl'])
+    if (!Number.isInteger(ttl) || ttl <= 0) {
+      throw new Error('--policy-ttl must be a positive whole number of seconds')
+    }
+    options.policyTtlSeconds = ttl
+  }
+
+  const server = await startServer(options)
+  // A token given on the command line is the operator's secret: not repeated in the logs.
+  const generated = options.tokens === undefined ? server.tokens[0] : undefined
+  console.log(
+    JSON.stringify({
+      apiUrl: server.apiUrl,
+      s3Url: server.s3Url,
+      ...(generated !== undefined ? { token: generated } : {}),
+      repositories: server.repos,
+      dataDir: server.dataDir
+    })
+  )
+  console.log(`Downloads service
+  API:     ${server.apiUrl}   (the action's api-url)
+  Uploads: ${server.s3Url}${externalS3 ? '   (external store)' : ''}
+  Repos:   ${server.repos.join(', ')}
+  Data:    ${server.dataDir}
+  Tokens:  ${server.tokens.length}${generated !== undefined ? ` (generated: ${generated})` : ''}
+  Page:    ${server.apiUrl}/${server.repos[0]}/downloads
+Press Ctrl+C to stop.`)
+
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    console.log(`${signal}: closing`)
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err)
+        process.exit(1)
+      }
+    )
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err)
+  console.error(USAGE)
+  process.exit(2)
+})
