@@ -52633,8 +52633,6 @@ function glob_hashFiles(patterns_1) {
 //# sourceMappingURL=glob.js.map
 // EXTERNAL MODULE: external "node:buffer"
 var external_node_buffer_ = __nccwpck_require__(4573);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/mime-types/index.js
@@ -52799,7 +52797,6 @@ function names_form(name) {
 }
 
 ;// CONCATENATED MODULE: ./src/files.ts
-
 
 
 
@@ -53063,14 +53060,6 @@ function rootPattern(pattern, workspace) {
         : workspace.replace(/[[*?\\]/g, (c) => (c === '\\' ? '\\\\' : `[${c}]`));
     return `${negated ? '!' : ''}${external_node_path_.join(base, body)}`;
 }
-/** The SHA-256 of a file's bytes (a dry run reports it; an upload hashes as it sends). */
-async function sha256Of(file) {
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-        hash.update(chunk);
-    }
-    return hash.digest('hex');
-}
 
 ;// CONCATENATED MODULE: ./src/name-template.ts
 
@@ -53277,6 +53266,8 @@ function parseApiUrl(raw) {
 ;// CONCATENATED MODULE: ./src/journal.ts
 
 
+/** The `core.saveState` name under which the main step tells its post step the journal's path. */
+const journal_JOURNAL_STATE = 'journal';
 class journal_Journal {
     path;
     fd;
@@ -53438,6 +53429,8 @@ function journal_finishedCleanly(entries) {
     return entries.some((entry) => entry.op === 'done');
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/local-file.ts
 
 
@@ -53972,19 +53965,19 @@ function describeItem(item) {
 
 ;// CONCATENATED MODULE: ./src/prune.ts
 /**
- * Which existing downloads `prune` removes: those whose names match a pattern (`*` and `?`
- * within a name), less the downloads this run published or left unchanged, less the newest
- * `keep` of the rest (by `created_at`, then id). A nightly job with `prune: app-nightly-*`
- * and `prune-keep: 4` keeps five nightlies: today's and four before it.
+ * The existing downloads `prune` may remove, newest first (by `created_at`, then id): those
+ * whose names match a pattern (`*` and `?` within a name), less the downloads this run
+ * published or left unchanged. The caller keeps the newest `prune-keep` of those that hold
+ * bytes: a nightly job with `prune: app-nightly-*` and `prune-keep: 4` keeps five
+ * nightlies, today's and four before it.
  */
-function downloadsToPrune(existing, patterns, keep, ownNames) {
+function pruneMatches(existing, patterns, ownNames) {
     if (patterns.length === 0)
         return [];
     const matchers = patterns.map(globToRegExp);
-    const candidates = existing
+    return existing
         .filter((d) => !ownNames.has(d.name) && matchers.some((m) => m.test(d.name)))
         .sort(newestFirst);
-    return candidates.slice(keep);
 }
 function newestFirst(a, b) {
     const [ta, tb] = [timeOf(a), timeOf(b)];
@@ -54076,7 +54069,7 @@ function warnStaleChecksums(context, published) {
  */
 async function pruneCandidates(context, ownNames) {
     const { inputs, existing, session } = context;
-    const matching = downloadsToPrune(existing, inputs.prune, 0, ownNames);
+    const matching = pruneMatches(existing, inputs.prune, ownNames);
     const builds = [];
     for (const download of matching) {
         let holdsBytes;
@@ -54287,6 +54280,7 @@ function mayHaveActed(error) {
     return (error instanceof NetworkError ||
         error instanceof CancelledError ||
         error instanceof ProtocolError ||
+        // A 5xx may come from a gateway after the server acted; a 429 or 408 is a refusal.
         (error instanceof ApiError && error.status >= 500));
 }
 /**
@@ -54348,6 +54342,8 @@ class RestClient {
             ...request,
             signal: this.signal,
             headers: {
+                // The caller's first: the token and the media type are always this client's.
+                ...request.headers,
                 accept: 'application/vnd.github+json',
                 authorization: `token ${this.repository.token}`,
                 'user-agent': 'upload-downloads-action',
@@ -54729,7 +54725,7 @@ function s3Failure(name, status, text) {
             ? ' (the store gave no reason: it refused the signature, the policy or the bucket permissions)'
             : ' (no message)';
     return new S3Error(`S3 refused ${name}: ${code}${detail}`, status, code, {
-        transient: TRANSIENT_CODES.has(code) || status >= 500
+        transient: TRANSIENT_CODES.has(code) || isTransientStatus(status)
     });
 }
 /** The text of the first `<tag>` in a small XML document (S3's answers carry no nesting we need). */
@@ -55646,7 +55642,6 @@ function isFileSystemError(error) {
 
 
 
-
 const UNDO_ATTEMPTS = 10;
 /** An hour: GitHub's primary limit resets hourly. */
 const UNDO_RATE_LIMIT_WAIT_MS = 3_600_000;
@@ -55693,11 +55688,6 @@ function session_createSession(inputs, signal) {
         limit,
         close: () => http.close()
     };
-}
-/** Where the main step tells its post step about the journal. */
-const session_JOURNAL_STATE = 'journal';
-function saveJournalPath(path) {
-    saveState(session_JOURNAL_STATE, path);
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -55955,7 +55945,7 @@ async function openWorkspace(repository) {
     const dir = await (0,promises_.mkdtemp)(external_node_path_.join(temp, 'upload-downloads-'));
     const journal = journal_Journal.open(external_node_path_.join(dir, 'journal.jsonl'));
     // Before the first change: the post step finds the journal through this.
-    saveJournalPath(journal.path);
+    saveState(journal_JOURNAL_STATE, journal.path);
     journal.record({ op: 'run', repository, at: new Date().toISOString() });
     return {
         dir,

@@ -449,9 +449,10 @@ class PostUpload {
   private async onEnd(): Promise<void> {
     if (!(await this.applyFault())) return
     const verdict = validateForm(this.context, this.fields)
-    // A field out of order is reported as such even when the file is missing too.
-    const isOrderError = 'code' in verdict && verdict.code === 'InvalidArgument'
-    this.fail(isOrderError ? verdict : s3Error('IncorrectNumberOfFilesInPostRequest'))
+    // A form S3 refuses with InvalidArgument (a field missing or out of order, a bad
+    // Content-Type) is reported as such even when the file is missing too.
+    const isInvalidArgument = 'code' in verdict && verdict.code === 'InvalidArgument'
+    this.fail(isInvalidArgument ? verdict : s3Error('IncorrectNumberOfFilesInPostRequest'))
   }
 
   private fail(error: S3ErrorAnswer): void {

@@ -43,7 +43,17 @@ fi
 
 commit=$(git rev-parse HEAD)
 previous=$(git rev-parse --quiet --verify "refs/tags/$major^{commit}" || true)
+# The newest release of this major version, by version order, before this one.
+highest=$(git tag --list "$major.*.*" --sort=-version:refname | head -n 1)
 git tag -a "$tag" -m "$tag" "$commit"
+if [ -n "$highest" ] && [ "$(printf '%s\n%s\n' "$highest" "$tag" | sort -V | tail -n 1)" != "$tag" ]; then
+  # A patch to an older line (v1.0.1 after v1.3.0): @v1 users must keep the newest code.
+  echo "Tagged $tag at $(git rev-parse --short "$commit"); $major stays at $highest, which is newer."
+  echo
+  echo "To publish it:"
+  echo "  git push origin refs/tags/$tag"
+  exit 0
+fi
 # -f: the major tag moves with every release of that major version.
 git tag -f "$major" "$commit" > /dev/null
 if [ -n "$previous" ]; then

@@ -1,8 +1,7 @@
 import * as core from '@actions/core'
 import * as glob from '@actions/glob'
 import { isUtf8 } from 'node:buffer'
-import { createHash } from 'node:crypto'
-import { constants, createReadStream } from 'node:fs'
+import { constants } from 'node:fs'
 import { access, readdir, realpath, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import * as path from 'node:path'
@@ -315,13 +314,4 @@ export function rootPattern(pattern: string, workspace: string): string {
       ? workspace.replace(/[[*?]/g, (c) => `[${c}]`)
       : workspace.replace(/[[*?\\]/g, (c) => (c === '\\' ? '\\\\' : `[${c}]`))
   return `${negated ? '!' : ''}${path.join(base, body)}`
-}
-
-/** The SHA-256 of a file's bytes (a dry run reports it; an upload hashes as it sends). */
-export async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer)
-  }
-  return hash.digest('hex')
 }

@@ -44,6 +44,9 @@ export type JournalEntry =
   /** The run ended with nothing half-made: the post step has nothing to do. */
   | { op: 'done' }
 
+/** The `core.saveState` name under which the main step tells its post step the journal's path. */
+export const JOURNAL_STATE = 'journal'
+
 export class Journal {
   /** What this process recorded, in order. */
   readonly entries: JournalEntry[] = []

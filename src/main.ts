@@ -6,7 +6,7 @@ import { Cancellation, holdSignals } from './cancellation.js'
 import { describe } from './errors.js'
 import { findArtifacts, type Artifact } from './files.js'
 import { readInputs, type Inputs } from './inputs.js'
-import { finishedCleanly, Journal, namesToSettle } from './journal.js'
+import { finishedCleanly, Journal, JOURNAL_STATE, namesToSettle } from './journal.js'
 import { digestsOf } from './local-file.js'
 import * as log from './log.js'
 import { writeChecksums } from './checksums.js'
@@ -33,7 +33,7 @@ import {
   writeSummary,
   type Failure
 } from './report.js'
-import { createSession, JOURNAL_STATE, saveJournalPath, type Session } from './session.js'
+import { createSession, type Session } from './session.js'
 
 /**
  * The action's main step: read the inputs, find the files, check them against the
@@ -293,7 +293,7 @@ async function openWorkspace(repository: string): Promise<Workspace> {
   const dir = await mkdtemp(path.join(temp, 'upload-downloads-'))
   const journal = Journal.open(path.join(dir, 'journal.jsonl'))
   // Before the first change: the post step finds the journal through this.
-  saveJournalPath(journal.path)
+  core.saveState(JOURNAL_STATE, journal.path)
   journal.record({ op: 'run', repository, at: new Date().toISOString() })
   return {
     dir,

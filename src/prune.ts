@@ -1,23 +1,22 @@
 import type { Download } from './downloads-api.js'
 
 /**
- * Which existing downloads `prune` removes: those whose names match a pattern (`*` and `?`
- * within a name), less the downloads this run published or left unchanged, less the newest
- * `keep` of the rest (by `created_at`, then id). A nightly job with `prune: app-nightly-*`
- * and `prune-keep: 4` keeps five nightlies: today's and four before it.
+ * The existing downloads `prune` may remove, newest first (by `created_at`, then id): those
+ * whose names match a pattern (`*` and `?` within a name), less the downloads this run
+ * published or left unchanged. The caller keeps the newest `prune-keep` of those that hold
+ * bytes: a nightly job with `prune: app-nightly-*` and `prune-keep: 4` keeps five
+ * nightlies, today's and four before it.
  */
-export function downloadsToPrune(
+export function pruneMatches(
   existing: Download[],
   patterns: string[],
-  keep: number,
   ownNames: Set<string>
 ): Download[] {
   if (patterns.length === 0) return []
   const matchers = patterns.map(globToRegExp)
-  const candidates = existing
+  return existing
     .filter((d) => !ownNames.has(d.name) && matchers.some((m) => m.test(d.name)))
     .sort(newestFirst)
-  return candidates.slice(keep)
 }
 
 function newestFirst(a: Download, b: Download): number {

@@ -3,7 +3,6 @@ import * as path from 'node:path'
 import type { Cancellation } from './cancellation.js'
 import {
   LostCreateError,
-  type DownloadsApi,
   type Download,
   type NewDownload,
   type UploadTicket
@@ -16,9 +15,10 @@ import { digestsOf, LocalFile } from './local-file.js'
 import * as log from './log.js'
 import type { PlanItem } from './plan.js'
 import type { RateLimitGate } from './rate-limits.js'
-import { withRetry, type RetryOptions } from './retry.js'
+import { withRetry } from './retry.js'
 import { isPolicyExpired, uploadToS3, type UploadResult } from './s3-upload.js'
-import type { SavedCopy, StoredBytes } from './stored-bytes.js'
+import type { Tools } from './session.js'
+import type { SavedCopy } from './stored-bytes.js'
 
 /** What became of a file: it now has a download holding exactly its bytes. */
 export interface Published {
@@ -31,13 +31,6 @@ export interface Published {
   status: 'created' | 'replaced' | 'unchanged'
   /** The download it replaced, if any. */
   replaced?: Download
-}
-
-/** The clients of one retry budget. */
-export interface Tools {
-  api: DownloadsApi
-  storedBytes: StoredBytes
-  retry: RetryOptions
 }
 
 export interface PublisherOptions extends Tools {

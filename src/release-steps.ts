@@ -6,7 +6,7 @@ import { describe } from './errors.js'
 import type { Inputs } from './inputs.js'
 import * as log from './log.js'
 import { describeItem, makePlan, type ClashInspector } from './plan.js'
-import { downloadsToPrune } from './prune.js'
+import { pruneMatches } from './prune.js'
 import type { Published, Publisher } from './publish.js'
 import type { Failure } from './report.js'
 import type { Session } from './session.js'
@@ -107,7 +107,7 @@ export async function pruneCandidates(
   ownNames: Set<string>
 ): Promise<Download[]> {
   const { inputs, existing, session } = context
-  const matching = downloadsToPrune(existing, inputs.prune, 0, ownNames)
+  const matching = pruneMatches(existing, inputs.prune, ownNames)
   const builds: Download[] = []
   for (const download of matching) {
     let holdsBytes: boolean

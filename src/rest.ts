@@ -39,6 +39,7 @@ export function mayHaveActed(error: unknown): boolean {
     error instanceof NetworkError ||
     error instanceof CancelledError ||
     error instanceof ProtocolError ||
+    // A 5xx may come from a gateway after the server acted; a 429 or 408 is a refusal.
     (error instanceof ApiError && error.status >= 500)
   )
 }
@@ -114,6 +115,8 @@ export class RestClient {
       ...request,
       signal: this.signal,
       headers: {
+        // The caller's first: the token and the media type are always this client's.
+        ...request.headers,
         accept: 'application/vnd.github+json',
         authorization: `token ${this.repository.token}`,
         'user-agent': 'upload-downloads-action',

@@ -131,7 +131,7 @@ function s3Failure(name: string, status: number, text: string): S3Error {
       ? ' (the store gave no reason: it refused the signature, the policy or the bucket permissions)'
       : ' (no message)'
   return new S3Error(`S3 refused ${name}: ${code}${detail}`, status, code, {
-    transient: TRANSIENT_CODES.has(code) || status >= 500
+    transient: TRANSIENT_CODES.has(code) || isTransientStatus(status)
   })
 }
 

@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import { DownloadsApi } from './downloads-api.js'
 import { describe } from './errors.js'
 import { createHttpClient, type HttpClient } from './http.js'
@@ -31,9 +30,9 @@ export interface Session extends Tools {
   close(): Promise<void>
 }
 
-export const UNDO_ATTEMPTS = 10
+const UNDO_ATTEMPTS = 10
 /** An hour: GitHub's primary limit resets hourly. */
-export const UNDO_RATE_LIMIT_WAIT_MS = 3_600_000
+const UNDO_RATE_LIMIT_WAIT_MS = 3_600_000
 
 /**
  * `signal` (the main step's cancellation) stops the forward work's requests and waits; the
@@ -93,11 +92,4 @@ export function createSession(inputs: Inputs, signal?: AbortSignal): Session {
     limit,
     close: () => http.close()
   }
-}
-
-/** Where the main step tells its post step about the journal. */
-export const JOURNAL_STATE = 'journal'
-
-export function saveJournalPath(path: string): void {
-  core.saveState(JOURNAL_STATE, path)
 }

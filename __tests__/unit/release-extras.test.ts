@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import { checksumsText } from '../../src/checksums.js'
 import type { Download } from '../../src/downloads-api.js'
 import { parseNameTemplate, splitName } from '../../src/name-template.js'
-import { downloadsToPrune, globToRegExp } from '../../src/prune.js'
+import { globToRegExp, pruneMatches } from '../../src/prune.js'
 
 describe('name templates', () => {
   it.each([
@@ -69,20 +69,15 @@ describe('prune', () => {
     download(6, 'app-nightly-5.zip', '2024-05-05T00:00:00Z')
   ]
 
-  it('deletes every matching download but this run’s own, with keep 0', () => {
-    const doomed = downloadsToPrune(existing, ['app-nightly-*'], 0, new Set(['app-nightly-5.zip']))
-    expect(doomed.map((d) => d.id)).toEqual([4, 3, 2, 1])
-  })
-
-  it('keeps the newest N (by created_at, then id) of the rest', () => {
-    const doomed = downloadsToPrune(existing, ['app-nightly-*'], 2, new Set(['app-nightly-5.zip']))
-    expect(doomed.map((d) => d.id)).toEqual([2, 1])
+  it('matches every download but this run’s own, newest first (by created_at, then id)', () => {
+    const matches = pruneMatches(existing, ['app-nightly-*'], new Set(['app-nightly-5.zip']))
+    expect(matches.map((d) => d.id)).toEqual([4, 3, 2, 1])
   })
 
   it('touches nothing without a pattern, and nothing that does not match', () => {
-    expect(downloadsToPrune(existing, [], 0, new Set())).toEqual([])
-    expect(downloadsToPrune(existing, ['app-?.zip'], 0, new Set())).toEqual([])
-    expect(downloadsToPrune(existing, ['app-?.?.zip'], 0, new Set()).map((d) => d.id)).toEqual([5])
+    expect(pruneMatches(existing, [], new Set())).toEqual([])
+    expect(pruneMatches(existing, ['app-?.zip'], new Set())).toEqual([])
+    expect(pruneMatches(existing, ['app-?.?.zip'], new Set()).map((d) => d.id)).toEqual([5])
   })
 
   it('matches * and ? only, everything else literally', () => {

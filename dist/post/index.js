@@ -52613,14 +52613,11 @@ function glob_hashFiles(patterns_1) {
 //# sourceMappingURL=glob.js.map
 // EXTERNAL MODULE: external "node:buffer"
 var external_node_buffer_ = __nccwpck_require__(4573);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/mime-types/index.js
 var mime_types = __nccwpck_require__(4096);
 ;// CONCATENATED MODULE: ./src/files.ts
-
 
 
 
@@ -52883,14 +52880,6 @@ function rootPattern(pattern, workspace) {
         ? workspace.replace(/[[*?]/g, (c) => `[${c}]`)
         : workspace.replace(/[[*?\\]/g, (c) => (c === '\\' ? '\\\\' : `[${c}]`));
     return `${negated ? '!' : ''}${path.join(base, body)}`;
-}
-/** The SHA-256 of a file's bytes (a dry run reports it; an upload hashes as it sends). */
-async function sha256Of(file) {
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-        hash.update(chunk);
-    }
-    return hash.digest('hex');
 }
 
 ;// CONCATENATED MODULE: ./src/name-template.ts
@@ -53257,6 +53246,8 @@ function parseApiUrl(raw) {
 ;// CONCATENATED MODULE: ./src/journal.ts
 
 
+/** The `core.saveState` name under which the main step tells its post step the journal's path. */
+const journal_JOURNAL_STATE = 'journal';
 class journal_Journal {
     path;
     fd;
@@ -53418,6 +53409,8 @@ function finishedCleanly(entries) {
     return entries.some((entry) => entry.op === 'done');
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/local-file.ts
 
 
@@ -54021,7 +54014,7 @@ function release_steps_warnStaleChecksums(context, published) {
  */
 async function release_steps_pruneCandidates(context, ownNames) {
     const { inputs, existing, session } = context;
-    const matching = downloadsToPrune(existing, inputs.prune, 0, ownNames);
+    const matching = pruneMatches(existing, inputs.prune, ownNames);
     const builds = [];
     for (const download of matching) {
         let holdsBytes;
@@ -54192,6 +54185,7 @@ function mayHaveActed(error) {
     return (error instanceof NetworkError ||
         error instanceof CancelledError ||
         error instanceof ProtocolError ||
+        // A 5xx may come from a gateway after the server acted; a 429 or 408 is a refusal.
         (error instanceof ApiError && error.status >= 500));
 }
 /**
@@ -54253,6 +54247,8 @@ class RestClient {
             ...request,
             signal: this.signal,
             headers: {
+                // The caller's first: the token and the media type are always this client's.
+                ...request.headers,
                 accept: 'application/vnd.github+json',
                 authorization: `token ${this.repository.token}`,
                 'user-agent': 'upload-downloads-action',
@@ -54634,7 +54630,7 @@ function s3Failure(name, status, text) {
             ? ' (the store gave no reason: it refused the signature, the policy or the bucket permissions)'
             : ' (no message)';
     return new S3Error(`S3 refused ${name}: ${code}${detail}`, status, code, {
-        transient: TRANSIENT_CODES.has(code) || status >= 500
+        transient: TRANSIENT_CODES.has(code) || isTransientStatus(status)
     });
 }
 /** The text of the first `<tag>` in a small XML document (S3's answers carry no nesting we need). */
@@ -55591,7 +55587,6 @@ function isFileSystemError(error) {
 
 
 
-
 const UNDO_ATTEMPTS = 10;
 /** An hour: GitHub's primary limit resets hourly. */
 const UNDO_RATE_LIMIT_WAIT_MS = 3_600_000;
@@ -55638,11 +55633,6 @@ function session_createSession(inputs, signal) {
         limit,
         close: () => http.close()
     };
-}
-/** Where the main step tells its post step about the journal. */
-const JOURNAL_STATE = 'journal';
-function session_saveJournalPath(path) {
-    core.saveState(JOURNAL_STATE, path);
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -55806,7 +55796,7 @@ async function run() {
  * saved copies. After a clean run it says so in one line.
  */
 async function runPost() {
-    const journalPath = getState(JOURNAL_STATE);
+    const journalPath = getState(journal_JOURNAL_STATE);
     let session;
     let journal;
     const releaseSignals = holdSignals(log_info);
@@ -55900,7 +55890,7 @@ async function openWorkspace(repository) {
     const dir = await mkdtemp(path.join(temp, 'upload-downloads-'));
     const journal = Journal.open(path.join(dir, 'journal.jsonl'));
     // Before the first change: the post step finds the journal through this.
-    saveJournalPath(journal.path);
+    core.saveState(JOURNAL_STATE, journal.path);
     journal.record({ op: 'run', repository, at: new Date().toISOString() });
     return {
         dir,

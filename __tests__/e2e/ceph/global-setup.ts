@@ -10,6 +10,7 @@
 import * as path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { CephInfo } from '../../../scripts/ceph.js'
+import rebuildStaleDist from '../../global-setup.js'
 
 /**
  * `scripts/ceph.ts` as `npm run build:tools` compiled it (test:ceph builds it first): jest runs
@@ -21,7 +22,12 @@ async function cephScript(): Promise<typeof import('../../../scripts/ceph.js')> 
   return (await import(built)) as typeof import('../../../scripts/ceph.js')
 }
 
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(
+  globalConfig: unknown,
+  projectConfig: { rootDir: string }
+): Promise<void> {
+  // Jest takes one globalSetup: the stale-dist/ check comes first here too.
+  rebuildStaleDist(globalConfig, projectConfig)
   const given = process.env.UPLOAD_DOWNLOADS_CEPH
   if (given !== undefined && given !== '') {
     const info = JSON.parse(given) as CephInfo
