@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import type { Artifact } from './files.js'
+import type { SourceFile } from './files.js'
 import { contentTypeOf } from './files.js'
 import { compareNames } from './report.js'
 
@@ -27,7 +27,7 @@ export function checksumsText(files: Checksummed[]): string {
  * Writes the checksums file under the runner's temp folder, where a later step of the job
  * can read it (`checksums-path`), and describes it as a file to publish.
  */
-export async function writeChecksums(name: string, files: Checksummed[]): Promise<Artifact> {
+export async function writeChecksums(name: string, files: Checksummed[]): Promise<SourceFile> {
   const dir = path.join(
     process.env.RUNNER_TEMP || tmpdir(),
     `upload-downloads-checksums-${process.pid}`

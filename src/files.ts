@@ -17,7 +17,7 @@ import {
 } from './names.js'
 
 /** One file to publish, under its download name (its base name, or `name-template`'s). */
-export interface Artifact {
+export interface SourceFile {
   path: string
   name: string
   size: number
@@ -42,11 +42,11 @@ export interface FindOptions {
  * name. Warns about names that differ only by normalization or case, and about files that lie
  * outside the workspace once symlinks are resolved. Sorted by name, the order of the outputs.
  */
-export async function findArtifacts(
+export async function findSourceFiles(
   patterns: string[],
   workspace: string,
   options: FindOptions = {}
-): Promise<Artifact[]> {
+): Promise<SourceFile[]> {
   const rooted = patterns.map((p) => rootPattern(p, workspace))
   const globber = await glob.create(rooted.join('\n'), {
     matchDirectories: false,
@@ -81,7 +81,7 @@ export async function findArtifacts(
   for (const file of matched.filter((f) => !excluded(f))) {
     const info = await stat(file)
     // With matchDirectories off only files come back, but a symlink to a socket or a FIFO
-    // is no artifact either.
+    // is no file to publish either.
     if (!info.isFile()) continue
     const name = options.nameOf ? options.nameOf(file) : path.basename(file)
     const problem = nameProblem(name)
@@ -95,7 +95,7 @@ export async function findArtifacts(
   }
   if (bad.length > 0) throw badNamesError(bad)
 
-  const artifacts: Artifact[] = []
+  const sources: SourceFile[] = []
   for (const { path: file, name, size } of found) {
     await access(file, constants.R_OK).catch(() => {
       throw new Error(`Cannot read ${file}: check the file's permissions.`)
@@ -105,17 +105,17 @@ export async function findArtifacts(
         `${file} is ${size} bytes; one upload to S3 carries at most 5 GiB (${MAX_FILE_SIZE} bytes). Split or compress it.`
       )
     }
-    artifacts.push({ path: file, name, size, contentType: contentTypeOf(name) })
+    sources.push({ path: file, name, size, contentType: contentTypeOf(name) })
   }
 
-  artifacts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  const clashes = artifacts.filter((a, i) => i > 0 && artifacts[i - 1].name === a.name)
+  sources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const clashes = sources.filter((a, i) => i > 0 && sources[i - 1].name === a.name)
   if (clashes.length > 0) {
     const names = [...new Set(clashes.map((a) => a.name))]
     const listing = names
       .map(
         (n) =>
-          `${n}: ${artifacts
+          `${n}: ${sources
             .filter((a) => a.name === n)
             .map((a) => a.path)
             .join(', ')}`
@@ -126,10 +126,10 @@ export async function findArtifacts(
     )
   }
 
-  const pairs = lookalikes(artifacts.map((a) => a.name))
+  const pairs = lookalikes(sources.map((a) => a.name))
   if (pairs.length > 0) core.warning(lookalikesWarning(pairs))
-  await warnOutsideWorkspace(artifacts, workspace)
-  return artifacts
+  await warnOutsideWorkspace(sources, workspace)
+  return sources
 }
 
 /**
@@ -165,11 +165,11 @@ function isBelow(file: string, dir: string): boolean {
  * They are published all the same, as actions/upload-artifact does, but whoever reads the log
  * should see that the glob reached beyond the checkout.
  */
-async function warnOutsideWorkspace(artifacts: Artifact[], workspace: string): Promise<void> {
+async function warnOutsideWorkspace(sources: SourceFile[], workspace: string): Promise<void> {
   const realWorkspace = await realpath(workspace).catch(() => path.resolve(workspace))
   const outside: string[] = []
-  for (const artifact of artifacts) {
-    const real = await realpath(artifact.path)
+  for (const source of sources) {
+    const real = await realpath(source.path)
     if (!isBelow(real, realWorkspace)) outside.push(real)
   }
   if (outside.length === 0) return

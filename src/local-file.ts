@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { open, type FileHandle } from 'node:fs/promises'
 import { LocalFileError } from './errors.js'
-import type { Artifact } from './files.js'
+import type { SourceFile } from './files.js'
 
 /**
  * A file to upload, held open from before the first change made for it until its upload
@@ -11,18 +11,18 @@ import type { Artifact } from './files.js'
  */
 export class LocalFile {
   private constructor(
-    readonly artifact: Artifact,
+    readonly source: SourceFile,
     private readonly handle: FileHandle
   ) {}
 
-  static async open(artifact: Artifact): Promise<LocalFile> {
+  static async open(source: SourceFile): Promise<LocalFile> {
     let handle: FileHandle
     try {
-      handle = await open(artifact.path, 'r')
+      handle = await open(source.path, 'r')
     } catch (error) {
-      throw localFileError(artifact, error)
+      throw localFileError(source, error)
     }
-    const file = new LocalFile(artifact, handle)
+    const file = new LocalFile(source, handle)
     try {
       await file.checkSize()
     } catch (error) {
@@ -38,9 +38,9 @@ export class LocalFile {
     try {
       ;({ bytesRead } = await this.handle.read(buffer, 0, length, position))
     } catch (error) {
-      throw localFileError(this.artifact, error)
+      throw localFileError(this.source, error)
     }
-    if (bytesRead < length) throw fileChanged(this.artifact)
+    if (bytesRead < length) throw fileChanged(this.source)
     return buffer.subarray(0, bytesRead)
   }
 
@@ -50,9 +50,9 @@ export class LocalFile {
     try {
       size = (await this.handle.stat()).size
     } catch (error) {
-      throw localFileError(this.artifact, error)
+      throw localFileError(this.source, error)
     }
-    if (size !== this.artifact.size) throw fileChanged(this.artifact)
+    if (size !== this.source.size) throw fileChanged(this.source)
   }
 
   async close(): Promise<void> {
@@ -60,7 +60,7 @@ export class LocalFile {
   }
 }
 
-function localFileError(artifact: Artifact, error: unknown): LocalFileError {
+function localFileError(source: SourceFile, error: unknown): LocalFileError {
   const code = (error as { code?: unknown })?.code
   const why =
     code === 'ENOENT'
@@ -71,26 +71,26 @@ function localFileError(artifact: Artifact, error: unknown): LocalFileError {
           ? error.message
           : String(error)
   return new LocalFileError(
-    `Cannot read ${artifact.path} (${why}): make sure no later step removes or locks it before this one.`,
+    `Cannot read ${source.path} (${why}): make sure no later step removes or locks it before this one.`,
     { cause: error }
   )
 }
 
-export function fileChanged(artifact: Artifact): LocalFileError {
+export function fileChanged(source: SourceFile): LocalFileError {
   return new LocalFileError(
-    `${artifact.path} changed while it was uploaded (it was ${artifact.size} bytes when the run began): make sure no other step writes it.`
+    `${source.path} changed while it was uploaded (it was ${source.size} bytes when the run began): make sure no other step writes it.`
   )
 }
 
 /** MD5 and SHA-256 of a file, in one pass. */
-export async function digestsOf(artifact: Artifact): Promise<{ md5: string; sha256: string }> {
-  const file = await LocalFile.open(artifact)
+export async function digestsOf(source: SourceFile): Promise<{ md5: string; sha256: string }> {
+  const file = await LocalFile.open(source)
   const md5 = createHash('md5')
   const sha256 = createHash('sha256')
-  const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, artifact.size)))
+  const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, source.size)))
   try {
-    for (let at = 0; at < artifact.size;) {
-      const chunk = await file.read(buffer, Math.min(buffer.length, artifact.size - at), at)
+    for (let at = 0; at < source.size;) {
+      const chunk = await file.read(buffer, Math.min(buffer.length, source.size - at), at)
       md5.update(chunk)
       sha256.update(chunk)
       at += chunk.length

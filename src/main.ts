@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { Cancellation, holdSignals } from './cancellation.js'
 import { describe } from './errors.js'
-import { findArtifacts, type Artifact } from './files.js'
+import { findSourceFiles, type SourceFile } from './files.js'
 import { readInputs, type Inputs } from './inputs.js'
 import { finishedCleanly, Journal, JOURNAL_STATE, namesToSettle } from './journal.js'
 import { digestsOf } from './local-file.js'
@@ -48,15 +48,15 @@ export async function run(): Promise<void> {
   const cancellation = new Cancellation(log.info)
   try {
     const inputs = readInputs()
-    const artifacts = await core.group('Files', () => matchFiles(inputs))
-    if (artifacts.length === 0) {
+    const sources = await core.group('Files', () => matchFiles(inputs))
+    if (sources.length === 0) {
       setOutputs([])
       return
     }
 
     session = createSession(inputs, cancellation.signal)
     const { plan, existing } = await core.group('Plan', () =>
-      planUploads(session as Session, artifacts, inputs)
+      planUploads(session as Session, sources, inputs)
     )
     const release: ReleaseContext = {
       session,
@@ -67,7 +67,7 @@ export async function run(): Promise<void> {
     const digestsOfPlan = async () => {
       const files = []
       for (const item of plan) {
-        files.push({ name: item.artifact.name, sha256: (await digestsFor(item)).sha256 })
+        files.push({ name: item.source.name, sha256: (await digestsFor(item)).sha256 })
       }
       return files
     }
@@ -79,7 +79,7 @@ export async function run(): Promise<void> {
       if (inputs.checksumsFile !== undefined) {
         const checksums = await writeChecksums(
           inputs.checksumsFile,
-          planned.map(({ item, sha256 }) => ({ name: item.artifact.name, sha256 }))
+          planned.map(({ item, sha256 }) => ({ name: item.source.name, sha256 }))
         )
         core.setOutput('checksums-path', checksums.path)
         const [item] = await makePlan(
@@ -92,7 +92,7 @@ export async function run(): Promise<void> {
         log.info(describeItem(item))
         planned.push({ item, sha256: (await digestsFor(item)).sha256 })
       }
-      const ownNames = new Set(planned.map(({ item }) => item.artifact.name))
+      const ownNames = new Set(planned.map(({ item }) => item.source.name))
       const wouldPrune = await pruneCandidates(release, ownNames)
       for (const d of wouldPrune) log.info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`)
       setPlannedOutputs(planned)
@@ -119,7 +119,7 @@ export async function run(): Promise<void> {
       cancellation,
       description: inputs.description,
       tempDir: work.dir,
-      onProgress: (artifact, sent) => progress.update(artifact, sent)
+      onProgress: (source, sent) => progress.update(source, sent)
     })
     const { published, failed } = await core.group('Upload', () =>
       publishAll(plan, session as Session, publisher)
@@ -311,51 +311,51 @@ async function openWorkspace(repository: string): Promise<Workspace> {
   }
 }
 
-async function matchFiles(inputs: Inputs): Promise<Artifact[]> {
-  const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
+async function matchFiles(inputs: Inputs): Promise<SourceFile[]> {
+  const sources = await findSourceFiles(inputs.patterns, inputs.workspace, {
     includeHiddenFiles: inputs.includeHiddenFiles,
     nameOf: inputs.nameOf
   })
-  const taken = artifacts.find((a) => a.name === inputs.checksumsFile)
+  const taken = sources.find((a) => a.name === inputs.checksumsFile)
   if (taken !== undefined) {
     throw new Error(
       `Input 'checksums-file' is ${taken.name}, the download name of ${taken.path} too: leave that file out with a '!' pattern, or name the checksums file otherwise.`
     )
   }
-  for (const artifact of artifacts)
-    log.info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`)
-  if (artifacts.length > 0) return artifacts
+  for (const source of sources)
+    log.info(`${source.name} (${humanSize(source.size)}) ← ${source.path}`)
+  if (sources.length > 0) return sources
 
   const message = `No files matched ${inputs.patterns.map((p) => `'${p}'`).join(', ')} in ${inputs.workspace}. Check the 'glob' input and that the build step wrote its files there.`
   if (inputs.ifNoFilesFound === 'error') throw new Error(message)
   if (inputs.ifNoFilesFound === 'warn') log.warning(message)
   else log.info(message)
-  return artifacts
+  return sources
 }
 
 /** Digests computed for the plan, reused by the dry run. */
 const digestCache = new Map<string, Promise<Digests>>()
 
-function digestsFor(item: PlanItem | { artifact: Artifact }): Promise<Digests> {
+function digestsFor(item: PlanItem | { source: SourceFile }): Promise<Digests> {
   if ('action' in item && item.action === 'unchanged') return Promise.resolve(item.digests)
-  let digests = digestCache.get(item.artifact.path)
+  let digests = digestCache.get(item.source.path)
   if (digests === undefined) {
-    digests = digestsOf(item.artifact)
-    digestCache.set(item.artifact.path, digests)
+    digests = digestsOf(item.source)
+    digestCache.set(item.source.path, digests)
   }
   return digests
 }
 
 async function planUploads(
   session: Session,
-  artifacts: Artifact[],
+  sources: SourceFile[],
   inputs: Inputs
 ): Promise<{ plan: PlanItem[]; existing: Download[] }> {
   const { api } = session
   const existing = await api.list()
   log.info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`)
   const plan = await makePlan(
-    artifacts,
+    sources,
     existing,
     inputs.replaceExisting,
     api.slug,
@@ -371,7 +371,7 @@ function clashInspector(session: Session): ClashInspector {
   return {
     stored: (download) => storedBytes.probe(download),
     storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
-    digestsOf: (artifact) => digestsFor({ artifact }),
+    digestsOf: (source) => digestsFor({ source }),
     // By the server's own clock, which made created_at: the runner's may be off.
     ageSeconds: (download) => {
       const created = Date.parse(download.createdAt)
@@ -404,7 +404,7 @@ async function checkStillListed(
     if (listed.has(p.download.id)) continue
     published.splice(published.indexOf(p), 1)
     failed.push({
-      name: p.artifact.name,
+      name: p.source.name,
       message: `its bytes landed, but download ${p.download.id} was deleted since by somebody else (another run of this workflow, or a person): it is not published.`
     })
   }
@@ -418,7 +418,7 @@ async function publishAll(
   const results = await settleAll(plan, session.limit, async (item) => {
     const published = await publisher.publish(item)
     if (published.status !== 'unchanged') {
-      log.info(`${item.artifact.name} → ${published.download.htmlUrl} (${published.status})`)
+      log.info(`${item.source.name} → ${published.download.htmlUrl} (${published.status})`)
     }
     return published
   })
@@ -427,7 +427,7 @@ async function publishAll(
   results.forEach((result, i) => {
     if (result.status === 'fulfilled') published.push(result.value)
     else {
-      failed.push({ name: plan[i].artifact.name, message: describe(result.reason) })
+      failed.push({ name: plan[i].source.name, message: describe(result.reason) })
     }
   })
   return { published, failed }

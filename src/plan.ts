@@ -1,6 +1,6 @@
 import type { Download } from './downloads-api.js'
 import { describe } from './errors.js'
-import type { Artifact } from './files.js'
+import type { SourceFile } from './files.js'
 import type { StoredObject } from './stored-bytes.js'
 
 /**
@@ -8,15 +8,15 @@ import type { StoredObject } from './stored-bytes.js'
  * because the download already holds exactly these bytes (a re-run of the same job).
  */
 export type PlanItem =
-  | { action: 'create'; artifact: Artifact }
+  | { action: 'create'; source: SourceFile }
   | {
       action: 'replace'
-      artifact: Artifact
+      source: SourceFile
       replaces: Download
       /** Why: the user asked for it, or the old record holds no bytes (an unfinished upload). */
       reason: 'replace-existing' | 'no-bytes'
     }
-  | { action: 'unchanged'; artifact: Artifact; existing: Download; digests: Digests }
+  | { action: 'unchanged'; source: SourceFile; existing: Download; digests: Digests }
 
 /** A file's digests: MD5 (what S3's ETag is) and SHA-256 (what the outputs report). */
 export interface Digests {
@@ -31,7 +31,7 @@ export interface ClashInspector {
   /** The MD5 of the bytes S3 holds, read in full: for stores whose ETag is not an MD5. */
   storedMd5(download: Download): Promise<string | null>
   /** The digests of a local file. */
-  digestsOf(artifact: Artifact): Promise<Digests>
+  digestsOf(source: SourceFile): Promise<Digests>
   /** How long ago the download was created, by the server's clock; undefined if unknown. */
   ageSeconds(download: Download): number | undefined
 }
@@ -56,7 +56,7 @@ export const COMPARE_BYTES_LIMIT = 8 * 1024 * 1024
  * naming every clash at once so that one fix suffices.
  */
 export async function makePlan(
-  artifacts: Artifact[],
+  sources: SourceFile[],
   existing: Download[],
   replaceExisting: boolean,
   repository: string,
@@ -65,23 +65,23 @@ export async function makePlan(
   const byName = new Map(existing.map((d) => [d.name, d]))
   const plan: PlanItem[] = []
   const clashes: string[] = []
-  for (const artifact of artifacts) {
-    const download = byName.get(artifact.name)
+  for (const source of sources) {
+    const download = byName.get(source.name)
     if (download === undefined) {
-      plan.push({ action: 'create', artifact })
+      plan.push({ action: 'create', source })
       continue
     }
-    const verdict = await compare(artifact, download, inspect)
+    const verdict = await compare(source, download, inspect)
     if (verdict.kind === 'no-bytes') {
-      plan.push({ action: 'replace', artifact, replaces: download, reason: 'no-bytes' })
+      plan.push({ action: 'replace', source, replaces: download, reason: 'no-bytes' })
     } else if (verdict.kind === 'same') {
-      plan.push({ action: 'unchanged', artifact, existing: download, digests: verdict.digests })
+      plan.push({ action: 'unchanged', source, existing: download, digests: verdict.digests })
     } else if (verdict.kind === 'busy') {
-      clashes.push(`${artifact.name} (${verdict.note})`)
+      clashes.push(`${source.name} (${verdict.note})`)
     } else if (replaceExisting) {
-      plan.push({ action: 'replace', artifact, replaces: download, reason: 'replace-existing' })
+      plan.push({ action: 'replace', source, replaces: download, reason: 'replace-existing' })
     } else {
-      clashes.push(verdict.note ? `${artifact.name} (${verdict.note})` : artifact.name)
+      clashes.push(verdict.note ? `${source.name} (${verdict.note})` : source.name)
     }
   }
   if (clashes.length > 0) {
@@ -100,7 +100,7 @@ type Verdict =
   | { kind: 'busy'; note: string }
 
 async function compare(
-  artifact: Artifact,
+  source: SourceFile,
   download: Download,
   inspect: ClashInspector
 ): Promise<Verdict> {
@@ -128,12 +128,12 @@ async function compare(
     }
     return { kind: 'no-bytes' }
   }
-  if (stored.size !== artifact.size) return { kind: 'differs' }
-  const digests = await inspect.digestsOf(artifact)
+  if (stored.size !== source.size) return { kind: 'differs' }
+  const digests = await inspect.digestsOf(source)
   if (stored.md5 !== null) {
     return stored.md5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' }
   }
-  if (artifact.size > COMPARE_BYTES_LIMIT) {
+  if (source.size > COMPARE_BYTES_LIMIT) {
     return { kind: 'differs', note: 'the server gives no MD5 to compare with' }
   }
   const storedMd5 = await inspect.storedMd5(download).catch(() => null)
@@ -144,12 +144,12 @@ async function compare(
 export function describeItem(item: PlanItem): string {
   switch (item.action) {
     case 'create':
-      return `create ${item.artifact.name}`
+      return `create ${item.source.name}`
     case 'replace':
       return item.reason === 'no-bytes'
-        ? `replace ${item.artifact.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
-        : `replace ${item.artifact.name} (download ${item.replaces.id})`
+        ? `replace ${item.source.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
+        : `replace ${item.source.name} (download ${item.replaces.id})`
     case 'unchanged':
-      return `unchanged ${item.artifact.name} (download ${item.existing.id} already holds these bytes)`
+      return `unchanged ${item.source.name} (download ${item.existing.id} already holds these bytes)`
   }
 }

@@ -1,5 +1,5 @@
 import * as log from './log.js'
-import type { Artifact } from './files.js'
+import type { SourceFile } from './files.js'
 import { humanSize } from './report.js'
 
 /** Files smaller than this upload in a blink; a progress line would be noise. */
@@ -19,16 +19,16 @@ export class ProgressLog {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  update(artifact: Artifact, sent: number): void {
-    if (artifact.size < MIN_SIZE) return
+  update(source: SourceFile, sent: number): void {
+    if (source.size < MIN_SIZE) return
     const now = this.now()
-    let state = this.state.get(artifact.path)
-    if (state === undefined || sent < state.lastFraction * artifact.size) {
+    let state = this.state.get(source.path)
+    if (state === undefined || sent < state.lastFraction * source.size) {
       // First chunk, or a retry started the file over.
       state = { started: now, lastAt: now, lastFraction: 0 }
-      this.state.set(artifact.path, state)
+      this.state.set(source.path, state)
     }
-    const fraction = sent / artifact.size
+    const fraction = sent / source.size
     if (
       fraction < 1 &&
       fraction - state.lastFraction < EVERY_FRACTION &&
@@ -41,8 +41,8 @@ export class ProgressLog {
     const seconds = (now - state.started) / 1000
     const rate = seconds > 0 ? `, ${humanSize(sent / seconds)}/s` : ''
     log.info(
-      `${artifact.name}: ${Math.floor(fraction * 100)}% (${humanSize(sent)} of ${humanSize(artifact.size)}${rate})`
+      `${source.name}: ${Math.floor(fraction * 100)}% (${humanSize(sent)} of ${humanSize(source.size)}${rate})`
     )
-    if (fraction >= 1) this.state.delete(artifact.path)
+    if (fraction >= 1) this.state.delete(source.path)
   }
 }

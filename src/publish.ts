@@ -8,7 +8,7 @@ import {
   type UploadTicket
 } from './downloads-api.js'
 import { ActionError, ApiError, CancelledError, ConflictError, describe } from './errors.js'
-import type { Artifact } from './files.js'
+import type { SourceFile } from './files.js'
 import type { HttpClient } from './http.js'
 import type { Journal } from './journal.js'
 import { digestsOf, LocalFile } from './local-file.js'
@@ -22,7 +22,7 @@ import type { SavedCopy } from './stored-bytes.js'
 
 /** What became of a file: it now has a download holding exactly its bytes. */
 export interface Published {
-  artifact: Artifact
+  source: SourceFile
   download: Download
   /** The server's MIME type, which S3 stored with the bytes. */
   mimeType: string
@@ -44,7 +44,7 @@ export interface PublisherOptions extends Tools {
   /** Where copies of replaced downloads are kept until their successors landed. */
   tempDir: string
   /** Told the running byte count of each upload, for progress lines. */
-  onProgress?: (artifact: Artifact, bytesSent: number) => void
+  onProgress?: (source: SourceFile, bytesSent: number) => void
 }
 
 /** A delete whose outcome is unknown: its answer was lost and the server cannot be asked. */
@@ -74,31 +74,31 @@ export class Publisher {
   constructor(private readonly options: PublisherOptions) {}
 
   async publish(item: PlanItem): Promise<Published> {
-    const { artifact } = item
+    const { source } = item
     if (item.action === 'unchanged') {
       return {
-        artifact,
+        source,
         download: item.existing,
         // Lists may give a bare extension (`.zip`) where a create answered a MIME type.
         mimeType: item.existing.contentType.includes('/')
           ? item.existing.contentType
-          : artifact.contentType,
+          : source.contentType,
         sha256: item.digests.sha256,
         md5: item.digests.md5,
         status: 'unchanged'
       }
     }
     this.options.cancellation.check()
-    const file = await LocalFile.open(artifact)
+    const file = await LocalFile.open(source)
     try {
       if (item.action === 'create') {
         const release = await this.options.gate.reserve(
           CREATE_REQUESTS,
-          `Creating ${artifact.name}`,
+          `Creating ${source.name}`,
           this.options.cancellation.signal
         )
         try {
-          const published = await this.createAndUpload(this.specOf(artifact), file, 'forward')
+          const published = await this.createAndUpload(this.specOf(source), file, 'forward')
           return { ...published, status: 'created' }
         } finally {
           release()
@@ -110,12 +110,12 @@ export class Publisher {
     }
   }
 
-  private specOf(artifact: Artifact): NewDownload {
+  private specOf(source: SourceFile): NewDownload {
     return {
-      name: artifact.name,
-      size: artifact.size,
+      name: source.name,
+      size: source.size,
       description: this.options.description,
-      contentType: artifact.contentType
+      contentType: source.contentType
     }
   }
 
@@ -127,7 +127,7 @@ export class Publisher {
    */
   private async replace(old: Download, empty: boolean, file: LocalFile): Promise<Published> {
     const { journal, cancellation, gate } = this.options
-    const name = file.artifact.name
+    const name = file.source.name
     const release = await gate.reserve(REPLACE_REQUESTS, `Replacing ${name}`, cancellation.signal)
     let copy: Copy | null = null
     // The copy goes only once the name is settled: the new bytes landed, the old ones are
@@ -164,7 +164,7 @@ export class Publisher {
       try {
         journal.record({ op: 'deleted', name, id: old.id })
         log.info(`Deleted the previous ${name} (download ${old.id}).`)
-        const published = await this.createAndUpload(this.specOf(file.artifact), file, 'forward')
+        const published = await this.createAndUpload(this.specOf(file.source), file, 'forward')
         settled = true
         return { ...published, status: 'replaced', replaced: old }
       } catch (error) {
@@ -229,7 +229,7 @@ export class Publisher {
     const { http, journal, onProgress, cancellation, undo } = this.options
     const { api, retry } = mode === 'forward' ? this.options : undo
     const signal = mode === 'forward' ? cancellation.signal : undefined
-    const { artifact } = file
+    const { source } = file
     journal.record({ op: 'create', name: spec.name, size: spec.size })
     let ticket: UploadTicket = await this.createRecord(spec, mode)
     journal.record({ op: 'created', name: spec.name, id: ticket.download.id })
@@ -240,7 +240,7 @@ export class Publisher {
         async () => {
           try {
             return await uploadToS3(http, ticket, file, {
-              onProgress: onProgress && ((sent) => onProgress(artifact, sent)),
+              onProgress: onProgress && ((sent) => onProgress(source, sent)),
               signal
             })
           } catch (error) {
@@ -261,7 +261,7 @@ export class Publisher {
       )
       journal.record({ op: 'landed', name: spec.name, id: ticket.download.id })
       return {
-        artifact,
+        source,
         download: { ...ticket.download, size: result.bytes },
         mimeType: ticket.mimeType,
         sha256: result.sha256,

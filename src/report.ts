@@ -46,12 +46,12 @@ export const SUMMARY_BUDGET = 900 * 1024
  * as much of it as fits in an output, and the log says when it was cut.
  */
 export function setOutputs(published: Published[]): void {
-  const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name))
+  const sorted = [...published].sort((a, b) => compareNames(a.source.name, b.source.name))
   setListOutputs(
     sorted.map((p) => ({
       id: p.download.id,
       name: p.download.name,
-      size: p.artifact.size,
+      size: p.source.size,
       content_type: p.mimeType,
       url: p.download.url,
       html_url: p.download.htmlUrl,
@@ -123,9 +123,9 @@ export function setPlannedOutputs(plan: { item: PlanItem; sha256: string }[]): v
   setListOutputs(
     plan.map(({ item, sha256 }) => ({
       id: null,
-      name: item.artifact.name,
-      size: item.artifact.size,
-      content_type: item.artifact.contentType,
+      name: item.source.name,
+      size: item.source.size,
+      content_type: item.source.contentType,
       url: null,
       html_url: null,
       sha256,
@@ -150,8 +150,8 @@ export async function writeSummary(report: RunReport): Promise<void> {
       ],
       ...fitRows(
         report.planned.map((item) => [
-          escapeHtml(item.artifact.name),
-          humanSize(item.artifact.size),
+          escapeHtml(item.source.name),
+          humanSize(item.source.size),
           item.action === 'create'
             ? 'create'
             : item.action === 'replace'
@@ -175,7 +175,7 @@ export async function writeSummary(report: RunReport): Promise<void> {
         : `${failed.length} failed`
   summary.addHeading(`Downloads for ${report.repository}: ${status}`, 2)
   if (published.length > 0) {
-    const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name))
+    const sorted = [...published].sort((a, b) => compareNames(a.source.name, b.source.name))
     summary.addTable([
       [
         { data: 'File', header: true },
@@ -186,8 +186,8 @@ export async function writeSummary(report: RunReport): Promise<void> {
       ],
       ...fitRows(
         sorted.map((p) => [
-          escapeHtml(p.artifact.name),
-          humanSize(p.artifact.size),
+          escapeHtml(p.source.name),
+          humanSize(p.source.size),
           `<code>${p.sha256.slice(0, 12)}</code>`,
           `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
           p.status === 'replaced' && p.replaced
@@ -223,7 +223,7 @@ export async function writeSummary(report: RunReport): Promise<void> {
   }
   const uploaded = published.filter((p) => p.status !== 'unchanged')
   const unchanged = published.length - uploaded.length
-  const bytes = uploaded.reduce((sum, p) => sum + p.artifact.size, 0)
+  const bytes = uploaded.reduce((sum, p) => sum + p.source.size, 0)
   const seconds = report.elapsedMs / 1000
   summary.addRaw(
     `${uploaded.length} file${uploaded.length === 1 ? '' : 's'} uploaded, ${humanSize(bytes)} in ${seconds.toFixed(1)} s` +

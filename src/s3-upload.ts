@@ -68,11 +68,11 @@ export async function uploadToS3(
   file: LocalFile,
   options: UploadOptions = {}
 ): Promise<UploadResult> {
-  const { artifact } = file
+  const { source } = file
   const target = new URL(ticket.s3Url)
   if (!isSecureOrLocal(target)) {
     throw new S3Error(
-      `The server handed out a plain-http upload URL (${target.origin}); refusing to send ${artifact.name} unencrypted.`,
+      `The server handed out a plain-http upload URL (${target.origin}); refusing to send ${source.name} unencrypted.`,
       0,
       'InsecureUrl'
     )
@@ -82,7 +82,7 @@ export async function uploadToS3(
   const form = new MultipartForm(formFields(ticket), {
     filename: ticket.download.name,
     contentType: ticket.mimeType,
-    size: artifact.size
+    size: source.size
   })
   const res = await http.request({
     method: 'POST',
@@ -97,14 +97,14 @@ export async function uploadToS3(
   })
   const text = await res.text()
 
-  if (res.status < 200 || res.status >= 300) throw s3Failure(artifact.name, res.status, text)
+  if (res.status < 200 || res.status >= 300) throw s3Failure(source.name, res.status, text)
   const result = digests.result()
   const etag = (res.headers['etag'] ?? xmlTag(text, 'ETag') ?? '').replace(/"/g, '')
   // For a single-part upload S3's ETag is the MD5 of the object: an end-to-end check that
   // every byte arrived as sent.
   if (etag !== result.md5) {
     throw new S3Error(
-      `S3 stored ${artifact.name} with ETag ${etag || '(none)'}, but the bytes sent have MD5 ${result.md5}: the upload was corrupted.`,
+      `S3 stored ${source.name} with ETag ${etag || '(none)'}, but the bytes sent have MD5 ${result.md5}: the upload was corrupted.`,
       res.status,
       'BadDigest',
       { transient: true }
@@ -193,7 +193,7 @@ async function* fileChunks(
   digests: Digests,
   onProgress?: (bytesSent: number) => void
 ): AsyncGenerator<Buffer> {
-  const { size } = file.artifact
+  const { size } = file.source
   // A small file needs one buffer of its own size, not the whole ring.
   const chunkSize = Math.max(1, Math.min(CHUNK_SIZE, size))
   const ring = Array.from({ length: Math.min(RING_SIZE, Math.ceil(size / chunkSize)) }, () =>

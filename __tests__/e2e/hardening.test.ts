@@ -189,7 +189,7 @@ describe('the limits of the runner', () => {
       const s = closeAfterTest(await stage())
       const files: Record<string, string> = {}
       for (let i = 0; i < 2000; i++) {
-        files[`${'release-artifact-with-a-long-descriptive-name-'.repeat(4)}${i}.txt`] = `${i}`
+        files[`${'release-source-with-a-long-descriptive-name-'.repeat(4)}${i}.txt`] = `${i}`
       }
       await s.files(files)
 

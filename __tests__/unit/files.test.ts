@@ -7,7 +7,7 @@ import { createCoreFake } from '../helpers/core-fake.js'
 // @actions/glob logs through @actions/core; keep its ::debug:: lines out of the test output.
 const fake = createCoreFake()
 jest.unstable_mockModule('@actions/core', () => fake.module)
-const { contentTypeOf, findArtifacts, isHidden, MAX_FILE_SIZE, rootPattern } =
+const { contentTypeOf, findSourceFiles, isHidden, MAX_FILE_SIZE, rootPattern } =
   await import('../../src/files.js')
 
 let root: string
@@ -32,7 +32,7 @@ async function layout(dir: string, files: Record<string, string | Buffer>): Prom
   }
 }
 
-const names = (artifacts: { name: string }[]) => artifacts.map((a) => a.name)
+const names = (sources: { name: string }[]) => sources.map((a) => a.name)
 
 /**
  * Writes a file whose path has bytes that are not UTF-8, as a Linux build can: `parts` are
@@ -51,15 +51,15 @@ async function writeBytesNamed(dir: string, ...parts: (string | number[])[]): Pr
 const logged = (level: string) =>
   fake.log.filter((line) => line.startsWith(`${level}: `)).map((l) => l.slice(level.length + 2))
 
-describe('findArtifacts', () => {
+describe('findSourceFiles', () => {
   it('roots relative patterns at the workspace, not at the working directory', async () => {
     await layout(workspace, { 'dist/app.zip': 'zip bytes', 'dist/notes.txt': 'notes' })
     // The process's working directory (the repository) has no dist/ at all.
     expect(process.cwd()).not.toBe(workspace)
 
-    const artifacts = await findArtifacts(['dist/*.zip'], workspace)
+    const sources = await findSourceFiles(['dist/*.zip'], workspace)
 
-    expect(artifacts).toEqual([
+    expect(sources).toEqual([
       {
         path: path.join(workspace, 'dist/app.zip'),
         name: 'app.zip',
@@ -75,41 +75,41 @@ describe('findArtifacts', () => {
       'out/app-debug.tar.gz': 'd',
       'out/app-mac.tar.gz': 'm'
     })
-    const artifacts = await findArtifacts(['out/*.tar.gz', '!out/*-debug.tar.gz'], workspace)
-    expect(names(artifacts)).toEqual(['app-linux.tar.gz', 'app-mac.tar.gz'])
+    const sources = await findSourceFiles(['out/*.tar.gz', '!out/*-debug.tar.gz'], workspace)
+    expect(names(sources)).toEqual(['app-linux.tar.gz', 'app-mac.tar.gz'])
   })
 
   it('takes absolute patterns as they are', async () => {
     await layout(root, { 'elsewhere/tool.bin': 'x' })
-    const artifacts = await findArtifacts([path.join(root, 'elsewhere/*.bin')], workspace)
-    expect(artifacts.map((a) => a.path)).toEqual([path.join(root, 'elsewhere/tool.bin')])
+    const sources = await findSourceFiles([path.join(root, 'elsewhere/*.bin')], workspace)
+    expect(sources.map((a) => a.path)).toEqual([path.join(root, 'elsewhere/tool.bin')])
   })
 
   it('takes a pattern starting with # as a file name: comments are removed by the inputs', async () => {
     await layout(workspace, { '#1-notes.txt': 'n', 'other.txt': 'o' })
-    expect(names(await findArtifacts(['#1-notes.txt'], workspace))).toEqual(['#1-notes.txt'])
+    expect(names(await findSourceFiles(['#1-notes.txt'], workspace))).toEqual(['#1-notes.txt'])
   })
 
   it('never matches a directory, even one named by the pattern', async () => {
     await layout(workspace, { 'release/app.zip': 'z', 'bundle.app/Contents/Info.plist': 'p' })
-    expect(await findArtifacts(['release'], workspace)).toEqual([])
-    expect(await findArtifacts(['*.app'], workspace)).toEqual([])
+    expect(await findSourceFiles(['release'], workspace)).toEqual([])
+    expect(await findSourceFiles(['*.app'], workspace)).toEqual([])
     // `**` descends, but still only files come back.
-    expect(names(await findArtifacts(['**'], workspace))).toEqual(['Info.plist', 'app.zip'])
+    expect(names(await findSourceFiles(['**'], workspace))).toEqual(['Info.plist', 'app.zip'])
   })
 
   it('refuses two files with the same base name, naming both paths', async () => {
     await layout(workspace, { 'linux/app.zip': 'l', 'mac/app.zip': 'm', 'mac/other.zip': 'o' })
-    const found = findArtifacts(['**/*.zip'], workspace)
+    const found = findSourceFiles(['**/*.zip'], workspace)
     await expect(found).rejects.toThrow('Several files have the same download name')
-    await expect(findArtifacts(['**/*.zip'], workspace)).rejects.toThrow(
+    await expect(findSourceFiles(['**/*.zip'], workspace)).rejects.toThrow(
       `app.zip: ${path.join(workspace, 'linux/app.zip')}, ${path.join(workspace, 'mac/app.zip')}`
     )
   })
 
   it('comes back sorted by name, whatever the folders', async () => {
     await layout(workspace, { 'b/alpha.txt': '1', 'a/zeta.txt': '2', 'c/Beta.txt': '3' })
-    expect(names(await findArtifacts(['**/*.txt'], workspace))).toEqual([
+    expect(names(await findSourceFiles(['**/*.txt'], workspace))).toEqual([
       'Beta.txt',
       'alpha.txt',
       'zeta.txt'
@@ -118,15 +118,15 @@ describe('findArtifacts', () => {
 
   it('handles names with spaces and non-ASCII characters', async () => {
     await layout(workspace, { 'my app 1.0.zip': 'a', 'résumé.pdf': 'b', '日本語.txt': 'c' })
-    const artifacts = await findArtifacts(['*'], workspace)
-    expect(names(artifacts)).toEqual(['my app 1.0.zip', 'résumé.pdf', '日本語.txt'])
-    expect(names(await findArtifacts(['my app 1.0.zip'], workspace))).toEqual(['my app 1.0.zip'])
-    expect(names(await findArtifacts(['résumé.*'], workspace))).toEqual(['résumé.pdf'])
+    const sources = await findSourceFiles(['*'], workspace)
+    expect(names(sources)).toEqual(['my app 1.0.zip', 'résumé.pdf', '日本語.txt'])
+    expect(names(await findSourceFiles(['my app 1.0.zip'], workspace))).toEqual(['my app 1.0.zip'])
+    expect(names(await findSourceFiles(['résumé.*'], workspace))).toEqual(['résumé.pdf'])
   })
 
   it('publishes an empty file, with size 0', async () => {
     await layout(workspace, { 'EMPTY.md': '' })
-    expect(await findArtifacts(['*.md'], workspace)).toEqual([
+    expect(await findSourceFiles(['*.md'], workspace)).toEqual([
       {
         path: path.join(workspace, 'EMPTY.md'),
         name: 'EMPTY.md',
@@ -141,7 +141,7 @@ describe('findArtifacts', () => {
     const big = path.join(workspace, 'huge.iso')
     await writeFile(big, '')
     await truncate(big, MAX_FILE_SIZE + 1)
-    await expect(findArtifacts(['*.iso'], workspace)).rejects.toThrow(
+    await expect(findSourceFiles(['*.iso'], workspace)).rejects.toThrow(
       `${big} is 5368709121 bytes; one upload to S3 carries at most 5 GiB (5368709120 bytes).`
     )
   })
@@ -150,11 +150,11 @@ describe('findArtifacts', () => {
     const big = path.join(workspace, 'exact.iso')
     await writeFile(big, '')
     await truncate(big, MAX_FILE_SIZE)
-    expect((await findArtifacts(['*.iso'], workspace))[0].size).toBe(5 * 1024 ** 3)
+    expect((await findSourceFiles(['*.iso'], workspace))[0].size).toBe(5 * 1024 ** 3)
   })
 
   it('finds nothing, without error, when nothing matches', async () => {
-    expect(await findArtifacts(['dist/*.zip'], workspace)).toEqual([])
+    expect(await findSourceFiles(['dist/*.zip'], workspace)).toEqual([])
   })
 
   it.each(['ws*star', 'ws?mark'])(
@@ -165,8 +165,8 @@ describe('findArtifacts', () => {
       const decoy = path.join(root, dir.replace(/[*?]/, 'X'))
       await layout(ws, { 'app.zip': 'real' })
       await layout(decoy, { 'decoy.zip': 'decoy' })
-      const artifacts = await findArtifacts(['*.zip'], ws)
-      expect(artifacts.map((a) => a.path)).toEqual([path.join(ws, 'app.zip')])
+      const sources = await findSourceFiles(['*.zip'], ws)
+      expect(sources.map((a) => a.path)).toEqual([path.join(ws, 'app.zip')])
     }
   )
 
@@ -177,26 +177,26 @@ describe('findArtifacts', () => {
     async (dir) => {
       const ws = path.join(root, dir)
       await layout(ws, { 'app.zip': 'real' })
-      const artifacts = await findArtifacts(['*.zip'], ws)
-      expect(artifacts.map((a) => a.path)).toEqual([path.join(ws, 'app.zip')])
+      const sources = await findSourceFiles(['*.zip'], ws)
+      expect(sources.map((a) => a.path)).toEqual([path.join(ws, 'app.zip')])
     }
   )
 })
 
-describe('findArtifacts: names a download cannot take', () => {
+describe('findSourceFiles: names a download cannot take', () => {
   const bad = [0x61, 0xff, 0x2e, 0x74, 0x78, 0x74] // "a", a byte that is no UTF-8, ".txt"
 
   it('refuses a file whose name is not UTF-8, naming it with the byte shown, where the glob skipped it silently', async () => {
     await layout(workspace, { 'dist/ok.txt': 'ok' })
     await writeBytesNamed(workspace, 'dist', bad)
-    await expect(findArtifacts(['dist/*'], workspace)).rejects.toThrow(
+    await expect(findSourceFiles(['dist/*'], workspace)).rejects.toThrow(
       `1 file has a name that no download can take: "${workspace}/dist/a\\xff.txt" (name not valid UTF-8). Nothing was changed.`
     )
   })
 
   it('refuses a file in a folder whose name is not UTF-8, which a ** reaches', async () => {
     await writeBytesNamed(workspace, 'out', [0x62, 0x75, 0x69, 0x6c, 0x64, 0xfe], 'app.zip')
-    await expect(findArtifacts(['out/**/*.zip'], workspace)).rejects.toThrow(
+    await expect(findSourceFiles(['out/**/*.zip'], workspace)).rejects.toThrow(
       `"${workspace}/out/build\\xfe/app.zip" (a folder name in its path not valid UTF-8)`
     )
   })
@@ -205,9 +205,9 @@ describe('findArtifacts: names a download cannot take', () => {
     await layout(workspace, { 'dist/app.zip': 'z' })
     await writeBytesNamed(workspace, 'dist', bad)
     await writeBytesNamed(workspace, 'other', bad)
-    expect(names(await findArtifacts(['dist/*.zip'], workspace))).toEqual(['app.zip'])
-    expect(names(await findArtifacts(['dist/*', '!dist/a*.txt'], workspace))).toEqual(['app.zip'])
-    expect(names(await findArtifacts(['dist/*.zip', 'other/*.zip'], workspace))).toEqual([
+    expect(names(await findSourceFiles(['dist/*.zip'], workspace))).toEqual(['app.zip'])
+    expect(names(await findSourceFiles(['dist/*', '!dist/a*.txt'], workspace))).toEqual(['app.zip'])
+    expect(names(await findSourceFiles(['dist/*.zip', 'other/*.zip'], workspace))).toEqual([
       'app.zip'
     ])
   })
@@ -222,7 +222,7 @@ describe('findArtifacts: names a download cannot take', () => {
       'dist/fine.txt': 'f'
     })
     await writeBytesNamed(workspace, 'dist', bad)
-    const error = await findArtifacts(['dist/*'], workspace).catch((e: unknown) => e as Error)
+    const error = await findSourceFiles(['dist/*'], workspace).catch((e: unknown) => e as Error)
     expect(error).toBeInstanceOf(Error)
     const message = (error as Error).message
     expect(message).toMatch(/^6 files have names that no download can take: /)
@@ -243,7 +243,7 @@ describe('findArtifacts: names a download cannot take', () => {
   })
 })
 
-describe('findArtifacts: hidden files', () => {
+describe('findSourceFiles: hidden files', () => {
   beforeEach(async () => {
     await layout(workspace, {
       'dist/app.zip': 'z',
@@ -254,23 +254,23 @@ describe('findArtifacts: hidden files', () => {
   })
 
   it('leaves out files and folders starting with a dot, and says how many', async () => {
-    expect(names(await findArtifacts(['dist/*'], workspace))).toEqual(['app.zip'])
+    expect(names(await findSourceFiles(['dist/*'], workspace))).toEqual(['app.zip'])
     expect(logged('info')).toEqual([
       "Excluded 1 hidden file (a name or folder starting with '.'); set 'include-hidden-files: true' to publish hidden files."
     ])
 
     fake.reset()
-    expect(names(await findArtifacts(['**'], workspace))).toEqual(['app.zip'])
+    expect(names(await findSourceFiles(['**'], workspace))).toEqual(['app.zip'])
     expect(logged('info')[0]).toMatch(/^Excluded 3 hidden files /)
   })
 
   it('leaves out a hidden file even when the pattern names it, as upload-artifact does', async () => {
-    expect(await findArtifacts(['dist/.npmrc'], workspace)).toEqual([])
+    expect(await findSourceFiles(['dist/.npmrc'], workspace)).toEqual([])
     expect(logged('info')[0]).toMatch(/^Excluded 1 hidden file /)
   })
 
   it('publishes them with includeHiddenFiles', async () => {
-    expect(names(await findArtifacts(['**'], workspace, { includeHiddenFiles: true }))).toEqual([
+    expect(names(await findSourceFiles(['**'], workspace, { includeHiddenFiles: true }))).toEqual([
       '.npmrc',
       'app.zip',
       'blob.bin',
@@ -280,30 +280,30 @@ describe('findArtifacts: hidden files', () => {
   })
 
   it('says nothing when no hidden file matched', async () => {
-    expect(names(await findArtifacts(['dist/*.zip'], workspace))).toEqual(['app.zip'])
+    expect(names(await findSourceFiles(['dist/*.zip'], workspace))).toEqual(['app.zip'])
     expect(logged('info')).toEqual([])
   })
 
   it('looks only below the workspace: a checkout inside a hidden folder still publishes', async () => {
     const ws = path.join(root, '.runner', 'work')
     await layout(ws, { 'dist/app.zip': 'z' })
-    expect(names(await findArtifacts(['dist/*'], ws))).toEqual(['app.zip'])
+    expect(names(await findSourceFiles(['dist/*'], ws))).toEqual(['app.zip'])
   })
 
   it('looks below the search path for a pattern outside the workspace', async () => {
     await layout(root, { '.cache/out/tool.bin': 't', '.cache/out/.token': 's' })
-    const found = await findArtifacts([path.join(root, '.cache/out/*')], workspace)
+    const found = await findSourceFiles([path.join(root, '.cache/out/*')], workspace)
     expect(names(found)).toEqual(['tool.bin'])
   })
 })
 
-describe('findArtifacts: files outside the workspace', () => {
+describe('findSourceFiles: files outside the workspace', () => {
   it('warns naming the real path of a file a ** reached through a folder symlink, and publishes it', async () => {
     await layout(root, { 'elsewhere/tool.bin': 't' })
     await layout(workspace, { 'dist/app.zip': 'z' })
     await symlink(path.join(root, 'elsewhere'), path.join(workspace, 'dist', 'linked'))
 
-    const found = await findArtifacts(['dist/**'], workspace)
+    const found = await findSourceFiles(['dist/**'], workspace)
 
     expect(found.map((a) => a.path)).toEqual([
       path.join(workspace, 'dist/app.zip'),
@@ -316,7 +316,7 @@ describe('findArtifacts: files outside the workspace', () => {
 
   it('warns about files an absolute or ../ pattern reaches', async () => {
     await layout(root, { 'elsewhere/a.bin': 'a', 'elsewhere/b.bin': 'b' })
-    await findArtifacts(['../elsewhere/a.bin', path.join(root, 'elsewhere/b.bin')], workspace)
+    await findSourceFiles(['../elsewhere/a.bin', path.join(root, 'elsewhere/b.bin')], workspace)
     expect(logged('warning')).toEqual([
       expect.stringMatching(
         /^2 files lie outside the workspace .*: ".*\/elsewhere\/a\.bin", ".*\/elsewhere\/b\.bin"\. They are published all the same/
@@ -327,12 +327,12 @@ describe('findArtifacts: files outside the workspace', () => {
   it('does not warn about a symlink that stays inside the workspace', async () => {
     await layout(workspace, { 'build/app.zip': 'z' })
     await symlink(path.join(workspace, 'build'), path.join(workspace, 'dist'))
-    expect(names(await findArtifacts(['dist/*'], workspace))).toEqual(['app.zip'])
+    expect(names(await findSourceFiles(['dist/*'], workspace))).toEqual(['app.zip'])
     expect(logged('warning')).toEqual([])
   })
 })
 
-describe('findArtifacts: lookalike names', () => {
+describe('findSourceFiles: lookalike names', () => {
   it('warns about names that differ only by Unicode normalization or case, and publishes them', async () => {
     await layout(workspace, {
       'nfc/r\u00e9sum\u00e9.pdf': 'composed',
@@ -341,7 +341,7 @@ describe('findArtifacts: lookalike names', () => {
       'app.zip': 'a',
       'other.txt': 'o'
     })
-    const found = await findArtifacts(['**'], workspace)
+    const found = await findSourceFiles(['**'], workspace)
     expect(found).toHaveLength(5)
     const [warning] = logged('warning')
     expect(warning).toContain('"App.zip" and "app.zip"')

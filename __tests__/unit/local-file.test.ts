@@ -4,7 +4,7 @@ import { appendFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { LocalFileError } from '../../src/errors.js'
-import type { Artifact } from '../../src/files.js'
+import type { SourceFile } from '../../src/files.js'
 import { digestsOf, LocalFile } from '../../src/local-file.js'
 import { isTransient, withRetry } from '../../src/retry.js'
 import { rejectionOf } from '../helpers/rejection.js'
@@ -19,7 +19,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function artifactWith(name: string, bytes: Buffer): Promise<Artifact> {
+async function sourceWith(name: string, bytes: Buffer): Promise<SourceFile> {
   const file = path.join(dir, name)
   await writeFile(file, bytes)
   return { path: file, name, size: bytes.length, contentType: 'application/zip' }
@@ -30,7 +30,7 @@ const digest = (algorithm: string, bytes: Buffer) =>
 
 describe('LocalFile.open', () => {
   it('fails on a missing file with a LocalFileError naming its path, which no retry repeats', async () => {
-    const missing: Artifact = {
+    const missing: SourceFile = {
       path: path.join(dir, 'gone.zip'),
       name: 'gone.zip',
       size: 3,
@@ -53,18 +53,18 @@ describe('LocalFile.open', () => {
   })
 
   it('fails on a file whose size is no longer the one measured', async () => {
-    const artifact = await artifactWith('app.zip', Buffer.from('0123456789'))
-    await appendFile(artifact.path, 'more')
-    await expect(LocalFile.open(artifact)).rejects.toThrow(
-      `${artifact.path} changed while it was uploaded (it was 10 bytes when the run began): make sure no other step writes it.`
+    const source = await sourceWith('app.zip', Buffer.from('0123456789'))
+    await appendFile(source.path, 'more')
+    await expect(LocalFile.open(source)).rejects.toThrow(
+      `${source.path} changed while it was uploaded (it was 10 bytes when the run began): make sure no other step writes it.`
     )
   })
 })
 
 describe('LocalFile, once open', () => {
   it('reads the bytes at any position', async () => {
-    const artifact = await artifactWith('app.zip', Buffer.from('0123456789'))
-    const file = await LocalFile.open(artifact)
+    const source = await sourceWith('app.zip', Buffer.from('0123456789'))
+    const file = await LocalFile.open(source)
     try {
       expect((await file.read(Buffer.alloc(4), 4, 3)).toString()).toBe('3456')
       expect((await file.read(Buffer.alloc(4), 4, 0)).toString()).toBe('0123')
@@ -74,14 +74,14 @@ describe('LocalFile, once open', () => {
   })
 
   it('says the file changed when it shrank and a read comes up short', async () => {
-    const artifact = await artifactWith('app.zip', Buffer.from('0123456789'))
-    const file = await LocalFile.open(artifact)
+    const source = await sourceWith('app.zip', Buffer.from('0123456789'))
+    const file = await LocalFile.open(source)
     try {
-      await truncate(artifact.path, 5)
+      await truncate(source.path, 5)
       const error = await rejectionOf(file.read(Buffer.alloc(10), 10, 0))
       expect(error).toBeInstanceOf(LocalFileError)
       expect(error.message).toMatch(
-        `${artifact.path} changed while it was uploaded (it was 10 bytes when the run began)`
+        `${source.path} changed while it was uploaded (it was 10 bytes when the run began)`
       )
     } finally {
       await file.close()
@@ -89,12 +89,12 @@ describe('LocalFile, once open', () => {
   })
 
   it('says the file changed when it grew', async () => {
-    const artifact = await artifactWith('app.zip', Buffer.from('0123456789'))
-    const file = await LocalFile.open(artifact)
+    const source = await sourceWith('app.zip', Buffer.from('0123456789'))
+    const file = await LocalFile.open(source)
     try {
-      await appendFile(artifact.path, 'more')
+      await appendFile(source.path, 'more')
       await expect(file.checkSize()).rejects.toThrow(
-        `${artifact.path} changed while it was uploaded (it was 10 bytes when the run began)`
+        `${source.path} changed while it was uploaded (it was 10 bytes when the run began)`
       )
     } finally {
       await file.close()
@@ -109,16 +109,16 @@ describe('digestsOf', () => {
     ['a file of several read buffers', 2 * 1024 * 1024 + 7]
   ])('gives the MD5 and SHA-256 node:crypto gives, for %s', async (_what, size) => {
     const bytes = randomBytes(size)
-    const artifact = await artifactWith('data.bin', bytes)
-    expect(await digestsOf(artifact)).toEqual({
+    const source = await sourceWith('data.bin', bytes)
+    expect(await digestsOf(source)).toEqual({
       md5: digest('md5', bytes),
       sha256: digest('sha256', bytes)
     })
   })
 
   it('fails, naming the path, on a file that vanished', async () => {
-    const artifact = await artifactWith('data.bin', Buffer.from('x'))
-    await rm(artifact.path)
-    await expect(digestsOf(artifact)).rejects.toThrow(`Cannot read ${artifact.path}`)
+    const source = await sourceWith('data.bin', Buffer.from('x'))
+    await rm(source.path)
+    await expect(digestsOf(source)).rejects.toThrow(`Cannot read ${source.path}`)
   })
 })

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import type { Download } from '../../src/downloads-api.js'
-import type { Artifact } from '../../src/files.js'
+import type { SourceFile } from '../../src/files.js'
 import {
   COMPARE_BYTES_LIMIT,
   describeItem,
@@ -10,7 +10,7 @@ import {
 } from '../../src/plan.js'
 import type { StoredObject } from '../../src/stored-bytes.js'
 
-const artifact = (name: string, size = 10): Artifact => ({
+const source = (name: string, size = 10): SourceFile => ({
   path: `/ws/dist/${name}`,
   name,
   size,
@@ -29,7 +29,7 @@ const download = (id: number, name: string): Download => ({
 })
 
 /** Every local file's MD5 is `local-<name>`, unless the stored bytes were made to match. */
-const digestsOf = (a: Artifact): Digests => ({ md5: `local-${a.name}`, sha256: `sha-${a.name}` })
+const digestsOf = (a: SourceFile): Digests => ({ md5: `local-${a.name}`, sha256: `sha-${a.name}` })
 
 /**
  * An inspector over a fake S3: `stored` maps a download name to what S3 holds for it (null: no
@@ -64,7 +64,7 @@ function inspector(
 
 const ages = new Map<string, number>()
 
-const files = ['a.zip', 'b.zip', 'c.zip', 'd.zip'].map((name) => artifact(name))
+const files = ['a.zip', 'b.zip', 'c.zip', 'd.zip'].map((name) => source(name))
 const existing = [download(7, 'b.zip'), download(8, 'other.zip'), download(9, 'd.zip')]
 
 describe('makePlan', () => {
@@ -89,7 +89,7 @@ describe('makePlan', () => {
 
   it('creates every file when nothing clashes', async () => {
     const plan = await makePlan(files, [download(1, 'unrelated.zip')], false, 'o/r', inspector())
-    expect(plan).toEqual(files.map((a) => ({ action: 'create', artifact: a })))
+    expect(plan).toEqual(files.map((a) => ({ action: 'create', source: a })))
   })
 
   it('without replace-existing, stops with one error listing every clash', async () => {
@@ -108,7 +108,7 @@ describe('makePlan', () => {
 
   it('with replace-existing, marks which download each file replaces', async () => {
     const plan = await makePlan(files, existing, true, 'o/r', inspector())
-    expect(plan.map((item) => [item.artifact.name, item.action])).toEqual([
+    expect(plan.map((item) => [item.source.name, item.action])).toEqual([
       ['a.zip', 'create'],
       ['b.zip', 'replace'],
       ['c.zip', 'create'],
@@ -116,7 +116,7 @@ describe('makePlan', () => {
     ])
     expect(plan[1]).toEqual({
       action: 'replace',
-      artifact: files[1],
+      source: files[1],
       replaces: existing[0],
       reason: 'replace-existing'
     })
@@ -126,20 +126,20 @@ describe('makePlan', () => {
     // As GitHub listed one: size 0, and S3 has no object for it.
     const empty = { ...download(7, 'b.zip'), size: 0 }
     const plan = await makePlan(
-      [artifact('b.zip')],
+      [source('b.zip')],
       [empty],
       false,
       'o/r',
       inspector({ 'b.zip': null })
     )
     expect(plan).toEqual([
-      { action: 'replace', artifact: artifact('b.zip'), replaces: empty, reason: 'no-bytes' }
+      { action: 'replace', source: source('b.zip'), replaces: empty, reason: 'no-bytes' }
     ])
   })
 
   it('leaves a download that already holds exactly these bytes unchanged, without replace-existing', async () => {
     const plan = await makePlan(
-      [artifact('b.zip')],
+      [source('b.zip')],
       [download(7, 'b.zip')],
       false,
       'o/r',
@@ -148,9 +148,9 @@ describe('makePlan', () => {
     expect(plan).toEqual([
       {
         action: 'unchanged',
-        artifact: artifact('b.zip'),
+        source: source('b.zip'),
         existing: download(7, 'b.zip'),
-        digests: digestsOf(artifact('b.zip'))
+        digests: digestsOf(source('b.zip'))
       }
     ])
   })
@@ -158,7 +158,7 @@ describe('makePlan', () => {
   it('takes a download of another size as other bytes', async () => {
     await expect(
       makePlan(
-        [artifact('b.zip', 11)],
+        [source('b.zip', 11)],
         [download(7, 'b.zip')],
         false,
         'o/r',
@@ -169,7 +169,7 @@ describe('makePlan', () => {
 
   it('without an MD5 ETag, reads a small download back to compare it', async () => {
     const inspect = inspector({ 'b.zip': { size: 10, md5: null } }, { 'b.zip': 'local-b.zip' })
-    const plan = await makePlan([artifact('b.zip')], [download(7, 'b.zip')], false, 'o/r', inspect)
+    const plan = await makePlan([source('b.zip')], [download(7, 'b.zip')], false, 'o/r', inspect)
     expect(plan.map((item) => item.action)).toEqual(['unchanged'])
     expect(inspect.readBack).toEqual(['b.zip'])
   })
@@ -178,7 +178,7 @@ describe('makePlan', () => {
     const big = COMPARE_BYTES_LIMIT + 1
     const inspect = inspector({ 'b.zip': { size: big, md5: null } }, { 'b.zip': 'local-b.zip' })
     await expect(
-      makePlan([artifact('b.zip', big)], [download(7, 'b.zip')], false, 'o/r', inspect)
+      makePlan([source('b.zip', big)], [download(7, 'b.zip')], false, 'o/r', inspect)
     ).rejects.toThrow(
       'with the same name and other bytes: b.zip (the server gives no MD5 to compare with).'
     )
@@ -190,22 +190,22 @@ describe('makePlan', () => {
       { 'b.zip': { size: 10, md5: null } },
       { 'b.zip': new Error('connection reset') }
     )
-    const plan = await makePlan([artifact('b.zip')], [download(7, 'b.zip')], true, 'o/r', inspect)
+    const plan = await makePlan([source('b.zip')], [download(7, 'b.zip')], true, 'o/r', inspect)
     expect(plan.map((item) => item.action)).toEqual(['replace'])
   })
 
   it('never replaces unasked a download whose bytes cannot be looked at, and says so', async () => {
     const inspect = inspector({ 'b.zip': new Error('Fetching the stored b.zip answered 403.') })
     await expect(
-      makePlan([artifact('b.zip')], [download(7, 'b.zip')], false, 'o/r', inspect)
+      makePlan([source('b.zip')], [download(7, 'b.zip')], false, 'o/r', inspect)
     ).rejects.toThrow(
       'b.zip (its bytes could not be read: Fetching the stored b.zip answered 403.). Nothing was changed.'
     )
-    const plan = await makePlan([artifact('b.zip')], [download(7, 'b.zip')], true, 'o/r', inspect)
+    const plan = await makePlan([source('b.zip')], [download(7, 'b.zip')], true, 'o/r', inspect)
     expect(plan).toEqual([
       {
         action: 'replace',
-        artifact: artifact('b.zip'),
+        source: source('b.zip'),
         replaces: download(7, 'b.zip'),
         reason: 'replace-existing'
       }
@@ -215,13 +215,13 @@ describe('makePlan', () => {
 
 describe('describeItem', () => {
   it('gives each action its line for the log and the dry run', () => {
-    const a = artifact('a.zip')
+    const a = source('a.zip')
     const old = download(7, 'a.zip')
     expect([
-      describeItem({ action: 'create', artifact: a }),
-      describeItem({ action: 'replace', artifact: a, replaces: old, reason: 'replace-existing' }),
-      describeItem({ action: 'replace', artifact: a, replaces: old, reason: 'no-bytes' }),
-      describeItem({ action: 'unchanged', artifact: a, existing: old, digests: digestsOf(a) })
+      describeItem({ action: 'create', source: a }),
+      describeItem({ action: 'replace', source: a, replaces: old, reason: 'replace-existing' }),
+      describeItem({ action: 'replace', source: a, replaces: old, reason: 'no-bytes' }),
+      describeItem({ action: 'unchanged', source: a, existing: old, digests: digestsOf(a) })
     ]).toEqual([
       'create a.zip',
       'replace a.zip (download 7)',

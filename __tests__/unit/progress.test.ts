@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, jest } from '@jest/globals'
-import type { Artifact } from '../../src/files.js'
+import type { SourceFile } from '../../src/files.js'
 import { createCoreFake } from '../helpers/core-fake.js'
 
 const fake = createCoreFake()
@@ -9,7 +9,7 @@ const { ProgressLog } = await import('../../src/progress.js')
 beforeEach(() => fake.reset())
 
 const MiB = 1024 * 1024
-const file = (name: string, size: number): Artifact => ({
+const file = (name: string, size: number): SourceFile => ({
   path: `/ws/${name}`,
   name,
   size,

@@ -6,7 +6,7 @@ import * as path from 'node:path'
 import { Cancellation } from '../../src/cancellation.js'
 import type { Download } from '../../src/downloads-api.js'
 import { CancelledError, ConflictError, LocalFileError, NetworkError } from '../../src/errors.js'
-import type { Artifact } from '../../src/files.js'
+import type { SourceFile } from '../../src/files.js'
 import { Journal, namesToSettle } from '../../src/journal.js'
 import type { PlanItem } from '../../src/plan.js'
 import { RateLimitGate } from '../../src/rate-limits.js'
@@ -50,7 +50,7 @@ const undoRetry: RetryOptions = { ...retry, maxAttempts: 5 }
 
 function publisher(
   options: {
-    onProgress?: (artifact: Artifact, sent: number) => void
+    onProgress?: (source: SourceFile, sent: number) => void
     cancellation?: Cancellation
   } = {}
 ) {
@@ -78,18 +78,18 @@ function publisher(
   })
 }
 
-async function artifact(name: string, content: string): Promise<Artifact> {
+async function source(name: string, content: string): Promise<SourceFile> {
   const file = path.join(root, name)
   await writeFile(file, content)
   return { path: file, name, size: Buffer.byteLength(content), contentType: 'application/zip' }
 }
 
-const create = (artifact: Artifact): PlanItem => ({ action: 'create', artifact })
+const create = (source: SourceFile): PlanItem => ({ action: 'create', source })
 const replace = (
-  artifact: Artifact,
+  source: SourceFile,
   replaces: Download,
   reason: 'replace-existing' | 'no-bytes' = 'replace-existing'
-): PlanItem => ({ action: 'replace', artifact, replaces, reason })
+): PlanItem => ({ action: 'replace', source, replaces, reason })
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 const md5 = (text: string) => createHash('md5').update(text).digest('hex')
@@ -109,12 +109,12 @@ const actsThenLost = (request: RecordedRequest): Error => {
 describe('Publisher.publish, a new file', () => {
   it('creates the download and puts its bytes on S3', async () => {
     const sent: number[] = []
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const result = await publisher({ onProgress: (_a, n) => sent.push(n) }).publish(create(file))
 
     expect(result).toEqual({
-      artifact: file,
+      source: file,
       download: expect.objectContaining({ id: 1, name: 'app.zip', size: 9 }),
       mimeType: 'application/zip',
       sha256: sha256('new bytes'),
@@ -131,12 +131,12 @@ describe('Publisher.publish, a new file', () => {
 
   it('leaves a download that already holds the bytes as it is, sending nothing', async () => {
     const existing = repo.seed('app.zip', Buffer.from('same bytes'))
-    const file = await artifact('app.zip', 'same bytes')
+    const file = await source('app.zip', 'same bytes')
     const digests = { md5: md5('same bytes'), sha256: sha256('same bytes') }
 
     const result = await publisher().publish({
       action: 'unchanged',
-      artifact: file,
+      source: file,
       existing,
       digests
     })
@@ -148,7 +148,7 @@ describe('Publisher.publish, a new file', () => {
 
   it('deletes the download it created when the upload fails', async () => {
     http.on('POST', repo.s3Url, S3_DENIED)
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await expect(publisher().publish(create(file))).rejects.toThrow(
       'S3 refused app.zip: AccessDenied: Access Denied'
@@ -162,7 +162,7 @@ describe('Publisher.publish, a new file', () => {
 
   it('retries a busy S3, then gives up and deletes the download', async () => {
     http.on('POST', repo.s3Url, slowDown(), slowDown(), slowDown())
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
     await expect(publisher().publish(create(file))).rejects.toThrow(
       'Uploading app.zip to S3 failed: S3 refused app.zip: SlowDown: Please reduce your request rate. (gave up after 3 attempts)'
     )
@@ -172,7 +172,7 @@ describe('Publisher.publish, a new file', () => {
   it('warns, naming the download, when the cleanup delete fails too, and leaves it to the post step', async () => {
     http.on('POST', repo.s3Url, S3_DENIED)
     http.on('DELETE', `${repo.base}/1`, json(403, { message: 'Must have admin rights' }))
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await expect(publisher().publish(create(file))).rejects.toThrow('AccessDenied')
 
@@ -190,7 +190,7 @@ describe('Publisher.publish, a new file', () => {
       repo.s3Url,
       s3Error(403, 'AccessDenied', 'Invalid according to Policy: Policy expired.')
     )
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const result = await publisher().publish(create(file))
 
@@ -217,13 +217,13 @@ describe('Publisher.publish, a new file', () => {
       openDuringUpload = openNames()
       return repo.handle(request)
     })
-    await publisher().publish(create(await artifact('app.zip', 'new bytes')))
+    await publisher().publish(create(await source('app.zip', 'new bytes')))
     expect(openDuringUpload).toEqual(['app.zip'])
   })
 
   it('leaves alone, as a conflict, a download somebody else created meanwhile', async () => {
     repo.seed('app.zip', Buffer.from('their bytes'))
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher().publish(create(file)))
 
@@ -243,7 +243,7 @@ describe('Publisher.publish, a new file', () => {
       json(502, { message: 'Bad Gateway' }),
       json(502, { message: 'Bad Gateway' })
     )
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher().publish(create(file)))
 
@@ -274,7 +274,7 @@ describe('Publisher.publish, a new file', () => {
       json(502, { message: 'Bad Gateway' }),
       json(502, { message: 'Bad Gateway' })
     )
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await expect(publisher().publish(create(file))).rejects.toThrow(
       'No record of it was left behind.'
@@ -285,7 +285,7 @@ describe('Publisher.publish, a new file', () => {
 
   it('after a lost answer whose retry met its own record, deletes that one and creates it again', async () => {
     http.on('POST', repo.base, actsThenLost)
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const result = await publisher().publish(create(file))
 
@@ -309,12 +309,12 @@ describe('Publisher.publish, a new file', () => {
       openDuringUpload = openNames()
       return repo.handle(request)
     })
-    await publisher().publish(create(await artifact('app.zip', 'new bytes')))
+    await publisher().publish(create(await source('app.zip', 'new bytes')))
     expect(openDuringUpload).toEqual(['app.zip'])
   })
 
   it('fails a file that vanished after the plan with its path, sending nothing', async () => {
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
     await rm(file.path)
 
     const error = await rejectionOf(publisher().publish(create(file)))
@@ -327,7 +327,7 @@ describe('Publisher.publish, a new file', () => {
   it('once cancelled, starts nothing', async () => {
     const cancellation = new Cancellation()
     cancellation.cancel('SIGINT')
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher({ cancellation }).publish(create(file)))
 
@@ -342,7 +342,7 @@ describe('Publisher.publish, a new file', () => {
       cancellation.cancel('SIGINT')
       return slowDown()
     })
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher({ cancellation }).publish(create(file)))
 
@@ -358,7 +358,7 @@ describe('Publisher.publish, replacing a download', () => {
 
   it('saves a copy, deletes the old download, creates the new one, then drops the copy', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const result = await publisher().publish(replace(file, old))
 
@@ -380,7 +380,7 @@ describe('Publisher.publish, replacing a download', () => {
 
   it('announces each step in the journal, on disk, before taking it', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await publisher().publish(replace(file, old))
 
@@ -409,7 +409,7 @@ describe('Publisher.publish, replacing a download', () => {
   it('puts the old download back, name, description and bytes, when the new one cannot land', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1 (stable)')
     http.on('POST', repo.s3Url, slowDown(), slowDown(), slowDown())
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher().publish(replace(file, old)))
 
@@ -435,7 +435,7 @@ describe('Publisher.publish, replacing a download', () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
     // The new upload and the restore's upload are both refused.
     http.on('POST', repo.s3Url, S3_DENIED, S3_DENIED)
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher().publish(replace(file, old)))
 
@@ -459,7 +459,7 @@ describe('Publisher.publish, replacing a download', () => {
     http.on('POST', repo.s3Url, S3_DENIED)
     // The failed upload's record cannot be deleted at first: it is in the way of the restore.
     http.on('DELETE', `${repo.base}/2`, json(403, { message: 'Must have admin rights' }))
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher().publish(replace(file, old)))
 
@@ -476,7 +476,7 @@ describe('Publisher.publish, replacing a download', () => {
       cancellation.cancel('SIGINT')
       return slowDown()
     })
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher({ cancellation }).publish(replace(file, old)))
 
@@ -491,7 +491,7 @@ describe('Publisher.publish, replacing a download', () => {
   it('asks the server whether a delete that failed happened, and stops when it did not', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
     http.on('DELETE', `${repo.base}/1`, { status: 500 }, { status: 500 }, { status: 500 })
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher().publish(replace(file, old)))
 
@@ -508,7 +508,7 @@ describe('Publisher.publish, replacing a download', () => {
   it('carries on when a delete whose answers were lost did happen', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
     http.on('DELETE', `${repo.base}/1`, actsThenLost, lostAnswer(), lostAnswer())
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const result = await publisher().publish(replace(file, old))
 
@@ -529,7 +529,7 @@ describe('Publisher.publish, replacing a download', () => {
       `${repo.base}?per_page=100`,
       ...Array.from({ length: undoRetry.maxAttempts }, () => lostAnswer())
     )
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await expect(publisher().publish(replace(file, old))).rejects.toThrow(
       /Whether the existing app\.zip \(download 1\) was deleted cannot be told/
@@ -546,7 +546,7 @@ describe('Publisher.publish, replacing a download', () => {
       repo.downloads.delete(1)
       return repo.handle(request)
     })
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher().publish(replace(file, old)))
 
@@ -561,7 +561,7 @@ describe('Publisher.publish, replacing a download', () => {
 
   it('fails a file that vanished after the plan before touching the old download', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
     await rm(file.path)
 
     const error = await rejectionOf(publisher().publish(replace(file, old)))
@@ -576,7 +576,7 @@ describe('Publisher.publish, replacing a download', () => {
   it('leaves the old download alone when its copy cannot be saved', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
     http.on('GET', old.htmlUrl, { status: 403, body: 'Forbidden' })
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await expect(publisher().publish(replace(file, old))).rejects.toThrow(
       'Could not save a copy of the existing app.zip before replacing it, so it was left as it is: Fetching the stored app.zip answered 403.'
@@ -593,7 +593,7 @@ describe('Publisher.publish, replacing a download', () => {
       cancellation.cancel('SIGTERM')
       return { status: 503 }
     })
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const error = await rejectionOf(publisher({ cancellation }).publish(replace(file, old)))
 
@@ -607,7 +607,7 @@ describe('Publisher.publish, replacing a download', () => {
   it('replaces a record that never had bytes, checking once more first, with nothing to put back', async () => {
     const old = repo.seed('app.zip', undefined, 'unfinished')
     http.on('POST', repo.s3Url, S3_DENIED)
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await expect(publisher().publish(replace(file, old, 'no-bytes'))).rejects.toThrow(
       'S3 refused app.zip: AccessDenied: Access Denied The download it replaced held no bytes, so there was nothing to put back.'
@@ -619,7 +619,7 @@ describe('Publisher.publish, replacing a download', () => {
 
   it('steps back when a record the plan found empty holds bytes after all', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await expect(publisher().publish(replace(file, old, 'no-bytes'))).rejects.toThrow(
       /holds bytes after all .* it was left as it is/
@@ -636,7 +636,7 @@ describe('Publisher.publish, replacing a download', () => {
   it('leaves nothing for the post step after a failed replace of a record without bytes', async () => {
     const old = repo.seed('app.zip', undefined, 'unfinished')
     http.on('POST', repo.s3Url, S3_DENIED)
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await expect(publisher().publish(replace(file, old, 'no-bytes'))).rejects.toThrow()
 
@@ -645,7 +645,7 @@ describe('Publisher.publish, replacing a download', () => {
 
   it('keeps no copy of a replaced download that turns out to hold no bytes', async () => {
     const old = repo.seed('app.zip', undefined, 'unfinished')
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     const result = await publisher().publish(replace(file, old))
 
@@ -659,7 +659,7 @@ describe('Publisher.publish, replacing a download', () => {
   it('does not restore when the old download could not be deleted (it is still there)', async () => {
     const old = repo.seed('app.zip', Buffer.from(OLD), 'v1')
     http.on('DELETE', `${repo.base}/1`, json(403, { message: 'Must have admin rights' }))
-    const file = await artifact('app.zip', 'new bytes')
+    const file = await source('app.zip', 'new bytes')
 
     await expect(publisher().publish(replace(file, old))).rejects.toThrow(
       /^Forbidden \(Must have admin rights\)/

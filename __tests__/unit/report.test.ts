@@ -27,7 +27,7 @@ afterEach(async () => {
 
 function published(id: number, name: string, size: number, replaced?: Download): Published {
   return {
-    artifact: { path: `/ws/dist/${name}`, name, size, contentType: 'application/zip' },
+    source: { path: `/ws/dist/${name}`, name, size, contentType: 'application/zip' },
     download: {
       id,
       name,
@@ -165,10 +165,10 @@ describe('writeSummary', () => {
 
   it('on a dry run shows the plan and says nothing changed', async () => {
     const plan: PlanItem[] = [
-      { action: 'create', artifact: alpha.artifact },
+      { action: 'create', source: alpha.source },
       {
         action: 'replace',
-        artifact: zeta.artifact,
+        source: zeta.source,
         replaces: { ...zeta.download, id: 42 },
         reason: 'replace-existing'
       }

@@ -183,7 +183,7 @@ describe('uploadToS3', () => {
 
   // Bug: form-data takes `knownLength: 0` for "unknown", so getLengthSync() fails ("Unhandled
   // error. (Error: Cannot calculate proper length in synchronous way.") and an empty file,
-  // which findArtifacts accepts, can never be uploaded.
+  // which findSourceFiles accepts, can never be uploaded.
   it('uploads an empty file', async () => {
     const upload = await fileWith('EMPTY.md', Buffer.alloc(0))
     http.fallback(stored)
@@ -312,23 +312,23 @@ describe('uploadToS3', () => {
 
   it('notices a file that grew after it was opened, naming its path, and does not retry', async () => {
     const file = await fileWith('grow.log', Buffer.from('0123456789'))
-    await appendFile(file.artifact.path, ' and more')
+    await appendFile(file.source.path, ' and more')
     // The body breaks off before any answer: nothing to script.
     http.fallback(stored)
     const error = await rejectionOf(uploadToS3(http, ticketFor('grow.log'), file))
     expect(error).toBeInstanceOf(LocalFileError)
     expect(error.message).toBe(
-      `${file.artifact.path} changed while it was uploaded (it was 10 bytes when the run began): make sure no other step writes it.`
+      `${file.source.path} changed while it was uploaded (it was 10 bytes when the run began): make sure no other step writes it.`
     )
     expect(isTransient(error)).toBe(false)
   })
 
   it('notices a file that shrank after it was opened', async () => {
     const file = await fileWith('shrink.log', Buffer.from('0123456789'))
-    await truncate(file.artifact.path, 4)
+    await truncate(file.source.path, 4)
     http.fallback(stored)
     await expect(uploadToS3(http, ticketFor('shrink.log'), file)).rejects.toThrow(
-      `${file.artifact.path} changed while it was uploaded (it was 10 bytes when the run began)`
+      `${file.source.path} changed while it was uploaded (it was 10 bytes when the run began)`
     )
   })
 

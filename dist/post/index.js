@@ -52637,7 +52637,7 @@ const MAX_FILE_SIZE = (/* unused pure expression or super */ null && (5 * 1024 *
  * name. Warns about names that differ only by normalization or case, and about files that lie
  * outside the workspace once symlinks are resolved. Sorted by name, the order of the outputs.
  */
-async function files_findArtifacts(patterns, workspace, options = {}) {
+async function files_findSourceFiles(patterns, workspace, options = {}) {
     const rooted = patterns.map((p) => rootPattern(p, workspace));
     const globber = await glob.create(rooted.join('\n'), {
         matchDirectories: false,
@@ -52669,7 +52669,7 @@ async function files_findArtifacts(patterns, workspace, options = {}) {
     for (const file of matched.filter((f) => !excluded(f))) {
         const info = await stat(file);
         // With matchDirectories off only files come back, but a symlink to a socket or a FIFO
-        // is no artifact either.
+        // is no file to publish either.
         if (!info.isFile())
             continue;
         const name = options.nameOf ? options.nameOf(file) : path.basename(file);
@@ -52684,7 +52684,7 @@ async function files_findArtifacts(patterns, workspace, options = {}) {
     }
     if (bad.length > 0)
         throw badNamesError(bad);
-    const artifacts = [];
+    const sources = [];
     for (const { path: file, name, size } of found) {
         await access(file, constants.R_OK).catch(() => {
             throw new Error(`Cannot read ${file}: check the file's permissions.`);
@@ -52692,25 +52692,25 @@ async function files_findArtifacts(patterns, workspace, options = {}) {
         if (size > MAX_FILE_SIZE) {
             throw new Error(`${file} is ${size} bytes; one upload to S3 carries at most 5 GiB (${MAX_FILE_SIZE} bytes). Split or compress it.`);
         }
-        artifacts.push({ path: file, name, size, contentType: files_contentTypeOf(name) });
+        sources.push({ path: file, name, size, contentType: files_contentTypeOf(name) });
     }
-    artifacts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const clashes = artifacts.filter((a, i) => i > 0 && artifacts[i - 1].name === a.name);
+    sources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const clashes = sources.filter((a, i) => i > 0 && sources[i - 1].name === a.name);
     if (clashes.length > 0) {
         const names = [...new Set(clashes.map((a) => a.name))];
         const listing = names
-            .map((n) => `${n}: ${artifacts
+            .map((n) => `${n}: ${sources
             .filter((a) => a.name === n)
             .map((a) => a.path)
             .join(', ')}`)
             .join('; ');
         throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`);
     }
-    const pairs = lookalikes(artifacts.map((a) => a.name));
+    const pairs = lookalikes(sources.map((a) => a.name));
     if (pairs.length > 0)
         core.warning(lookalikesWarning(pairs));
-    await warnOutsideWorkspace(artifacts, workspace);
-    return artifacts;
+    await warnOutsideWorkspace(sources, workspace);
+    return sources;
 }
 /**
  * Whether a path has a segment starting with `.` below where the user's patterns start: the
@@ -52741,11 +52741,11 @@ function isBelow(file, dir) {
  * They are published all the same, as actions/upload-artifact does, but whoever reads the log
  * should see that the glob reached beyond the checkout.
  */
-async function warnOutsideWorkspace(artifacts, workspace) {
+async function warnOutsideWorkspace(sources, workspace) {
     const realWorkspace = await realpath(workspace).catch(() => path.resolve(workspace));
     const outside = [];
-    for (const artifact of artifacts) {
-        const real = await realpath(artifact.path);
+    for (const source of sources) {
+        const real = await realpath(source.path);
         if (!isBelow(real, realWorkspace))
             outside.push(real);
     }
@@ -53422,21 +53422,21 @@ var external_node_crypto_ = __nccwpck_require__(7598);
  * the handle means every retry reads the very file that was checked.
  */
 class LocalFile {
-    artifact;
+    source;
     handle;
-    constructor(artifact, handle) {
-        this.artifact = artifact;
+    constructor(source, handle) {
+        this.source = source;
         this.handle = handle;
     }
-    static async open(artifact) {
+    static async open(source) {
         let handle;
         try {
-            handle = await (0,promises_.open)(artifact.path, 'r');
+            handle = await (0,promises_.open)(source.path, 'r');
         }
         catch (error) {
-            throw localFileError(artifact, error);
+            throw localFileError(source, error);
         }
-        const file = new LocalFile(artifact, handle);
+        const file = new LocalFile(source, handle);
         try {
             await file.checkSize();
         }
@@ -53454,10 +53454,10 @@ class LocalFile {
             ({ bytesRead } = await this.handle.read(buffer, 0, length, position));
         }
         catch (error) {
-            throw localFileError(this.artifact, error);
+            throw localFileError(this.source, error);
         }
         if (bytesRead < length)
-            throw fileChanged(this.artifact);
+            throw fileChanged(this.source);
         return buffer.subarray(0, bytesRead);
     }
     /** Throws when the file's size is no longer the one measured when the run began. */
@@ -53467,16 +53467,16 @@ class LocalFile {
             size = (await this.handle.stat()).size;
         }
         catch (error) {
-            throw localFileError(this.artifact, error);
+            throw localFileError(this.source, error);
         }
-        if (size !== this.artifact.size)
-            throw fileChanged(this.artifact);
+        if (size !== this.source.size)
+            throw fileChanged(this.source);
     }
     async close() {
         await this.handle.close().catch(() => undefined);
     }
 }
-function localFileError(artifact, error) {
+function localFileError(source, error) {
     const code = error?.code;
     const why = code === 'ENOENT'
         ? 'it no longer exists'
@@ -53485,20 +53485,20 @@ function localFileError(artifact, error) {
             : error instanceof Error
                 ? error.message
                 : String(error);
-    return new LocalFileError(`Cannot read ${artifact.path} (${why}): make sure no later step removes or locks it before this one.`, { cause: error });
+    return new LocalFileError(`Cannot read ${source.path} (${why}): make sure no later step removes or locks it before this one.`, { cause: error });
 }
-function fileChanged(artifact) {
-    return new LocalFileError(`${artifact.path} changed while it was uploaded (it was ${artifact.size} bytes when the run began): make sure no other step writes it.`);
+function fileChanged(source) {
+    return new LocalFileError(`${source.path} changed while it was uploaded (it was ${source.size} bytes when the run began): make sure no other step writes it.`);
 }
 /** MD5 and SHA-256 of a file, in one pass. */
-async function local_file_digestsOf(artifact) {
-    const file = await LocalFile.open(artifact);
+async function local_file_digestsOf(source) {
+    const file = await LocalFile.open(source);
     const md5 = (0,external_node_crypto_.createHash)('md5');
     const sha256 = (0,external_node_crypto_.createHash)('sha256');
-    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, artifact.size)));
+    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(1024 * 1024, source.size)));
     try {
-        for (let at = 0; at < artifact.size;) {
-            const chunk = await file.read(buffer, Math.min(buffer.length, artifact.size - at), at);
+        for (let at = 0; at < source.size;) {
+            const chunk = await file.read(buffer, Math.min(buffer.length, source.size - at), at);
             md5.update(chunk);
             sha256.update(chunk);
             at += chunk.length;
@@ -53572,11 +53572,11 @@ const SUMMARY_BUDGET = (/* unused pure expression or super */ null && (900 * 102
  * as much of it as fits in an output, and the log says when it was cut.
  */
 function report_setOutputs(published) {
-    const sorted = [...published].sort((a, b) => report_compareNames(a.artifact.name, b.artifact.name));
+    const sorted = [...published].sort((a, b) => report_compareNames(a.source.name, b.source.name));
     setListOutputs(sorted.map((p) => ({
         id: p.download.id,
         name: p.download.name,
-        size: p.artifact.size,
+        size: p.source.size,
         content_type: p.mimeType,
         url: p.download.url,
         html_url: p.download.htmlUrl,
@@ -53639,9 +53639,9 @@ function fitJsonArray(items, budget) {
 function report_setPlannedOutputs(plan) {
     setListOutputs(plan.map(({ item, sha256 }) => ({
         id: null,
-        name: item.artifact.name,
-        size: item.artifact.size,
-        content_type: item.artifact.contentType,
+        name: item.source.name,
+        size: item.source.size,
+        content_type: item.source.contentType,
         url: null,
         html_url: null,
         sha256,
@@ -53661,8 +53661,8 @@ async function report_writeSummary(report) {
                 { data: 'Action', header: true }
             ],
             ...fitRows(report.planned.map((item) => [
-                escapeHtml(item.artifact.name),
-                report_humanSize(item.artifact.size),
+                escapeHtml(item.source.name),
+                report_humanSize(item.source.size),
                 item.action === 'create'
                     ? 'create'
                     : item.action === 'replace'
@@ -53681,7 +53681,7 @@ async function report_writeSummary(report) {
             : `${failed.length} failed`;
     summary.addHeading(`Downloads for ${report.repository}: ${status}`, 2);
     if (published.length > 0) {
-        const sorted = [...published].sort((a, b) => report_compareNames(a.artifact.name, b.artifact.name));
+        const sorted = [...published].sort((a, b) => report_compareNames(a.source.name, b.source.name));
         summary.addTable([
             [
                 { data: 'File', header: true },
@@ -53691,8 +53691,8 @@ async function report_writeSummary(report) {
                 { data: 'Status', header: true }
             ],
             ...fitRows(sorted.map((p) => [
-                escapeHtml(p.artifact.name),
-                report_humanSize(p.artifact.size),
+                escapeHtml(p.source.name),
+                report_humanSize(p.source.size),
                 `<code>${p.sha256.slice(0, 12)}</code>`,
                 `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
                 p.status === 'replaced' && p.replaced
@@ -53718,7 +53718,7 @@ async function report_writeSummary(report) {
     }
     const uploaded = published.filter((p) => p.status !== 'unchanged');
     const unchanged = published.length - uploaded.length;
-    const bytes = uploaded.reduce((sum, p) => sum + p.artifact.size, 0);
+    const bytes = uploaded.reduce((sum, p) => sum + p.source.size, 0);
     const seconds = report.elapsedMs / 1000;
     summary.addRaw(`${uploaded.length} file${uploaded.length === 1 ? '' : 's'} uploaded, ${report_humanSize(bytes)} in ${seconds.toFixed(1)} s` +
         (seconds > 0 ? ` (${report_humanSize(bytes / seconds)}/s)` : '') +
@@ -53859,31 +53859,31 @@ const COMPARE_BYTES_LIMIT = (/* unused pure expression or super */ null && (8 * 
  * Any other clash without `replaceExisting` stops the run here, before anything was changed,
  * naming every clash at once so that one fix suffices.
  */
-async function plan_makePlan(artifacts, existing, replaceExisting, repository, inspect) {
+async function plan_makePlan(sources, existing, replaceExisting, repository, inspect) {
     const byName = new Map(existing.map((d) => [d.name, d]));
     const plan = [];
     const clashes = [];
-    for (const artifact of artifacts) {
-        const download = byName.get(artifact.name);
+    for (const source of sources) {
+        const download = byName.get(source.name);
         if (download === undefined) {
-            plan.push({ action: 'create', artifact });
+            plan.push({ action: 'create', source });
             continue;
         }
-        const verdict = await compare(artifact, download, inspect);
+        const verdict = await compare(source, download, inspect);
         if (verdict.kind === 'no-bytes') {
-            plan.push({ action: 'replace', artifact, replaces: download, reason: 'no-bytes' });
+            plan.push({ action: 'replace', source, replaces: download, reason: 'no-bytes' });
         }
         else if (verdict.kind === 'same') {
-            plan.push({ action: 'unchanged', artifact, existing: download, digests: verdict.digests });
+            plan.push({ action: 'unchanged', source, existing: download, digests: verdict.digests });
         }
         else if (verdict.kind === 'busy') {
-            clashes.push(`${artifact.name} (${verdict.note})`);
+            clashes.push(`${source.name} (${verdict.note})`);
         }
         else if (replaceExisting) {
-            plan.push({ action: 'replace', artifact, replaces: download, reason: 'replace-existing' });
+            plan.push({ action: 'replace', source, replaces: download, reason: 'replace-existing' });
         }
         else {
-            clashes.push(verdict.note ? `${artifact.name} (${verdict.note})` : artifact.name);
+            clashes.push(verdict.note ? `${source.name} (${verdict.note})` : source.name);
         }
     }
     if (clashes.length > 0) {
@@ -53891,7 +53891,7 @@ async function plan_makePlan(artifacts, existing, replaceExisting, repository, i
     }
     return plan;
 }
-async function compare(artifact, download, inspect) {
+async function compare(source, download, inspect) {
     let stored;
     try {
         stored = await inspect.stored(download);
@@ -53917,13 +53917,13 @@ async function compare(artifact, download, inspect) {
         }
         return { kind: 'no-bytes' };
     }
-    if (stored.size !== artifact.size)
+    if (stored.size !== source.size)
         return { kind: 'differs' };
-    const digests = await inspect.digestsOf(artifact);
+    const digests = await inspect.digestsOf(source);
     if (stored.md5 !== null) {
         return stored.md5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
     }
-    if (artifact.size > COMPARE_BYTES_LIMIT) {
+    if (source.size > COMPARE_BYTES_LIMIT) {
         return { kind: 'differs', note: 'the server gives no MD5 to compare with' };
     }
     const storedMd5 = await inspect.storedMd5(download).catch(() => null);
@@ -53933,13 +53933,13 @@ async function compare(artifact, download, inspect) {
 function plan_describeItem(item) {
     switch (item.action) {
         case 'create':
-            return `create ${item.artifact.name}`;
+            return `create ${item.source.name}`;
         case 'replace':
             return item.reason === 'no-bytes'
-                ? `replace ${item.artifact.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
-                : `replace ${item.artifact.name} (download ${item.replaces.id})`;
+                ? `replace ${item.source.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
+                : `replace ${item.source.name} (download ${item.replaces.id})`;
         case 'unchanged':
-            return `unchanged ${item.artifact.name} (download ${item.existing.id} already holds these bytes)`;
+            return `unchanged ${item.source.name} (download ${item.existing.id} already holds these bytes)`;
     }
 }
 
@@ -54083,17 +54083,17 @@ class progress_ProgressLog {
     constructor(now = Date.now) {
         this.now = now;
     }
-    update(artifact, sent) {
-        if (artifact.size < MIN_SIZE)
+    update(source, sent) {
+        if (source.size < MIN_SIZE)
             return;
         const now = this.now();
-        let state = this.state.get(artifact.path);
-        if (state === undefined || sent < state.lastFraction * artifact.size) {
+        let state = this.state.get(source.path);
+        if (state === undefined || sent < state.lastFraction * source.size) {
             // First chunk, or a retry started the file over.
             state = { started: now, lastAt: now, lastFraction: 0 };
-            this.state.set(artifact.path, state);
+            this.state.set(source.path, state);
         }
-        const fraction = sent / artifact.size;
+        const fraction = sent / source.size;
         if (fraction < 1 &&
             fraction - state.lastFraction < EVERY_FRACTION &&
             now - state.lastAt < EVERY_MS) {
@@ -54103,9 +54103,9 @@ class progress_ProgressLog {
         state.lastFraction = fraction;
         const seconds = (now - state.started) / 1000;
         const rate = seconds > 0 ? `, ${humanSize(sent / seconds)}/s` : '';
-        log.info(`${artifact.name}: ${Math.floor(fraction * 100)}% (${humanSize(sent)} of ${humanSize(artifact.size)}${rate})`);
+        log.info(`${source.name}: ${Math.floor(fraction * 100)}% (${humanSize(sent)} of ${humanSize(source.size)}${rate})`);
         if (fraction >= 1)
-            this.state.delete(artifact.path);
+            this.state.delete(source.path);
     }
 }
 
@@ -54583,16 +54583,16 @@ const CHUNK_SIZE = 512 * 1024;
  * API origin.
  */
 async function uploadToS3(http, ticket, file, options = {}) {
-    const { artifact } = file;
+    const { source } = file;
     const target = new URL(ticket.s3Url);
     if (!isSecureOrLocal(target)) {
-        throw new S3Error(`The server handed out a plain-http upload URL (${target.origin}); refusing to send ${artifact.name} unencrypted.`, 0, 'InsecureUrl');
+        throw new S3Error(`The server handed out a plain-http upload URL (${target.origin}); refusing to send ${source.name} unencrypted.`, 0, 'InsecureUrl');
     }
     const digests = new Digests();
     const form = new MultipartForm(formFields(ticket), {
         filename: ticket.download.name,
         contentType: ticket.mimeType,
-        size: artifact.size
+        size: source.size
     });
     const res = await http.request({
         method: 'POST',
@@ -54607,13 +54607,13 @@ async function uploadToS3(http, ticket, file, options = {}) {
     });
     const text = await res.text();
     if (res.status < 200 || res.status >= 300)
-        throw s3Failure(artifact.name, res.status, text);
+        throw s3Failure(source.name, res.status, text);
     const result = digests.result();
     const etag = (res.headers['etag'] ?? xmlTag(text, 'ETag') ?? '').replace(/"/g, '');
     // For a single-part upload S3's ETag is the MD5 of the object: an end-to-end check that
     // every byte arrived as sent.
     if (etag !== result.md5) {
-        throw new S3Error(`S3 stored ${artifact.name} with ETag ${etag || '(none)'}, but the bytes sent have MD5 ${result.md5}: the upload was corrupted.`, res.status, 'BadDigest', { transient: true });
+        throw new S3Error(`S3 stored ${source.name} with ETag ${etag || '(none)'}, but the bytes sent have MD5 ${result.md5}: the upload was corrupted.`, res.status, 'BadDigest', { transient: true });
     }
     return { ...result, etag };
 }
@@ -54678,7 +54678,7 @@ const RING_SIZE = 4;
  * against S3's ETag would catch a chunk changed in flight.
  */
 async function* fileChunks(file, digests, onProgress) {
-    const { size } = file.artifact;
+    const { size } = file.source;
     // A small file needs one buffer of its own size, not the whole ring.
     const chunkSize = Math.max(1, Math.min(CHUNK_SIZE, size));
     const ring = Array.from({ length: Math.min(RING_SIZE, Math.ceil(size / chunkSize)) }, () => Buffer.allocUnsafe(chunkSize));
@@ -54745,27 +54745,27 @@ class publish_Publisher {
         this.options = options;
     }
     async publish(item) {
-        const { artifact } = item;
+        const { source } = item;
         if (item.action === 'unchanged') {
             return {
-                artifact,
+                source,
                 download: item.existing,
                 // Lists may give a bare extension (`.zip`) where a create answered a MIME type.
                 mimeType: item.existing.contentType.includes('/')
                     ? item.existing.contentType
-                    : artifact.contentType,
+                    : source.contentType,
                 sha256: item.digests.sha256,
                 md5: item.digests.md5,
                 status: 'unchanged'
             };
         }
         this.options.cancellation.check();
-        const file = await LocalFile.open(artifact);
+        const file = await LocalFile.open(source);
         try {
             if (item.action === 'create') {
-                const release = await this.options.gate.reserve(CREATE_REQUESTS, `Creating ${artifact.name}`, this.options.cancellation.signal);
+                const release = await this.options.gate.reserve(CREATE_REQUESTS, `Creating ${source.name}`, this.options.cancellation.signal);
                 try {
-                    const published = await this.createAndUpload(this.specOf(artifact), file, 'forward');
+                    const published = await this.createAndUpload(this.specOf(source), file, 'forward');
                     return { ...published, status: 'created' };
                 }
                 finally {
@@ -54778,12 +54778,12 @@ class publish_Publisher {
             await file.close();
         }
     }
-    specOf(artifact) {
+    specOf(source) {
         return {
-            name: artifact.name,
-            size: artifact.size,
+            name: source.name,
+            size: source.size,
             description: this.options.description,
-            contentType: artifact.contentType
+            contentType: source.contentType
         };
     }
     /**
@@ -54794,7 +54794,7 @@ class publish_Publisher {
      */
     async replace(old, empty, file) {
         const { journal, cancellation, gate } = this.options;
-        const name = file.artifact.name;
+        const name = file.source.name;
         const release = await gate.reserve(REPLACE_REQUESTS, `Replacing ${name}`, cancellation.signal);
         let copy = null;
         // The copy goes only once the name is settled: the new bytes landed, the old ones are
@@ -54830,7 +54830,7 @@ class publish_Publisher {
             try {
                 journal.record({ op: 'deleted', name, id: old.id });
                 log_info(`Deleted the previous ${name} (download ${old.id}).`);
-                const published = await this.createAndUpload(this.specOf(file.artifact), file, 'forward');
+                const published = await this.createAndUpload(this.specOf(file.source), file, 'forward');
                 settled = true;
                 return { ...published, status: 'replaced', replaced: old };
             }
@@ -54882,7 +54882,7 @@ class publish_Publisher {
         const { http, journal, onProgress, cancellation, undo } = this.options;
         const { api, retry } = mode === 'forward' ? this.options : undo;
         const signal = mode === 'forward' ? cancellation.signal : undefined;
-        const { artifact } = file;
+        const { source } = file;
         journal.record({ op: 'create', name: spec.name, size: spec.size });
         let ticket = await this.createRecord(spec, mode);
         journal.record({ op: 'created', name: spec.name, id: ticket.download.id });
@@ -54890,7 +54890,7 @@ class publish_Publisher {
             const result = await withRetry(`Uploading ${spec.name} to S3`, { ...retry, signal }, async () => {
                 try {
                     return await uploadToS3(http, ticket, file, {
-                        onProgress: onProgress && ((sent) => onProgress(artifact, sent)),
+                        onProgress: onProgress && ((sent) => onProgress(source, sent)),
                         signal
                     });
                 }
@@ -54909,7 +54909,7 @@ class publish_Publisher {
             });
             journal.record({ op: 'landed', name: spec.name, id: ticket.download.id });
             return {
-                artifact,
+                source,
                 download: { ...ticket.download, size: result.bytes },
                 mimeType: ticket.mimeType,
                 sha256: result.sha256,
@@ -55669,13 +55669,13 @@ async function run() {
     const cancellation = new Cancellation(log.info);
     try {
         const inputs = readInputs();
-        const artifacts = await core.group('Files', () => matchFiles(inputs));
-        if (artifacts.length === 0) {
+        const sources = await core.group('Files', () => matchFiles(inputs));
+        if (sources.length === 0) {
             setOutputs([]);
             return;
         }
         session = createSession(inputs, cancellation.signal);
-        const { plan, existing } = await core.group('Plan', () => planUploads(session, artifacts, inputs));
+        const { plan, existing } = await core.group('Plan', () => planUploads(session, sources, inputs));
         const release = {
             session,
             inputs,
@@ -55685,7 +55685,7 @@ async function run() {
         const digestsOfPlan = async () => {
             const files = [];
             for (const item of plan) {
-                files.push({ name: item.artifact.name, sha256: (await digestsFor(item)).sha256 });
+                files.push({ name: item.source.name, sha256: (await digestsFor(item)).sha256 });
             }
             return files;
         };
@@ -55695,13 +55695,13 @@ async function run() {
             for (const item of plan)
                 planned.push({ item, sha256: (await digestsFor(item)).sha256 });
             if (inputs.checksumsFile !== undefined) {
-                const checksums = await writeChecksums(inputs.checksumsFile, planned.map(({ item, sha256 }) => ({ name: item.artifact.name, sha256 })));
+                const checksums = await writeChecksums(inputs.checksumsFile, planned.map(({ item, sha256 }) => ({ name: item.source.name, sha256 })));
                 core.setOutput('checksums-path', checksums.path);
                 const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, release.inspector);
                 log.info(describeItem(item));
                 planned.push({ item, sha256: (await digestsFor(item)).sha256 });
             }
-            const ownNames = new Set(planned.map(({ item }) => item.artifact.name));
+            const ownNames = new Set(planned.map(({ item }) => item.source.name));
             const wouldPrune = await pruneCandidates(release, ownNames);
             for (const d of wouldPrune)
                 log.info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`);
@@ -55728,7 +55728,7 @@ async function run() {
             cancellation,
             description: inputs.description,
             tempDir: work.dir,
-            onProgress: (artifact, sent) => progress.update(artifact, sent)
+            onProgress: (source, sent) => progress.update(source, sent)
         });
         const { published, failed } = await core.group('Upload', () => publishAll(plan, session, publisher));
         await checkStillListed(session, published, failed);
@@ -55908,18 +55908,18 @@ async function openWorkspace(repository) {
     };
 }
 async function matchFiles(inputs) {
-    const artifacts = await findArtifacts(inputs.patterns, inputs.workspace, {
+    const sources = await findSourceFiles(inputs.patterns, inputs.workspace, {
         includeHiddenFiles: inputs.includeHiddenFiles,
         nameOf: inputs.nameOf
     });
-    const taken = artifacts.find((a) => a.name === inputs.checksumsFile);
+    const taken = sources.find((a) => a.name === inputs.checksumsFile);
     if (taken !== undefined) {
         throw new Error(`Input 'checksums-file' is ${taken.name}, the download name of ${taken.path} too: leave that file out with a '!' pattern, or name the checksums file otherwise.`);
     }
-    for (const artifact of artifacts)
-        log.info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`);
-    if (artifacts.length > 0)
-        return artifacts;
+    for (const source of sources)
+        log.info(`${source.name} (${humanSize(source.size)}) ← ${source.path}`);
+    if (sources.length > 0)
+        return sources;
     const message = `No files matched ${inputs.patterns.map((p) => `'${p}'`).join(', ')} in ${inputs.workspace}. Check the 'glob' input and that the build step wrote its files there.`;
     if (inputs.ifNoFilesFound === 'error')
         throw new Error(message);
@@ -55927,25 +55927,25 @@ async function matchFiles(inputs) {
         log.warning(message);
     else
         log.info(message);
-    return artifacts;
+    return sources;
 }
 /** Digests computed for the plan, reused by the dry run. */
 const digestCache = new Map();
 function digestsFor(item) {
     if ('action' in item && item.action === 'unchanged')
         return Promise.resolve(item.digests);
-    let digests = digestCache.get(item.artifact.path);
+    let digests = digestCache.get(item.source.path);
     if (digests === undefined) {
-        digests = digestsOf(item.artifact);
-        digestCache.set(item.artifact.path, digests);
+        digests = digestsOf(item.source);
+        digestCache.set(item.source.path, digests);
     }
     return digests;
 }
-async function planUploads(session, artifacts, inputs) {
+async function planUploads(session, sources, inputs) {
     const { api } = session;
     const existing = await api.list();
     log.info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`);
-    const plan = await makePlan(artifacts, existing, inputs.replaceExisting, api.slug, clashInspector(session));
+    const plan = await makePlan(sources, existing, inputs.replaceExisting, api.slug, clashInspector(session));
     for (const item of plan)
         log.info(describeItem(item));
     return { plan, existing };
@@ -55956,7 +55956,7 @@ function clashInspector(session) {
     return {
         stored: (download) => storedBytes.probe(download),
         storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
-        digestsOf: (artifact) => digestsFor({ artifact }),
+        digestsOf: (source) => digestsFor({ source }),
         // By the server's own clock, which made created_at: the runner's may be off.
         ageSeconds: (download) => {
             const created = Date.parse(download.createdAt);
@@ -55988,7 +55988,7 @@ async function checkStillListed(session, published, failed) {
             continue;
         published.splice(published.indexOf(p), 1);
         failed.push({
-            name: p.artifact.name,
+            name: p.source.name,
             message: `its bytes landed, but download ${p.download.id} was deleted since by somebody else (another run of this workflow, or a person): it is not published.`
         });
     }
@@ -55997,7 +55997,7 @@ async function publishAll(plan, session, publisher) {
     const results = await settleAll(plan, session.limit, async (item) => {
         const published = await publisher.publish(item);
         if (published.status !== 'unchanged') {
-            log.info(`${item.artifact.name} → ${published.download.htmlUrl} (${published.status})`);
+            log.info(`${item.source.name} → ${published.download.htmlUrl} (${published.status})`);
         }
         return published;
     });
@@ -56007,7 +56007,7 @@ async function publishAll(plan, session, publisher) {
         if (result.status === 'fulfilled')
             published.push(result.value);
         else {
-            failed.push({ name: plan[i].artifact.name, message: describe(result.reason) });
+            failed.push({ name: plan[i].source.name, message: describe(result.reason) });
         }
     });
     return { published, failed };
