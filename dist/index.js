@@ -53573,6 +53573,109 @@ function printable(text) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/plan.ts
+
+/**
+ * A record without bytes younger than this may be another run's upload in progress rather
+ * than one cut short: it is left alone, and the run says so.
+ */
+const IN_PROGRESS_SECONDS = 15 * 60;
+/**
+ * Without a usable ETag the bytes themselves are compared, but only for files this small:
+ * reading a large download back just to compare it would cost more than replacing it.
+ */
+const COMPARE_BYTES_LIMIT = 8 * 1024 * 1024;
+/**
+ * Matches the files against the existing downloads. A download without bytes holds no user
+ * data, so it is replaced whatever `replace-existing` says; one that holds exactly the file's
+ * bytes is left as it is (`unchanged`), so that re-running a finished job changes nothing.
+ * Any other clash without `replaceExisting` stops the run here, before anything was changed,
+ * naming every clash at once so that one fix suffices.
+ */
+async function makePlan(sources, existing, replaceExisting, repository, inspect) {
+    const byName = new Map(existing.map((d) => [d.name, d]));
+    const plan = [];
+    const clashes = [];
+    for (const source of sources) {
+        const download = byName.get(source.name);
+        if (download === undefined) {
+            plan.push({ action: 'create', source });
+            continue;
+        }
+        const verdict = await compare(source, download, inspect);
+        if (verdict.kind === 'no-bytes') {
+            plan.push({ action: 'replace', source, replaces: download, reason: 'no-bytes' });
+        }
+        else if (verdict.kind === 'same') {
+            plan.push({ action: 'unchanged', source, existing: download, digests: verdict.digests });
+        }
+        else if (verdict.kind === 'busy') {
+            clashes.push(`${source.name} (${verdict.note})`);
+        }
+        else if (replaceExisting) {
+            plan.push({ action: 'replace', source, replaces: download, reason: 'replace-existing' });
+        }
+        else {
+            clashes.push(verdict.note ? `${source.name} (${verdict.note})` : source.name);
+        }
+    }
+    if (clashes.length > 0) {
+        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
+    }
+    return plan;
+}
+async function compare(source, download, inspect) {
+    let stored;
+    try {
+        stored = await inspect.stored(download);
+    }
+    catch (error) {
+        // Unknown is treated as "holds the user's bytes": never replaced unasked.
+        return { kind: 'differs', note: `its bytes could not be read: ${errors_describe(error)}` };
+    }
+    if (stored === null) {
+        // A record whose listed size is not 0 says it has bytes: S3's 404 may be a glitch.
+        if (download.size > 0) {
+            return {
+                kind: 'differs',
+                note: `S3 has no object for it, but the server lists ${download.size} bytes`
+            };
+        }
+        const age = inspect.ageSeconds(download);
+        if (age !== undefined && age < IN_PROGRESS_SECONDS) {
+            return {
+                kind: 'busy',
+                note: `created ${Math.max(0, Math.round(age))} s ago and without bytes yet: another run may be uploading it`
+            };
+        }
+        return { kind: 'no-bytes' };
+    }
+    if (stored.size !== source.size)
+        return { kind: 'differs' };
+    const digests = await inspect.digestsOf(source);
+    if (stored.md5 !== null) {
+        return stored.md5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
+    }
+    if (source.size > COMPARE_BYTES_LIMIT) {
+        return { kind: 'differs', note: 'the server gives no MD5 to compare with' };
+    }
+    const storedMd5 = await inspect.storedMd5(download).catch(() => null);
+    return storedMd5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
+}
+/** The plan's line for one file, for the log and the dry run. */
+function describeItem(item) {
+    switch (item.action) {
+        case 'create':
+            return `create ${item.source.name}`;
+        case 'replace':
+            return item.reason === 'no-bytes'
+                ? `replace ${item.source.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
+                : `replace ${item.source.name} (download ${item.replaces.id})`;
+        case 'unchanged':
+            return `unchanged ${item.source.name} (download ${item.existing.id} already holds these bytes)`;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/report.ts
 
 
@@ -53650,6 +53753,15 @@ function fitJsonArray(items, budget) {
         parts.push(part);
     }
     return { text: `[${parts.join(',')}]`, kept: parts.length };
+}
+/**
+ * `checksums-path` (set only when the checksums file is published, or planned in a dry run,
+ * so that a later step never attests a list the server does not hold) and `pruned`.
+ */
+function setReleaseOutputs(outputs) {
+    if (outputs.checksumsPath !== undefined)
+        setOutput('checksums-path', outputs.checksumsPath);
+    setOutput('pruned', JSON.stringify(outputs.pruned.map((d) => ({ id: d.id, name: d.name }))));
 }
 /**
  * The outputs of a dry run: nothing was uploaded (`count` 0, no URLs), and `downloads`
@@ -53860,109 +53972,6 @@ async function writeChecksums(name, files) {
     return { path: file, name, size: Buffer.byteLength(text), contentType: contentTypeOf(name) };
 }
 
-;// CONCATENATED MODULE: ./src/plan.ts
-
-/**
- * A record without bytes younger than this may be another run's upload in progress rather
- * than one cut short: it is left alone, and the run says so.
- */
-const IN_PROGRESS_SECONDS = 15 * 60;
-/**
- * Without a usable ETag the bytes themselves are compared, but only for files this small:
- * reading a large download back just to compare it would cost more than replacing it.
- */
-const COMPARE_BYTES_LIMIT = 8 * 1024 * 1024;
-/**
- * Matches the files against the existing downloads. A download without bytes holds no user
- * data, so it is replaced whatever `replace-existing` says; one that holds exactly the file's
- * bytes is left as it is (`unchanged`), so that re-running a finished job changes nothing.
- * Any other clash without `replaceExisting` stops the run here, before anything was changed,
- * naming every clash at once so that one fix suffices.
- */
-async function makePlan(sources, existing, replaceExisting, repository, inspect) {
-    const byName = new Map(existing.map((d) => [d.name, d]));
-    const plan = [];
-    const clashes = [];
-    for (const source of sources) {
-        const download = byName.get(source.name);
-        if (download === undefined) {
-            plan.push({ action: 'create', source });
-            continue;
-        }
-        const verdict = await compare(source, download, inspect);
-        if (verdict.kind === 'no-bytes') {
-            plan.push({ action: 'replace', source, replaces: download, reason: 'no-bytes' });
-        }
-        else if (verdict.kind === 'same') {
-            plan.push({ action: 'unchanged', source, existing: download, digests: verdict.digests });
-        }
-        else if (verdict.kind === 'busy') {
-            clashes.push(`${source.name} (${verdict.note})`);
-        }
-        else if (replaceExisting) {
-            plan.push({ action: 'replace', source, replaces: download, reason: 'replace-existing' });
-        }
-        else {
-            clashes.push(verdict.note ? `${source.name} (${verdict.note})` : source.name);
-        }
-    }
-    if (clashes.length > 0) {
-        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
-    }
-    return plan;
-}
-async function compare(source, download, inspect) {
-    let stored;
-    try {
-        stored = await inspect.stored(download);
-    }
-    catch (error) {
-        // Unknown is treated as "holds the user's bytes": never replaced unasked.
-        return { kind: 'differs', note: `its bytes could not be read: ${errors_describe(error)}` };
-    }
-    if (stored === null) {
-        // A record whose listed size is not 0 says it has bytes: S3's 404 may be a glitch.
-        if (download.size > 0) {
-            return {
-                kind: 'differs',
-                note: `S3 has no object for it, but the server lists ${download.size} bytes`
-            };
-        }
-        const age = inspect.ageSeconds(download);
-        if (age !== undefined && age < IN_PROGRESS_SECONDS) {
-            return {
-                kind: 'busy',
-                note: `created ${Math.max(0, Math.round(age))} s ago and without bytes yet: another run may be uploading it`
-            };
-        }
-        return { kind: 'no-bytes' };
-    }
-    if (stored.size !== source.size)
-        return { kind: 'differs' };
-    const digests = await inspect.digestsOf(source);
-    if (stored.md5 !== null) {
-        return stored.md5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
-    }
-    if (source.size > COMPARE_BYTES_LIMIT) {
-        return { kind: 'differs', note: 'the server gives no MD5 to compare with' };
-    }
-    const storedMd5 = await inspect.storedMd5(download).catch(() => null);
-    return storedMd5 === digests.md5 ? { kind: 'same', digests } : { kind: 'differs' };
-}
-/** The plan's line for one file, for the log and the dry run. */
-function describeItem(item) {
-    switch (item.action) {
-        case 'create':
-            return `create ${item.source.name}`;
-        case 'replace':
-            return item.reason === 'no-bytes'
-                ? `replace ${item.source.name} (download ${item.replaces.id} holds no bytes: an unfinished upload)`
-                : `replace ${item.source.name} (download ${item.replaces.id})`;
-        case 'unchanged':
-            return `unchanged ${item.source.name} (download ${item.existing.id} already holds these bytes)`;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/prune.ts
 /**
  * The existing downloads `prune` may remove, newest first (by `created_at`, then id): those
@@ -54012,36 +54021,43 @@ function globToRegExp(pattern) {
  * or not at all.
  */
 async function checkChecksumsClash(context, files) {
-    const { inputs, existing, session, inspector } = context;
+    const { inputs, existing } = context;
     const name = inputs.checksumsFile;
     if (name === undefined || inputs.replaceExisting)
         return;
     if (!existing.some((d) => d.name === name))
         return;
-    const checksums = await writeChecksums(name, await files());
-    await makePlan([checksums], existing, false, session.api.slug, inspector);
+    await planChecksums(context, await files());
 }
 /**
- * Publishes the checksums file of the files that landed (created, replaced or unchanged),
- * and sets `checksums-path` once it is published. A failure is the run's failure.
+ * Writes the checksums file of `files` under the runner's temp folder and plans it against
+ * the downloads as any file is (create, replace, unchanged, or a clash that throws).
  */
-async function publishChecksums(context, published, publisher, failed) {
+async function planChecksums(context, files) {
     const { inputs, existing, session, inspector } = context;
-    const name = inputs.checksumsFile;
+    const checksums = await writeChecksums(inputs.checksumsFile ?? 'SHA256SUMS', files);
+    const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, inspector);
+    return item;
+}
+/**
+ * Publishes the checksums file of the files that landed (created, replaced or unchanged).
+ * Resolves to what became of it: published (with its local path, for `checksums-path`), or
+ * a failure, which is the run's failure; nothing when no checksums file is asked for.
+ */
+async function publishChecksums(context, published, publisher) {
+    const name = context.inputs.checksumsFile;
     if (name === undefined)
-        return;
-    await group('Checksums', async () => {
+        return {};
+    return group('Checksums', async () => {
         try {
-            const checksums = await writeChecksums(name, published.map((p) => ({ name: p.download.name, sha256: p.sha256 })));
-            const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, inspector);
+            const item = await planChecksums(context, published.map((p) => ({ name: p.download.name, sha256: p.sha256 })));
             log_info(describeItem(item));
             const done = await publisher.publish(item);
             log_info(`${name} → ${done.download.htmlUrl} (${done.status})`);
-            published.push(done);
-            setOutput('checksums-path', checksums.path);
+            return { published: done, path: item.source.path };
         }
         catch (error) {
-            failed.push({ name, message: errors_describe(error) });
+            return { failure: { name, message: errors_describe(error) } };
         }
     });
 }
@@ -55710,18 +55726,17 @@ function session_createSession(inputs, signal) {
 
 
 
-
 /**
  * The action's main step: read the inputs, find the files, check them against the
- * repository's downloads, publish them, and report. The one place that fails the step.
+ * repository's downloads, publish them, and report. With {@link runPost}, the one place that
+ * fails the step (through {@link fail}).
  */
 async function run() {
     const started = Date.now();
-    let session;
-    let work;
-    // Installed only once changes start: until then a signal may end the process at once,
+    // Listening only once changes start: until then a signal may end the process at once,
     // since there is nothing to undo.
     const cancellation = new cancellation_Cancellation(log_info);
+    let session;
     try {
         const inputs = inputs_readInputs();
         const sources = await group('Files', () => matchFiles(inputs));
@@ -55730,52 +55745,93 @@ async function run() {
             return;
         }
         session = session_createSession(inputs, cancellation.signal);
-        const { plan, existing } = await group('Plan', () => planUploads(session, sources, inputs));
-        const release = {
-            session,
-            inputs,
-            existing,
-            inspector: clashInspector(session)
-        };
-        const digestsOfPlan = async () => {
-            const files = [];
-            for (const item of plan) {
-                files.push({ name: item.source.name, sha256: (await digestsFor(item)).sha256 });
-            }
-            return files;
-        };
-        await checkChecksumsClash(release, digestsOfPlan);
+        const planned = await group('Plan', () => planRun(inputs, session, sources));
         if (inputs.dryRun) {
-            const planned = [];
-            for (const item of plan)
-                planned.push({ item, sha256: (await digestsFor(item)).sha256 });
-            if (inputs.checksumsFile !== undefined) {
-                const checksums = await writeChecksums(inputs.checksumsFile, planned.map(({ item, sha256 }) => ({ name: item.source.name, sha256 })));
-                setOutput('checksums-path', checksums.path);
-                const [item] = await makePlan([checksums], existing, inputs.replaceExisting, session.api.slug, release.inspector);
-                log_info(describeItem(item));
-                planned.push({ item, sha256: (await digestsFor(item)).sha256 });
-            }
-            const ownNames = new Set(planned.map(({ item }) => item.source.name));
-            const wouldPrune = await pruneCandidates(release, ownNames);
-            for (const d of wouldPrune)
-                log_info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`);
-            setPlannedOutputs(planned);
-            setOutput('pruned', '[]');
-            await writeSummary({
-                published: [],
-                failed: [],
-                planned: planned.map(({ item }) => item),
-                dryRun: true,
-                repository: session.api.slug,
-                elapsedMs: Date.now() - started,
-                pruned: wouldPrune
-            });
-            log_info('Dry run: nothing was changed.');
+            await reportDryRun(planned, started);
             return;
         }
         cancellation.listen();
-        work = await openWorkspace(session.api.slug);
+        fail(await publishRun(planned, cancellation, started));
+    }
+    catch (error) {
+        await writeStoppedSummary(errors_describe(error));
+        fail([errors_describe(error)]);
+    }
+    finally {
+        await session?.close();
+        cancellation.dispose();
+    }
+}
+/**
+ * Fails the step: one annotation per message, naming the file and the cause, the last one
+ * through `setFailed`. Nothing to say, nothing failed.
+ */
+function fail(messages) {
+    messages.forEach((message, i) => {
+        if (i < messages.length - 1)
+            log_error(message);
+        else
+            setFailed(message);
+    });
+}
+/**
+ * Lists the repository's downloads, plans each file against them, and checks, before any
+ * change, that the checksums file would not clash either.
+ */
+async function planRun(inputs, session, sources) {
+    const { api } = session;
+    const digests = new DigestCache();
+    const inspector = clashInspector(session, digests);
+    const existing = await api.list();
+    log_info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`);
+    const plan = await makePlan(sources, existing, inputs.replaceExisting, api.slug, inspector);
+    for (const item of plan)
+        log_info(describeItem(item));
+    const release = { session, inputs, existing, inspector };
+    await checkChecksumsClash(release, () => digests.checksummed(plan));
+    return { inputs, session, plan, release, digests };
+}
+/**
+ * A dry run: the plan in the log, the outputs and the summary, with what `checksums-file`
+ * and `prune` would do; nothing is changed.
+ */
+async function reportDryRun(run, started) {
+    const { inputs, session, plan, release, digests } = run;
+    const planned = [];
+    for (const item of plan)
+        planned.push({ item, sha256: (await digests.of(item)).sha256 });
+    let checksumsPath;
+    if (inputs.checksumsFile !== undefined) {
+        const item = await planChecksums(release, await digests.checksummed(plan));
+        log_info(describeItem(item));
+        checksumsPath = item.source.path;
+        planned.push({ item, sha256: (await digests.of(item)).sha256 });
+    }
+    const ownNames = new Set(planned.map(({ item }) => item.source.name));
+    const wouldPrune = await pruneCandidates(release, ownNames);
+    for (const d of wouldPrune)
+        log_info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`);
+    setPlannedOutputs(planned);
+    setReleaseOutputs({ checksumsPath, pruned: [] });
+    await writeSummary({
+        published: [],
+        failed: [],
+        planned: planned.map(({ item }) => item),
+        dryRun: true,
+        repository: session.api.slug,
+        elapsedMs: Date.now() - started,
+        pruned: wouldPrune
+    });
+    log_info('Dry run: nothing was changed.');
+}
+/**
+ * Publishes the plan, then the checksums file and the pruning, and reports. Resolves to the
+ * messages that fail the step (none when everything landed).
+ */
+async function publishRun(run, cancellation, started) {
+    const { inputs, session, plan, release } = run;
+    const work = await openWorkspace(session.api.slug);
+    try {
         const progress = new ProgressLog();
         const publisher = new publish_Publisher({
             ...session,
@@ -55785,27 +55841,32 @@ async function run() {
             tempDir: work.dir,
             onProgress: (source, sent) => progress.update(source, sent)
         });
-        const { published, failed } = await group('Upload', () => publishAll(plan, session, publisher));
-        await checkStillListed(session, published, failed);
-        if (failed.length === 0 && !cancellation.cancelled) {
-            await publishChecksums(release, published, publisher, failed);
-        }
-        else {
-            warnStaleChecksums(release, published);
-        }
+        const uploaded = await group('Upload', () => publishAll(plan, session, publisher));
+        const checked = await checkStillListed(session, uploaded.published);
+        const published = checked.published;
+        const failed = [...uploaded.failed, ...checked.failed];
+        let checksumsPath;
         let pruned = [];
         let notPruned = [];
-        if (inputs.prune.length > 0) {
-            if (failed.length > 0 || cancellation.cancelled) {
+        if (failed.length > 0 || cancellation.cancelled) {
+            warnStaleChecksums(release, published);
+            if (inputs.prune.length > 0)
                 log_info('Nothing is pruned: not every file landed.');
-            }
-            else {
+        }
+        else {
+            const checksums = await publishChecksums(release, published, publisher);
+            if (checksums.published !== undefined)
+                published.push(checksums.published);
+            if (checksums.failure !== undefined)
+                failed.push(checksums.failure);
+            checksumsPath = checksums.path;
+            if (inputs.prune.length > 0 && failed.length === 0) {
                 ;
                 ({ pruned, notPruned } = await prune(release, published, cancellation));
             }
         }
-        setOutput('pruned', JSON.stringify(pruned.map((d) => ({ id: d.id, name: d.name }))));
         setOutputs(published);
+        setReleaseOutputs({ checksumsPath, pruned });
         const unsettled = journal_namesToSettle(work.journal.entries).map((state) => state.name);
         await writeSummary({
             published,
@@ -55822,26 +55883,14 @@ async function run() {
         if (unsettled.length > 0) {
             log_warning(`Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`);
         }
-        // One annotation per failed file, naming it and the cause; the last one fails the step.
         const messages = failed.map((failure) => `${failure.name}: ${failure.message}`);
         if (cancellation.cancelled) {
             messages.push(`Cancelled (${cancellation.reason}): ${published.length} of ${plan.length} files are published; the others were undone or never started.`);
         }
-        messages.forEach((message, i) => {
-            if (i < messages.length - 1)
-                log_error(message);
-            else
-                setFailed(message);
-        });
-    }
-    catch (error) {
-        await writeStoppedSummary(errors_describe(error));
-        setFailed(errors_describe(error));
+        return messages;
     }
     finally {
-        await work?.close();
-        await session?.close();
-        cancellation.dispose();
+        await work.close();
     }
 }
 /**
@@ -55906,16 +55955,10 @@ async function runPost() {
             await rm(path.dirname(journalPath), { recursive: true, force: true });
             return;
         }
-        const messages = failed.map((r) => `${r.name}: ${r.what}`);
-        messages.forEach((message, i) => {
-            if (i < messages.length - 1)
-                log.error(message);
-            else
-                core.setFailed(message);
-        });
+        fail(failed.map((r) => `${r.name}: ${r.what}`));
     }
     catch (error) {
-        core.setFailed(`The post step could not settle what the main step left: ${describe(error)}`);
+        fail([`The post step could not settle what the main step left: ${describe(error)}`]);
     }
     finally {
         journal?.close();
@@ -55984,34 +56027,38 @@ async function matchFiles(inputs) {
         log_info(message);
     return sources;
 }
-/** Digests computed for the plan, reused by the dry run. */
-const digestCache = new Map();
-function digestsFor(item) {
-    if ('action' in item && item.action === 'unchanged')
-        return Promise.resolve(item.digests);
-    let digests = digestCache.get(item.source.path);
-    if (digests === undefined) {
-        digests = digestsOf(item.source);
-        digestCache.set(item.source.path, digests);
+/**
+ * The digests of the run's files, each computed once: the plan needs the MD5 of a file that
+ * clashes, the dry run and the checksums file the SHA-256 of every file.
+ */
+class DigestCache {
+    cache = new Map();
+    of(item) {
+        if ('action' in item && item.action === 'unchanged')
+            return Promise.resolve(item.digests);
+        let digests = this.cache.get(item.source.path);
+        if (digests === undefined) {
+            digests = digestsOf(item.source);
+            this.cache.set(item.source.path, digests);
+        }
+        return digests;
     }
-    return digests;
-}
-async function planUploads(session, sources, inputs) {
-    const { api } = session;
-    const existing = await api.list();
-    log_info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`);
-    const plan = await makePlan(sources, existing, inputs.replaceExisting, api.slug, clashInspector(session));
-    for (const item of plan)
-        log_info(describeItem(item));
-    return { plan, existing };
+    /** Every planned file's name and SHA-256, for a checksums file. */
+    async checksummed(plan) {
+        const files = [];
+        for (const item of plan) {
+            files.push({ name: item.source.name, sha256: (await this.of(item)).sha256 });
+        }
+        return files;
+    }
 }
 /** How the plan looks at what a download holds: through its html_url, without the token. */
-function clashInspector(session) {
+function clashInspector(session, digests) {
     const { storedBytes } = session;
     return {
         stored: (download) => storedBytes.probe(download),
         storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
-        digestsOf: (source) => digestsFor({ source }),
+        digestsOf: (source) => digests.of({ source }),
         // By the server's own clock, which made created_at: the runner's may be off.
         ageSeconds: (download) => {
             const created = Date.parse(download.createdAt);
@@ -56026,27 +56073,25 @@ function clashInspector(session) {
  * writer (a second run, a person) may have deleted one after its bytes landed; such a file
  * is not published, and the run must not say it is.
  */
-async function checkStillListed(session, published, failed) {
-    const made = published.filter((p) => p.status !== 'unchanged');
-    if (made.length === 0)
-        return;
+async function checkStillListed(session, published) {
+    if (published.every((p) => p.status === 'unchanged'))
+        return { published, failed: [] };
     let listed;
     try {
         listed = new Set((await session.undo.api.list()).map((d) => d.id));
     }
     catch (error) {
         log_warning(`Could not list the downloads again to check them: ${errors_describe(error)}`);
-        return;
+        return { published, failed: [] };
     }
-    for (const p of made) {
-        if (listed.has(p.download.id))
-            continue;
-        published.splice(published.indexOf(p), 1);
-        failed.push({
+    const gone = (p) => p.status !== 'unchanged' && !listed.has(p.download.id);
+    return {
+        published: published.filter((p) => !gone(p)),
+        failed: published.filter(gone).map((p) => ({
             name: p.source.name,
             message: `its bytes landed, but download ${p.download.id} was deleted since by somebody else (another run of this workflow, or a person): it is not published.`
-        });
-    }
+        }))
+    };
 }
 async function publishAll(plan, session, publisher) {
     const results = await settleAll(plan, session.limit, async (item) => {

@@ -9,11 +9,12 @@ import { readInputs, type Inputs } from './inputs.js'
 import { finishedCleanly, Journal, JOURNAL_STATE, namesToSettle } from './journal.js'
 import { digestsOf } from './local-file.js'
 import * as log from './log.js'
-import { writeChecksums } from './checksums.js'
+import type { Checksummed } from './checksums.js'
 import type { Download } from './downloads-api.js'
 import { describeItem, makePlan, type ClashInspector, type Digests, type PlanItem } from './plan.js'
 import {
   checkChecksumsClash,
+  planChecksums,
   prune,
   pruneCandidates,
   publishChecksums,
@@ -28,6 +29,7 @@ import {
   humanSize,
   setOutputs,
   setPlannedOutputs,
+  setReleaseOutputs,
   writeRecoverySummary,
   writeStoppedSummary,
   writeSummary,
@@ -37,15 +39,15 @@ import { createSession, type Session } from './session.js'
 
 /**
  * The action's main step: read the inputs, find the files, check them against the
- * repository's downloads, publish them, and report. The one place that fails the step.
+ * repository's downloads, publish them, and report. With {@link runPost}, the one place that
+ * fails the step (through {@link fail}).
  */
 export async function run(): Promise<void> {
   const started = Date.now()
-  let session: Session | undefined
-  let work: Workspace | undefined
-  // Installed only once changes start: until then a signal may end the process at once,
+  // Listening only once changes start: until then a signal may end the process at once,
   // since there is nothing to undo.
   const cancellation = new Cancellation(log.info)
+  let session: Session | undefined
   try {
     const inputs = readInputs()
     const sources = await core.group('Files', () => matchFiles(inputs))
@@ -53,65 +55,108 @@ export async function run(): Promise<void> {
       setOutputs([])
       return
     }
-
     session = createSession(inputs, cancellation.signal)
-    const { plan, existing } = await core.group('Plan', () =>
-      planUploads(session as Session, sources, inputs)
-    )
-    const release: ReleaseContext = {
-      session,
-      inputs,
-      existing,
-      inspector: clashInspector(session)
-    }
-    const digestsOfPlan = async () => {
-      const files = []
-      for (const item of plan) {
-        files.push({ name: item.source.name, sha256: (await digestsFor(item)).sha256 })
-      }
-      return files
-    }
-    await checkChecksumsClash(release, digestsOfPlan)
-
+    const planned = await core.group('Plan', () => planRun(inputs, session as Session, sources))
     if (inputs.dryRun) {
-      const planned = []
-      for (const item of plan) planned.push({ item, sha256: (await digestsFor(item)).sha256 })
-      if (inputs.checksumsFile !== undefined) {
-        const checksums = await writeChecksums(
-          inputs.checksumsFile,
-          planned.map(({ item, sha256 }) => ({ name: item.source.name, sha256 }))
-        )
-        core.setOutput('checksums-path', checksums.path)
-        const [item] = await makePlan(
-          [checksums],
-          existing,
-          inputs.replaceExisting,
-          session.api.slug,
-          release.inspector
-        )
-        log.info(describeItem(item))
-        planned.push({ item, sha256: (await digestsFor(item)).sha256 })
-      }
-      const ownNames = new Set(planned.map(({ item }) => item.source.name))
-      const wouldPrune = await pruneCandidates(release, ownNames)
-      for (const d of wouldPrune) log.info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`)
-      setPlannedOutputs(planned)
-      core.setOutput('pruned', '[]')
-      await writeSummary({
-        published: [],
-        failed: [],
-        planned: planned.map(({ item }) => item),
-        dryRun: true,
-        repository: session.api.slug,
-        elapsedMs: Date.now() - started,
-        pruned: wouldPrune
-      })
-      log.info('Dry run: nothing was changed.')
+      await reportDryRun(planned, started)
       return
     }
-
     cancellation.listen()
-    work = await openWorkspace(session.api.slug)
+    fail(await publishRun(planned, cancellation, started))
+  } catch (error) {
+    await writeStoppedSummary(describe(error))
+    fail([describe(error)])
+  } finally {
+    await session?.close()
+    cancellation.dispose()
+  }
+}
+
+/**
+ * Fails the step: one annotation per message, naming the file and the cause, the last one
+ * through `setFailed`. Nothing to say, nothing failed.
+ */
+function fail(messages: string[]): void {
+  messages.forEach((message, i) => {
+    if (i < messages.length - 1) log.error(message)
+    else core.setFailed(message)
+  })
+}
+
+/** What the run will do, and what it needs to do it. */
+interface PlannedRun {
+  inputs: Inputs
+  session: Session
+  plan: PlanItem[]
+  release: ReleaseContext
+  digests: DigestCache
+}
+
+/**
+ * Lists the repository's downloads, plans each file against them, and checks, before any
+ * change, that the checksums file would not clash either.
+ */
+async function planRun(
+  inputs: Inputs,
+  session: Session,
+  sources: SourceFile[]
+): Promise<PlannedRun> {
+  const { api } = session
+  const digests = new DigestCache()
+  const inspector = clashInspector(session, digests)
+  const existing = await api.list()
+  log.info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`)
+  const plan = await makePlan(sources, existing, inputs.replaceExisting, api.slug, inspector)
+  for (const item of plan) log.info(describeItem(item))
+  const release: ReleaseContext = { session, inputs, existing, inspector }
+  await checkChecksumsClash(release, () => digests.checksummed(plan))
+  return { inputs, session, plan, release, digests }
+}
+
+/**
+ * A dry run: the plan in the log, the outputs and the summary, with what `checksums-file`
+ * and `prune` would do; nothing is changed.
+ */
+async function reportDryRun(run: PlannedRun, started: number): Promise<void> {
+  const { inputs, session, plan, release, digests } = run
+  const planned = []
+  for (const item of plan) planned.push({ item, sha256: (await digests.of(item)).sha256 })
+  let checksumsPath: string | undefined
+  if (inputs.checksumsFile !== undefined) {
+    const item = await planChecksums(release, await digests.checksummed(plan))
+    log.info(describeItem(item))
+    checksumsPath = item.source.path
+    planned.push({ item, sha256: (await digests.of(item)).sha256 })
+  }
+  const ownNames = new Set(planned.map(({ item }) => item.source.name))
+  const wouldPrune = await pruneCandidates(release, ownNames)
+  for (const d of wouldPrune) log.info(`prune ${d.name} (download ${d.id}, ${d.createdAt})`)
+  setPlannedOutputs(planned)
+  setReleaseOutputs({ checksumsPath, pruned: [] })
+  await writeSummary({
+    published: [],
+    failed: [],
+    planned: planned.map(({ item }) => item),
+    dryRun: true,
+    repository: session.api.slug,
+    elapsedMs: Date.now() - started,
+    pruned: wouldPrune
+  })
+  log.info('Dry run: nothing was changed.')
+}
+
+/**
+ * Publishes the plan, then the checksums file and the pruning, and reports. Resolves to the
+ * messages that fail the step (none when everything landed).
+ */
+async function publishRun(
+  run: PlannedRun,
+  cancellation: Cancellation,
+  started: number
+): Promise<string[]> {
+  const { inputs, session, plan, release } = run
+  const work = await openWorkspace(session.api.slug)
+  try {
     const progress = new ProgressLog()
     const publisher = new Publisher({
       ...session,
@@ -121,28 +166,29 @@ export async function run(): Promise<void> {
       tempDir: work.dir,
       onProgress: (source, sent) => progress.update(source, sent)
     })
-    const { published, failed } = await core.group('Upload', () =>
-      publishAll(plan, session as Session, publisher)
-    )
-    await checkStillListed(session, published, failed)
+    const uploaded = await core.group('Upload', () => publishAll(plan, session, publisher))
+    const checked = await checkStillListed(session, uploaded.published)
+    const published = checked.published
+    const failed = [...uploaded.failed, ...checked.failed]
 
-    if (failed.length === 0 && !cancellation.cancelled) {
-      await publishChecksums(release, published, publisher, failed)
-    } else {
-      warnStaleChecksums(release, published)
-    }
+    let checksumsPath: string | undefined
     let pruned: Download[] = []
     let notPruned: Failure[] = []
-    if (inputs.prune.length > 0) {
-      if (failed.length > 0 || cancellation.cancelled) {
-        log.info('Nothing is pruned: not every file landed.')
-      } else {
+    if (failed.length > 0 || cancellation.cancelled) {
+      warnStaleChecksums(release, published)
+      if (inputs.prune.length > 0) log.info('Nothing is pruned: not every file landed.')
+    } else {
+      const checksums = await publishChecksums(release, published, publisher)
+      if (checksums.published !== undefined) published.push(checksums.published)
+      if (checksums.failure !== undefined) failed.push(checksums.failure)
+      checksumsPath = checksums.path
+      if (inputs.prune.length > 0 && failed.length === 0) {
         ;({ pruned, notPruned } = await prune(release, published, cancellation))
       }
     }
-    core.setOutput('pruned', JSON.stringify(pruned.map((d) => ({ id: d.id, name: d.name }))))
 
     setOutputs(published)
+    setReleaseOutputs({ checksumsPath, pruned })
     const unsettled = namesToSettle(work.journal.entries).map((state) => state.name)
     await writeSummary({
       published,
@@ -161,24 +207,15 @@ export async function run(): Promise<void> {
         `Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`
       )
     }
-    // One annotation per failed file, naming it and the cause; the last one fails the step.
     const messages = failed.map((failure) => `${failure.name}: ${failure.message}`)
     if (cancellation.cancelled) {
       messages.push(
         `Cancelled (${cancellation.reason}): ${published.length} of ${plan.length} files are published; the others were undone or never started.`
       )
     }
-    messages.forEach((message, i) => {
-      if (i < messages.length - 1) log.error(message)
-      else core.setFailed(message)
-    })
-  } catch (error) {
-    await writeStoppedSummary(describe(error))
-    core.setFailed(describe(error))
+    return messages
   } finally {
-    await work?.close()
-    await session?.close()
-    cancellation.dispose()
+    await work.close()
   }
 }
 
@@ -248,13 +285,9 @@ export async function runPost(): Promise<void> {
       await rm(path.dirname(journalPath), { recursive: true, force: true })
       return
     }
-    const messages = failed.map((r) => `${r.name}: ${r.what}`)
-    messages.forEach((message, i) => {
-      if (i < messages.length - 1) log.error(message)
-      else core.setFailed(message)
-    })
+    fail(failed.map((r) => `${r.name}: ${r.what}`))
   } catch (error) {
-    core.setFailed(`The post step could not settle what the main step left: ${describe(error)}`)
+    fail([`The post step could not settle what the main step left: ${describe(error)}`])
   } finally {
     journal?.close()
     await session?.close()
@@ -333,45 +366,40 @@ async function matchFiles(inputs: Inputs): Promise<SourceFile[]> {
   return sources
 }
 
-/** Digests computed for the plan, reused by the dry run. */
-const digestCache = new Map<string, Promise<Digests>>()
+/**
+ * The digests of the run's files, each computed once: the plan needs the MD5 of a file that
+ * clashes, the dry run and the checksums file the SHA-256 of every file.
+ */
+class DigestCache {
+  private readonly cache = new Map<string, Promise<Digests>>()
 
-function digestsFor(item: PlanItem | { source: SourceFile }): Promise<Digests> {
-  if ('action' in item && item.action === 'unchanged') return Promise.resolve(item.digests)
-  let digests = digestCache.get(item.source.path)
-  if (digests === undefined) {
-    digests = digestsOf(item.source)
-    digestCache.set(item.source.path, digests)
+  of(item: PlanItem | { source: SourceFile }): Promise<Digests> {
+    if ('action' in item && item.action === 'unchanged') return Promise.resolve(item.digests)
+    let digests = this.cache.get(item.source.path)
+    if (digests === undefined) {
+      digests = digestsOf(item.source)
+      this.cache.set(item.source.path, digests)
+    }
+    return digests
   }
-  return digests
-}
 
-async function planUploads(
-  session: Session,
-  sources: SourceFile[],
-  inputs: Inputs
-): Promise<{ plan: PlanItem[]; existing: Download[] }> {
-  const { api } = session
-  const existing = await api.list()
-  log.info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`)
-  const plan = await makePlan(
-    sources,
-    existing,
-    inputs.replaceExisting,
-    api.slug,
-    clashInspector(session)
-  )
-  for (const item of plan) log.info(describeItem(item))
-  return { plan, existing }
+  /** Every planned file's name and SHA-256, for a checksums file. */
+  async checksummed(plan: PlanItem[]): Promise<Checksummed[]> {
+    const files: Checksummed[] = []
+    for (const item of plan) {
+      files.push({ name: item.source.name, sha256: (await this.of(item)).sha256 })
+    }
+    return files
+  }
 }
 
 /** How the plan looks at what a download holds: through its html_url, without the token. */
-function clashInspector(session: Session): ClashInspector {
+function clashInspector(session: Session, digests: DigestCache): ClashInspector {
   const { storedBytes } = session
   return {
     stored: (download) => storedBytes.probe(download),
     storedMd5: async (download) => (await storedBytes.save(download, null))?.md5 ?? null,
-    digestsOf: (source) => digestsFor({ source }),
+    digestsOf: (source) => digests.of({ source }),
     // By the server's own clock, which made created_at: the runner's may be off.
     ageSeconds: (download) => {
       const created = Date.parse(download.createdAt)
@@ -388,25 +416,23 @@ function clashInspector(session: Session): ClashInspector {
  */
 async function checkStillListed(
   session: Session,
-  published: Published[],
-  failed: Failure[]
-): Promise<void> {
-  const made = published.filter((p) => p.status !== 'unchanged')
-  if (made.length === 0) return
+  published: Published[]
+): Promise<{ published: Published[]; failed: Failure[] }> {
+  if (published.every((p) => p.status === 'unchanged')) return { published, failed: [] }
   let listed: Set<number>
   try {
     listed = new Set((await session.undo.api.list()).map((d) => d.id))
   } catch (error) {
     log.warning(`Could not list the downloads again to check them: ${describe(error)}`)
-    return
+    return { published, failed: [] }
   }
-  for (const p of made) {
-    if (listed.has(p.download.id)) continue
-    published.splice(published.indexOf(p), 1)
-    failed.push({
+  const gone = (p: Published): boolean => p.status !== 'unchanged' && !listed.has(p.download.id)
+  return {
+    published: published.filter((p) => !gone(p)),
+    failed: published.filter(gone).map((p) => ({
       name: p.source.name,
       message: `its bytes landed, but download ${p.download.id} was deleted since by somebody else (another run of this workflow, or a person): it is not published.`
-    })
+    }))
   }
 }
 

@@ -5,7 +5,7 @@ import type { Download } from './downloads-api.js'
 import { describe } from './errors.js'
 import type { Inputs } from './inputs.js'
 import * as log from './log.js'
-import { describeItem, makePlan, type ClashInspector } from './plan.js'
+import { describeItem, makePlan, type ClashInspector, type PlanItem } from './plan.js'
 import { pruneMatches } from './prune.js'
 import type { Published, Publisher } from './publish.js'
 import type { Failure } from './report.js'
@@ -34,47 +34,57 @@ export async function checkChecksumsClash(
   context: ReleaseContext,
   files: () => Promise<Checksummed[]>
 ): Promise<void> {
-  const { inputs, existing, session, inspector } = context
+  const { inputs, existing } = context
   const name = inputs.checksumsFile
   if (name === undefined || inputs.replaceExisting) return
   if (!existing.some((d) => d.name === name)) return
-  const checksums = await writeChecksums(name, await files())
-  await makePlan([checksums], existing, false, session.api.slug, inspector)
+  await planChecksums(context, await files())
 }
 
 /**
- * Publishes the checksums file of the files that landed (created, replaced or unchanged),
- * and sets `checksums-path` once it is published. A failure is the run's failure.
+ * Writes the checksums file of `files` under the runner's temp folder and plans it against
+ * the downloads as any file is (create, replace, unchanged, or a clash that throws).
+ */
+export async function planChecksums(
+  context: ReleaseContext,
+  files: Checksummed[]
+): Promise<PlanItem> {
+  const { inputs, existing, session, inspector } = context
+  const checksums = await writeChecksums(inputs.checksumsFile ?? 'SHA256SUMS', files)
+  const [item] = await makePlan(
+    [checksums],
+    existing,
+    inputs.replaceExisting,
+    session.api.slug,
+    inspector
+  )
+  return item
+}
+
+/**
+ * Publishes the checksums file of the files that landed (created, replaced or unchanged).
+ * Resolves to what became of it: published (with its local path, for `checksums-path`), or
+ * a failure, which is the run's failure; nothing when no checksums file is asked for.
  */
 export async function publishChecksums(
   context: ReleaseContext,
   published: Published[],
-  publisher: Publisher,
-  failed: Failure[]
-): Promise<void> {
-  const { inputs, existing, session, inspector } = context
-  const name = inputs.checksumsFile
-  if (name === undefined) return
-  await core.group('Checksums', async () => {
+  publisher: Publisher
+): Promise<{ published?: Published; failure?: Failure; path?: string }> {
+  const name = context.inputs.checksumsFile
+  if (name === undefined) return {}
+  return core.group('Checksums', async () => {
     try {
-      const checksums = await writeChecksums(
-        name,
+      const item = await planChecksums(
+        context,
         published.map((p) => ({ name: p.download.name, sha256: p.sha256 }))
-      )
-      const [item] = await makePlan(
-        [checksums],
-        existing,
-        inputs.replaceExisting,
-        session.api.slug,
-        inspector
       )
       log.info(describeItem(item))
       const done = await publisher.publish(item)
       log.info(`${name} → ${done.download.htmlUrl} (${done.status})`)
-      published.push(done)
-      core.setOutput('checksums-path', checksums.path)
+      return { published: done, path: item.source.path }
     } catch (error) {
-      failed.push({ name, message: describe(error) })
+      return { failure: { name, message: describe(error) } }
     }
   })
 }

@@ -115,6 +115,15 @@ function fitJsonArray(items: unknown[], budget: number): { text: string; kept: n
 }
 
 /**
+ * `checksums-path` (set only when the checksums file is published, or planned in a dry run,
+ * so that a later step never attests a list the server does not hold) and `pruned`.
+ */
+export function setReleaseOutputs(outputs: { checksumsPath?: string; pruned: Download[] }): void {
+  if (outputs.checksumsPath !== undefined) core.setOutput('checksums-path', outputs.checksumsPath)
+  core.setOutput('pruned', JSON.stringify(outputs.pruned.map((d) => ({ id: d.id, name: d.name }))))
+}
+
+/**
  * The outputs of a dry run: nothing was uploaded (`count` 0, no URLs), and `downloads`
  * lists what would be, with what is known before the server is asked: name, size, the
  * content type we would declare, SHA-256, and whether it would create or replace.
