@@ -48844,6 +48844,12 @@ class ProtocolError extends ActionError {
 function isTransientStatus(status) {
     return status >= 500 || status === 429 || status === 408;
 }
+/**
+ * Work that was never started: GitHub's rate limit has too little left for it and lifts
+ * later than `rate-limit-wait` allows. Nothing was sent for it.
+ */
+class RateLimitError extends ActionError {
+}
 /** The text of any thrown value, for messages. */
 function errors_describe(error) {
     return error instanceof Error ? error.message : String(error);
@@ -54697,7 +54703,7 @@ async function uploadToS3(http, ticket, file, options = {}) {
     const { source } = file;
     const target = new URL(ticket.s3Url);
     if (!isSecureOrLocal(target)) {
-        throw new S3Error(`The server handed out a plain-http upload URL (${target.origin}); refusing to send ${source.name} unencrypted.`, 0, 'InsecureUrl');
+        throw new ProtocolError(`The server handed out a plain-http upload URL (${target.origin}); refusing to send ${source.name} unencrypted.`);
     }
     const digests = new Digests();
     const form = new MultipartForm(formFields(ticket), {
@@ -55446,7 +55452,7 @@ class RateLimitGate {
     async reserve(requests, what, signal) {
         for (;;) {
             if (this.exhausted !== undefined) {
-                throw new ApiError(`${what} was not started: ${this.exhausted.message}`, 403);
+                throw new RateLimitError(`${what} was not started: ${this.exhausted.message}`);
             }
             await this.ready(signal);
             if (this.remaining === undefined || this.remaining - this.reserved >= requests) {
@@ -55461,8 +55467,9 @@ class RateLimitGate {
             const now = this.now();
             const until = (this.resetAtMs ?? now + 60_000) + 1000;
             const failure = this.holdUntil('primary', until, now, `${this.remaining} requests left, fewer than a file's changes may need`);
-            if (!failure.transient)
-                throw new ApiError(`${what} was not started: ${failure.message}`, 403);
+            if (!failure.transient) {
+                throw new RateLimitError(`${what} was not started: ${failure.message}`);
+            }
             // After the reset the next answer tells the new budget.
             this.remaining = undefined;
         }

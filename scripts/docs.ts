@@ -4,21 +4,11 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { format, resolveConfig } from 'prettier'
-import { parse } from 'yaml'
-import { projectRoot } from './local-runner.js'
-
-interface Entry {
-  description?: string
-  required?: boolean
-  default?: string
-}
+import { projectRoot, readAction } from './action-metadata.js'
 
 const readmePath = path.join(projectRoot, 'README.md')
 const envPath = path.join(projectRoot, '.env.example')
-const action = parse(await readFile(path.join(projectRoot, 'action.yml'), 'utf8')) as {
-  inputs: Record<string, Entry>
-  outputs: Record<string, Entry>
-}
+const action = readAction()
 
 const cell = (text: string): string => text.replace(/\s+/g, ' ').trim().replace(/\|/g, '\\|')
 

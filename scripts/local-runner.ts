@@ -4,28 +4,9 @@ import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parse } from 'yaml'
+import { inputValues, projectRoot } from './action-metadata.js'
 
-/** The repository's top folder (this file lives in scripts/ or build/scripts/). */
-export const projectRoot = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  fileURLToPath(import.meta.url).includes(`${path.sep}build${path.sep}`) ? '../..' : '..'
-)
-
-interface ActionInput {
-  description?: string
-  required?: boolean
-  default?: string
-}
-
-/** action.yml's inputs with their descriptions and defaults. */
-export async function actionInputs(): Promise<Record<string, ActionInput>> {
-  const action = parse(await readFile(path.join(projectRoot, 'action.yml'), 'utf8')) as {
-    inputs: Record<string, ActionInput>
-  }
-  return action.inputs
-}
+export { projectRoot } from './action-metadata.js'
 
 export interface RunOptions {
   /** Where the "checkout" is: GITHUB_WORKSPACE and the working directory. */
@@ -137,13 +118,7 @@ export class Job {
       GITHUB_API_URL: options.github.apiUrl,
       RUNNER_TEMP: this.runnerTemp
     }
-    const expand = (value: string): string =>
-      value
-        .replace(/\$\{\{\s*github\.token\s*\}\}/g, options.github.token)
-        .replace(/\$\{\{\s*github\.repository\s*\}\}/g, options.github.repository)
-        .replace(/\$\{\{\s*github\.api_url\s*\}\}/g, options.github.apiUrl)
-    for (const [name, input] of Object.entries(await actionInputs())) {
-      const value = options.inputs[name] ?? expand(String(input.default ?? ''))
+    for (const [name, value] of Object.entries(inputValues(options.inputs, options.github))) {
       // The runner's naming: spaces to underscores, upper case, hyphens kept.
       env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
     }

@@ -92,6 +92,12 @@ export function isTransientStatus(status: number): boolean {
   return status >= 500 || status === 429 || status === 408
 }
 
+/**
+ * Work that was never started: GitHub's rate limit has too little left for it and lifts
+ * later than `rate-limit-wait` allows. Nothing was sent for it.
+ */
+export class RateLimitError extends ActionError {}
+
 /** The text of any thrown value, for messages. */
 export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error)

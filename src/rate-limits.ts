@@ -1,4 +1,4 @@
-import { ApiError, CancelledError } from './errors.js'
+import { ApiError, CancelledError, RateLimitError } from './errors.js'
 import { sleep as realSleep, sleepUnless } from './retry.js'
 
 /** How a rate-limited answer was recognised. */
@@ -73,7 +73,7 @@ export class RateLimitGate {
   async reserve(requests: number, what: string, signal?: AbortSignal): Promise<() => void> {
     for (;;) {
       if (this.exhausted !== undefined) {
-        throw new ApiError(`${what} was not started: ${this.exhausted.message}`, 403)
+        throw new RateLimitError(`${what} was not started: ${this.exhausted.message}`)
       }
       await this.ready(signal)
       if (this.remaining === undefined || this.remaining - this.reserved >= requests) {
@@ -92,7 +92,9 @@ export class RateLimitGate {
         now,
         `${this.remaining} requests left, fewer than a file's changes may need`
       )
-      if (!failure.transient) throw new ApiError(`${what} was not started: ${failure.message}`, 403)
+      if (!failure.transient) {
+        throw new RateLimitError(`${what} was not started: ${failure.message}`)
+      }
       // After the reset the next answer tells the new budget.
       this.remaining = undefined
     }

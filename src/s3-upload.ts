@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { isTransientStatus, S3Error } from './errors.js'
+import { isTransientStatus, ProtocolError, S3Error } from './errors.js'
 import type { HttpClient } from './http.js'
 import type { UploadTicket } from './downloads-api.js'
 import type { LocalFile } from './local-file.js'
@@ -71,10 +71,8 @@ export async function uploadToS3(
   const { source } = file
   const target = new URL(ticket.s3Url)
   if (!isSecureOrLocal(target)) {
-    throw new S3Error(
-      `The server handed out a plain-http upload URL (${target.origin}); refusing to send ${source.name} unencrypted.`,
-      0,
-      'InsecureUrl'
+    throw new ProtocolError(
+      `The server handed out a plain-http upload URL (${target.origin}); refusing to send ${source.name} unencrypted.`
     )
   }
 

@@ -1,6 +1,5 @@
 import { jest } from '@jest/globals'
-import { readFileSync } from 'node:fs'
-import { parse } from 'yaml'
+import { inputValues } from '../../scripts/action-metadata.js'
 import type * as Core from '@actions/core'
 
 /**
@@ -118,26 +117,8 @@ export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
   return fake
 }
 
-/**
- * The inputs action.yml gives when a workflow sets only `glob`, read from action.yml itself so
- * that no default is written twice; the `${{ github.* }}` ones as a runner would expand them.
- */
-export const ACTION_DEFAULTS: Record<string, string> = (() => {
-  const action = parse(readFileSync(new URL('../../action.yml', import.meta.url), 'utf8')) as {
-    inputs: Record<string, { default?: string }>
-  }
-  const github: Record<string, string> = {
-    token: 'test-token',
-    repository: 'octocat/hello-world',
-    api_url: 'https://api.github.com'
-  }
-  const defaults: Record<string, string> = {}
-  for (const [name, input] of Object.entries(action.inputs)) {
-    if (input.default === undefined) continue
-    defaults[name] = String(input.default).replace(
-      /\$\{\{\s*github\.(\w+)\s*\}\}/g,
-      (_, key: string) => github[key] ?? ''
-    )
-  }
-  return defaults
-})()
+/** The inputs action.yml gives when a workflow sets only `glob` (see scripts/action-metadata.ts). */
+export const ACTION_DEFAULTS: Record<string, string> = inputValues(
+  {},
+  { token: 'test-token', repository: 'octocat/hello-world', apiUrl: 'https://api.github.com' }
+)

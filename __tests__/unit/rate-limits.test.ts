@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { ApiError } from '../../src/errors.js'
+import { ApiError, RateLimitError } from '../../src/errors.js'
 import { RateLimitGate, type RateLimitKind, type RateLimitOptions } from '../../src/rate-limits.js'
 import { isTransient } from '../../src/retry.js'
 import { rejectionOf } from '../helpers/rejection.js'
@@ -176,9 +176,9 @@ describe('RateLimitGate', () => {
       const reset = T0 + 3_600_000
       g.gate.observe(budget(3, reset))
 
-      const error = await rejectionOf<ApiError>(g.gate.reserve(4, 'Replacing app.zip'))
+      const error = await rejectionOf<RateLimitError>(g.gate.reserve(4, 'Replacing app.zip'))
 
-      expect(error).toBeInstanceOf(ApiError)
+      expect(error).toBeInstanceOf(RateLimitError)
       expect(isTransient(error)).toBe(false)
       expect(error.message).toBe(
         `Replacing app.zip was not started: GitHub's primary rate limit is exhausted (3 requests left, fewer than a file's changes may need). It lifts at ${new Date(reset + 1000).toISOString()}, ` +

@@ -10,7 +10,6 @@
 import * as path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { CephInfo } from '../../../scripts/ceph.js'
-import rebuildStaleDist from '../../global-setup.js'
 
 /**
  * `scripts/ceph.ts` as `npm run build:tools` compiled it (test:ceph builds it first): jest runs
@@ -26,7 +25,14 @@ export default async function globalSetup(
   globalConfig: unknown,
   projectConfig: { rootDir: string }
 ): Promise<void> {
-  // Jest takes one globalSetup: the stale-dist/ check comes first here too.
+  // Jest takes one globalSetup: the stale-dist/ check comes first here too. Loaded by path,
+  // as node's loader (no ts-jest here) runs it: Node 24 strips the types itself.
+  const staleDist = pathToFileURL(
+    path.resolve(projectConfig.rootDir, '__tests__', 'global-setup.ts')
+  )
+  const { default: rebuildStaleDist } = (await import(staleDist.href)) as {
+    default: (globalConfig: unknown, projectConfig: { rootDir: string }) => void
+  }
   rebuildStaleDist(globalConfig, projectConfig)
   const given = process.env.UPLOAD_DOWNLOADS_CEPH
   if (given !== undefined && given !== '') {
