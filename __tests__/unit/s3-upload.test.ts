@@ -4,7 +4,7 @@ import { appendFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import type { UploadTicket } from '../../src/downloads-api.js'
-import { LocalFileError, S3Error } from '../../src/errors.js'
+import { LocalFileError, S3Error, ProtocolError } from '../../src/errors.js'
 import { LocalFile } from '../../src/local-file.js'
 import { isTransient } from '../../src/retry.js'
 import { formFields, isPolicyExpired, uploadToS3 } from '../../src/s3-upload.js'
@@ -198,8 +198,8 @@ describe('uploadToS3', () => {
     'refuses a plain-http upload URL to another machine (%s)',
     async (url) => {
       const upload = await fileWith('a.zip', Buffer.from('x'))
-      const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip', url), upload))
-      expect(error).toBeInstanceOf(S3Error)
+      const error = await rejectionOf(uploadToS3(http, ticketFor('a.zip', url), upload))
+      expect(error).toBeInstanceOf(ProtocolError)
       expect(error.message).toBe(
         `The server handed out a plain-http upload URL (${new URL(url).origin}); refusing to send a.zip unencrypted.`
       )
