@@ -201,7 +201,13 @@ export class Job {
  * step's under `post`.
  */
 export async function runAction(options: RunOptions): Promise<JobResult> {
-  const job = await Job.create(options)
+  return runSteps(await Job.create(options))
+}
+
+/** Runs a job's main step, then its post step, then ends the job (RUNNER_TEMP is wiped). */
+export async function runSteps(
+  job: Pick<Job, 'post' | 'close'> & { main(): Promise<RunningStep> }
+): Promise<JobResult> {
   try {
     const main = await (await job.main()).result
     const post = await job.post()

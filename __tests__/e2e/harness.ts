@@ -16,6 +16,7 @@ import type { CephInfo } from '../../scripts/ceph.js'
 import {
   Job,
   makeWorkspace,
+  runSteps,
   type JobResult,
   type RunResult,
   type RunningStep
@@ -181,17 +182,8 @@ export async function stage(options: EmulatorOptions = {}): Promise<Stage> {
         await writeFile(file, content)
       }
     },
-    async run(inputs, env = {}) {
-      // What runAction does, with the store looked at after each step.
-      const job = await startJob(inputs, env)
-      try {
-        const main = await (await job.main()).result
-        const post = await job.post()
-        return { ...main, post }
-      } finally {
-        await job.close()
-      }
-    },
+    // What runAction does, with the store looked at after each step.
+    run: async (inputs, env = {}) => runSteps(await startJob(inputs, env)),
     job: startJob,
     async createEmpty(name) {
       const res = await fetch(`${emulator.apiUrl}/repos/${REPO}/downloads`, {

@@ -8,7 +8,7 @@ import {
   rawRequest,
   s3Code,
   specParts,
-  type HttpAnswer,
+  rawCreate,
   startEmulator
 } from './helpers.js'
 
@@ -21,14 +21,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await emulator.close()
 })
-
-/** A create through node's http client, so a dropped connection is an error, not a retry. */
-function rawCreate(name: string): Promise<HttpAnswer> {
-  return rawRequest(`${emulator.apiUrl}/repos/${REPO}/downloads`, {
-    headers: { Authorization: 'token emulator-token', 'Content-Type': 'application/json' },
-    body: Buffer.from(JSON.stringify({ name, size: 5 }))
-  })
-}
 
 describe('API faults', () => {
   it('answers a scripted status once, then behaves', async () => {
@@ -73,16 +65,16 @@ describe('API faults', () => {
 
   it('resets the connection before answering', async () => {
     emulator.faults.inject({ hop: 'create', reset: true })
-    await expect(rawCreate('r.txt')).rejects.toThrow()
+    await expect(rawCreate(emulator, 'r.txt')).rejects.toThrow()
     expect(emulator.downloads(REPO)).toEqual([])
     expect(emulator.requests[0]).toMatchObject({ hop: 'create', status: 0, fault: 'create:reset' })
   })
 
   it('commits, then loses the answer: the retry meets already_exists', async () => {
     emulator.faults.inject({ hop: 'create', resetAfterCommit: true })
-    await expect(rawCreate('c.txt')).rejects.toThrow()
+    await expect(rawCreate(emulator, 'c.txt')).rejects.toThrow()
     expect(emulator.downloads(REPO)).toEqual([expect.objectContaining({ name: 'c.txt' })])
-    const retry = await rawCreate('c.txt')
+    const retry = await rawCreate(emulator, 'c.txt')
     expect(retry.status).toBe(422)
     expect(JSON.parse(retry.body)).toMatchObject({
       errors: [{ resource: 'Download', field: 'name', code: 'already_exists' }]

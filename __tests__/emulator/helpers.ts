@@ -267,3 +267,11 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
+
+/** A create through node's http client, so a dropped connection is an error, not a retry. */
+export function rawCreate(emulator: Emulator, name: string): Promise<HttpAnswer> {
+  return rawRequest(`${emulator.apiUrl}/repos/${REPO}/downloads`, {
+    headers: { Authorization: 'token emulator-token', 'Content-Type': 'application/json' },
+    body: Buffer.from(JSON.stringify({ name, size: 5 }))
+  })
+}

@@ -20,6 +20,7 @@ import {
   specParts,
   type HttpAnswer,
   type Ticket,
+  rawCreate,
   startEmulator
 } from './helpers.js'
 
@@ -33,14 +34,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await emulator.close()
 })
-
-/** A create through node's http client, so a dropped connection is an error, not a retry. */
-function rawCreate(name: string): Promise<HttpAnswer> {
-  return rawRequest(`${emulator.apiUrl}/repos/${REPO}/downloads`, {
-    headers: { Authorization: 'token emulator-token', 'Content-Type': 'application/json' },
-    body: Buffer.from(JSON.stringify({ name, size: 5 }))
-  })
-}
 
 function md5(content: Buffer | string): string {
   return createHash('md5').update(content).digest('hex')
@@ -94,7 +87,7 @@ describe('whenCommitted', () => {
 
   it('counts a commit whose answer was lost', async () => {
     emulator.faults.inject({ hop: 'create', resetAfterCommit: true })
-    await expect(rawCreate('lost.txt')).rejects.toThrow()
+    await expect(rawCreate(emulator, 'lost.txt')).rejects.toThrow()
     expect(await emulator.whenCommitted('create', 'lost.txt')).toMatchObject({
       status: 0,
       committed: true,
@@ -116,7 +109,7 @@ describe('whenCommitted', () => {
 describe('holdAfterCommitMs', () => {
   it('creates, then holds the answer', async () => {
     emulator.faults.inject({ hop: 'create', holdAfterCommitMs: 200 })
-    const answer = rawCreate('held.txt')
+    const answer = rawCreate(emulator, 'held.txt')
     const record = await emulator.whenCommitted('create', 'held.txt')
     // Stored, not answered yet.
     expect(record).toMatchObject({ status: 0, committed: true, fault: 'create:holdAfterCommit' })
@@ -173,7 +166,7 @@ describe('holdAfterCommitMs', () => {
 
   it('holds, then resets, with resetAfterCommit', async () => {
     emulator.faults.inject({ hop: 'create', holdAfterCommitMs: 50, resetAfterCommit: true })
-    await expect(rawCreate('both.txt')).rejects.toThrow()
+    await expect(rawCreate(emulator, 'both.txt')).rejects.toThrow()
     expect(emulator.requests[0]).toMatchObject({
       status: 0,
       committed: true,
