@@ -1,6 +1,6 @@
 /** `GET /:owner/:repo/downloads`: the Downloads page a browser shows. */
-import { startEmulator, type Emulator } from '../../emulator/index.js'
-import { REPO } from './helpers.js'
+import type { Emulator } from '../../emulator/index.js'
+import { REPO, startEmulator } from './helpers.js'
 
 let emulator: Emulator
 
