@@ -47,6 +47,11 @@ export interface ServerOptions {
   s3PublicUrl?: string
   /** Upload policy lifetime. Default {@link SERVER_POLICY_TTL_SECONDS}. */
   policyTtlSeconds?: number
+  /**
+   * Told of each error a request met that is the server's, not the client's (a full disk, a
+   * bug), which was answered with a 500. Default: printed to stderr.
+   */
+  onUnexpectedError?: (error: Error) => void
 }
 
 /** A running server. */
@@ -84,6 +89,10 @@ export async function startServer(options: ServerOptions): Promise<DownloadsServ
     durable: true,
     log: false,
     policyTtlSeconds: options.policyTtlSeconds ?? SERVER_POLICY_TTL_SECONDS,
+    onUnexpectedError:
+      options.onUnexpectedError ??
+      ((error) =>
+        process.stderr.write(`downloads server error: ${error.stack ?? error.message}\n`)),
     ...(options.externalS3 ? { externalS3: options.externalS3 } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
     ...(options.publicUrl !== undefined ? { publicUrl: options.publicUrl } : {}),
