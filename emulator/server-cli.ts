@@ -9,7 +9,7 @@ import { startServer, type ServerOptions } from './server.js'
 const USAGE = `Usage: npm run server -- --data DIR [options]
 
   --data DIR           the database (DIR/downloads.sqlite) and, without --s3-endpoint, the
-                       uploaded bytes (DIR/downloads/OWNER/NAME/FILE); created if missing
+                       uploaded bytes (DIR/objects/, one file per upload); created if missing
   --host HOST          interface to listen on (default 127.0.0.1)
   --port N             API port (default 3000; 0 = any free port)
   --s3-port N          port of the upload endpoint for local bytes (default 3001; 0 = any)

@@ -242,6 +242,12 @@ export class SqliteCatalog implements Catalog {
       row === undefined ? record.downloadCount + 1 : integer(row, 'download_count')
   }
 
+  filePaths(): string[] {
+    return this.sql('SELECT file_path FROM downloads WHERE file_path IS NOT NULL')
+      .all()
+      .map((row) => join(this.base, text(row, 'file_path')))
+  }
+
   close(): void {
     if (this.db.isOpen) this.db.close()
   }
