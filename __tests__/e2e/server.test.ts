@@ -305,6 +305,12 @@ describe(`the self-hosted server (${onCeph ? 'bytes on Ceph' : 'bytes in its fol
       for (const d of downloadsOutput(result)) urls[d.name] = d.html_url
     }
     await fetchBytes(urls['newest.zip'])
+    // An uploaded page is saved, not shown: the store (local or Ceph) says it is an attachment.
+    const hostilePage = await fetch(urls[hostile[0]], { method: 'HEAD' })
+    expect(hostilePage.status).toBe(200)
+    expect(hostilePage.headers.get('content-disposition')).toMatch(
+      /^attachment; filename\*=UTF-8''/
+    )
 
     const { rows, html } = await page(server)
     expect(rows.map(([name, description, , , count]) => [name, description, count])).toEqual([
