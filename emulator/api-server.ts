@@ -203,9 +203,12 @@ async function handle(
   // Seeds on their way to an external store land before anything is answered about them.
   await context.external?.settled()
 
+  const token = tokenOf(req)
+  const authorized = token !== undefined && context.tokens.has(token)
   let body: Buffer | undefined
   let name: string | undefined
-  if (route.hop === 'create') {
+  // Only a caller with a token gets its create body read: a stranger's is not even looked at.
+  if (route.hop === 'create' && authorized) {
     body = await readBody(req)
     name = peekName(body)
   }
@@ -236,11 +239,11 @@ async function handle(
     return redirectToObject(context, method, route.repo, route.name, answer)
   }
 
-  const token = tokenOf(req)
-  const authorized = token !== undefined && context.tokens.has(token)
   const rate = context.limiter.consume(authorized ? `token:${token}` : 'anonymous')
   if (fault?.status !== undefined) return answerFault(fault, rate, answer)
-  const api = answer.withHeaders(rateLimitHeaders(rate))
+  let api = answer.withHeaders(rateLimitHeaders(rate))
+  // A create body left unread: the connection closes after the answer instead of reading it.
+  if (route.hop === 'create' && !authorized) api = api.withHeaders({ Connection: 'close' })
   if (token === undefined) return api.message(401, 'Requires authentication')
   if (!authorized) return api.message(401, 'Bad credentials')
   if (rate.exceeded) {

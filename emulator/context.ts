@@ -175,6 +175,30 @@ export function parseTarget(target: string | undefined): URL | undefined {
   }
 }
 
+/**
+ * `Content-Disposition` for a download: an attachment under its name (RFC 6266, the name
+ * percent-encoded as RFC 8187 says), so a browser saves it instead of showing it.
+ */
+export function attachment(name: string): string {
+  const encoded = encodeURIComponent(name).replace(
+    /['()*]/g,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`
+  )
+  return `attachment; filename*=UTF-8''${encoded}`
+}
+
+/**
+ * Headers every object served from the upload origin carries: an uploaded `.html` or `.svg`
+ * must not run as a page of that origin.
+ */
+export function objectSafetyHeaders(key: string): Record<string, string> {
+  return {
+    'Content-Disposition': attachment(key.split('/').pop() ?? key),
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': 'sandbox'
+  }
+}
+
 /** The S3 URL of an object: each key segment URL-encoded, as github.com's redirect had it. */
 export function objectUrl(context: EmulatorContext, key: string): string {
   return `${context.s3Url}${key.split('/').map(encodeURIComponent).join('/')}`

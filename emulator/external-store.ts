@@ -6,6 +6,7 @@
  * uploaded yet, and keeps the positive answer.
  */
 import { createHash } from 'node:crypto'
+import { attachment } from './context.js'
 import { S3Client, type ObjectHead } from './s3-client.js'
 import type { DownloadRecord } from './store.js'
 import type { ExternalS3 } from './types.js'
@@ -144,7 +145,13 @@ export class ExternalStore {
 
   /** Where `html_url` sends a GET or a HEAD: a presigned URL for that method on the object. */
   redirectUrl(method: 'GET' | 'HEAD', record: DownloadRecord): string {
-    return this.client.presign(method, record.key, new Date(Date.now() + REDIRECT_TTL_MS))
+    // The store serves the object as an attachment: an uploaded page does not run as one.
+    return this.client.presign(
+      method,
+      record.key,
+      new Date(Date.now() + REDIRECT_TTL_MS),
+      attachment(record.name)
+    )
   }
 }
 

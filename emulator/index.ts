@@ -139,6 +139,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const api = createApiServer(context, makeServer)
   const s3 = external ? undefined : createS3Server(context, { makeServer })
   const servers = s3 ? [api, s3] : [api]
+  for (const server of servers) {
+    // Silence, not total time: node's socket timeout restarts with every byte.
+    if (options.idleTimeoutMs !== undefined) server.timeout = options.idleTimeoutMs
+    if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections
+  }
   try {
     const apiPort = await listen(api, options.apiPort ?? 0, host)
     context.apiUrl = options.publicUrl ?? `${scheme}://${urlHost(host)}:${apiPort}`

@@ -103,15 +103,23 @@ export class S3Client {
    * A presigned URL for one method on one object, valid until `expires`. The method is part
    * of what is signed: a GET URL does not answer a HEAD.
    */
-  presign(method: 'GET' | 'HEAD', key: string, expires: Date): string {
+  presign(method: 'GET' | 'HEAD', key: string, expires: Date, contentDisposition?: string): string {
     const resource = this.resource(key)
     const seconds = Math.floor(expires.getTime() / 1000)
-    const signature = signV2(this.config.secretAccessKey, `${method}\n\n\n${seconds}\n${resource}`)
+    // A response override is a sub-resource: signed as part of the resource, not URL-encoded.
+    const signed =
+      contentDisposition === undefined
+        ? resource
+        : `${resource}?response-content-disposition=${contentDisposition}`
+    const signature = signV2(this.config.secretAccessKey, `${method}\n\n\n${seconds}\n${signed}`)
     const query = new URLSearchParams({
       AWSAccessKeyId: this.config.accessKeyId,
       Expires: String(seconds),
       Signature: signature
     })
+    if (contentDisposition !== undefined) {
+      query.set('response-content-disposition', contentDisposition)
+    }
     return `${this.base.origin}${resource}?${query.toString()}`
   }
 

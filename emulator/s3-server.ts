@@ -24,6 +24,7 @@ import {
   clientWentAway,
   delay,
   holdAnswer,
+  objectSafetyHeaders,
   parseTarget,
   recordOf,
   recordRequest,
@@ -635,6 +636,7 @@ async function handleGetObject(
       'Content-Length': object.size,
       ETag: `"${object.md5}"`,
       'Last-Modified': object.mtime.toUTCString(),
+      ...objectSafetyHeaders(key),
       'x-amz-request-id': newRequestId(),
       Server: 'AmazonS3'
     })

@@ -9,7 +9,7 @@ import { startServer, type ServerOptions } from './server.js'
 const USAGE = `Usage: npm run server -- --data DIR [options]
 
   --data DIR           the database (DIR/downloads.sqlite) and, without --s3-endpoint, the
-                       uploaded bytes (DIR/downloads/OWNER/NAME/FILE); created if missing
+                       uploaded bytes (DIR/objects/, one file per upload); created if missing
   --host HOST          interface to listen on (default 127.0.0.1)
   --port N             API port (default 3000; 0 = any free port)
   --s3-port N          port of the upload endpoint for local bytes (default 3001; 0 = any)
@@ -24,6 +24,10 @@ const USAGE = `Usage: npm run server -- --data DIR [options]
   --public-url URL     the API's URL as clients reach it (behind a reverse proxy)
   --s3-public-url URL  the upload endpoint's URL as clients reach it (behind a reverse proxy)
   --policy-ttl S       how long an upload policy stays valid, in seconds (default 3600)
+  --idle-timeout S     close a connection silent this long, in seconds (default 60); a slow
+                       upload that keeps sending goes on
+  --max-connections N  the most connections the API, and the upload endpoint, each hold at
+                       once (default 256); more are closed as they arrive
   --help               this text`
 
 /** A base URL given on the command line: http(s), no query; `slash` says how it ends. */
@@ -39,6 +43,12 @@ function baseUrl(value: string, flag: string, slash: boolean): string {
   }
   const bare = url.href.replace(/\/+$/, '')
   return slash ? `${bare}/` : bare
+}
+
+function positiveWhole(value: string, flag: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${flag} must be a positive whole number`)
+  return n
 }
 
 async function main(): Promise<void> {
@@ -57,6 +67,8 @@ async function main(): Promise<void> {
       'public-url': { type: 'string' },
       's3-public-url': { type: 'string' },
       'policy-ttl': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
       help: { type: 'boolean' }
     },
     strict: true
@@ -96,6 +108,13 @@ async function main(): Promise<void> {
       throw new Error('--policy-ttl must be a positive whole number of seconds')
     }
     options.policyTtlSeconds = ttl
+  }
+
+  if (values['idle-timeout'] !== undefined) {
+    options.idleTimeoutMs = positiveWhole(values['idle-timeout'], '--idle-timeout') * 1000
+  }
+  if (values['max-connections'] !== undefined) {
+    options.maxConnections = positiveWhole(values['max-connections'], '--max-connections')
   }
 
   const server = await startServer(options)

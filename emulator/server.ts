@@ -21,6 +21,11 @@ export const DATABASE_FILE = 'downloads.sqlite'
  */
 export const SERVER_POLICY_TTL_SECONDS = 3600
 
+/** How long a connection may stay silent before it is closed. */
+export const SERVER_IDLE_TIMEOUT_MS = 60_000
+/** The most connections each of the API and the upload endpoint holds at once. */
+export const SERVER_MAX_CONNECTIONS = 256
+
 export interface ServerOptions {
   /** Where the database (and, without `externalS3`, the bytes) live. Created if missing. */
   dataDir: string
@@ -47,6 +52,15 @@ export interface ServerOptions {
   s3PublicUrl?: string
   /** Upload policy lifetime. Default {@link SERVER_POLICY_TTL_SECONDS}. */
   policyTtlSeconds?: number
+  /**
+   * Told of each error a request met that is the server's, not the client's (a full disk, a
+   * bug), which was answered with a 500. Default: printed to stderr.
+   */
+  onUnexpectedError?: (error: Error) => void
+  /** Default {@link SERVER_IDLE_TIMEOUT_MS}. */
+  idleTimeoutMs?: number
+  /** Default {@link SERVER_MAX_CONNECTIONS}. */
+  maxConnections?: number
 }
 
 /** A running server. */
@@ -84,6 +98,12 @@ export async function startServer(options: ServerOptions): Promise<DownloadsServ
     durable: true,
     log: false,
     policyTtlSeconds: options.policyTtlSeconds ?? SERVER_POLICY_TTL_SECONDS,
+    idleTimeoutMs: options.idleTimeoutMs ?? SERVER_IDLE_TIMEOUT_MS,
+    maxConnections: options.maxConnections ?? SERVER_MAX_CONNECTIONS,
+    onUnexpectedError:
+      options.onUnexpectedError ??
+      ((error) =>
+        process.stderr.write(`downloads server error: ${error.stack ?? error.message}\n`)),
     ...(options.externalS3 ? { externalS3: options.externalS3 } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
     ...(options.publicUrl !== undefined ? { publicUrl: options.publicUrl } : {}),

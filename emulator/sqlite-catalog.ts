@@ -3,6 +3,9 @@
  * (`node:sqlite`, built into Node 24), so that a restart keeps everything.
  *
  * Every write is one statement, and so one transaction, committed before the call returns;
+ * each is run to its end (`run()`, or `all()` for a RETURNING statement), so a commit that
+ * fails (a full disk) throws instead of being lost in the statement's reset: `get()` would
+ * return the row before the commit and drop its error;
  * the journal is a write-ahead log synced on every commit (`synchronous = FULL`), so nothing
  * an answer acknowledged is lost in a crash, power loss included. The database is opened in
  * exclusive locking mode and locked at once: a second server on the same folder fails to
@@ -182,12 +185,16 @@ export class SqliteCatalog implements Catalog {
     return this.sql('SELECT 1 FROM downloads WHERE id = ?').get(record.id) !== undefined
   }
 
+  /** Runs a RETURNING write to its end (so its commit's failure throws): its one row. */
+  private written(sql: string, ...params: (string | number | null)[]): Row | undefined {
+    return this.sql(sql).all(...params)[0]
+  }
+
   insert(repo: string, input: NewDownload, key: string): DownloadRecord {
-    const row = this.sql(
+    const row = this.written(
       `INSERT INTO downloads (repo, name, key, description, content_type, mime_type,
            declared_size, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`
-    ).get(
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       repo,
       input.name,
       key,
@@ -227,11 +234,18 @@ export class SqliteCatalog implements Catalog {
   }
 
   countDownload(record: DownloadRecord): void {
-    const row = this.sql(
-      'UPDATE downloads SET download_count = download_count + 1 WHERE id = ? RETURNING download_count'
-    ).get(record.id)
+    const row = this.written(
+      'UPDATE downloads SET download_count = download_count + 1 WHERE id = ? RETURNING download_count',
+      record.id
+    )
     record.downloadCount =
       row === undefined ? record.downloadCount + 1 : integer(row, 'download_count')
+  }
+
+  filePaths(): string[] {
+    return this.sql('SELECT file_path FROM downloads WHERE file_path IS NOT NULL')
+      .all()
+      .map((row) => join(this.base, text(row, 'file_path')))
   }
 
   close(): void {

@@ -7,11 +7,16 @@
  * so a human can look at them. Uploads stream into `<storageDir>/.incoming/` and are renamed
  * into place only once S3 would have accepted them, so a failed upload never replaces good
  * bytes.
+ *
+ * The server (`durable`) keeps each upload under a name of its own, `<storageDir>/objects/<uuid>`,
+ * instead: the record is pointed at the new file in one transaction, and only then is the old
+ * file removed. A kill at any moment leaves the record with bytes that match it, and at most a
+ * file nothing refers to, which the next start removes ({@link DownloadStore.sweep}).
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import type { StoredDownload } from './types.js'
 
 /** A stored download plus what only the emulator needs. */
@@ -85,6 +90,8 @@ export interface Catalog {
   saveObject(record: DownloadRecord): void
   /** One more download through `html_url`; `record.downloadCount` follows. */
   countDownload(record: DownloadRecord): void
+  /** The files (absolute paths) of every download stored, of every repository. */
+  filePaths(): string[]
   close(): void
 }
 
@@ -178,6 +185,12 @@ export class MemoryCatalog implements Catalog {
     record.downloadCount++
   }
 
+  filePaths(): string[] {
+    return [...this.byKey.values()].flatMap((record) =>
+      record.filePath === undefined ? [] : [record.filePath]
+    )
+  }
+
   close(): void {
     // Nothing to release.
   }
@@ -189,8 +202,10 @@ export interface StoreOptions {
   catalog?: Catalog
   /**
    * Flush an upload's bytes, and the rename that puts them in place, to the disk before the
-   * upload is acknowledged (the server: a crash must not lose an acknowledged upload). Default
-   * false: the emulator's tests need no power-loss safety.
+   * upload is acknowledged (the server: a crash must not lose an acknowledged upload), keep
+   * each upload under a fresh name in `objects/`, and remove at start-up the files nothing
+   * refers to. Default false: the emulator's tests need no power-loss safety, and its bytes
+   * live at their S3 key.
    */
   durable?: boolean
 }
@@ -201,6 +216,8 @@ export class DownloadStore {
   /** Per S3 key: the tail of the file operations queued on it (see {@link exclusive}). */
   private readonly keyLocks = new Map<string, Promise<void>>()
   readonly incomingDir: string
+  /** Where the server (`durable`) keeps the bytes: one file per upload. */
+  readonly objectsDir: string
 
   constructor(
     readonly storageDir: string,
@@ -210,9 +227,33 @@ export class DownloadStore {
     this.catalog = options.catalog ?? new MemoryCatalog(repos)
     this.durable = options.durable ?? false
     this.incomingDir = join(storageDir, '.incoming')
+    this.objectsDir = join(storageDir, 'objects')
     // What is left there is an upload a crash or a kill cut short: nothing refers to it.
     rmSync(this.incomingDir, { recursive: true, force: true })
     mkdirSync(this.incomingDir, { recursive: true })
+    if (this.durable) this.sweep()
+  }
+
+  /**
+   * Removes the files under `objects/` and `downloads/` that no download refers to: what a
+   * kill left between storing a file and pointing its record at it, or between pointing the
+   * record elsewhere (an overwrite, a delete) and removing the old file.
+   */
+  private sweep(): void {
+    const kept = new Set(this.catalog.filePaths().map((path) => resolve(path)))
+    for (const folder of [this.objectsDir, join(this.storageDir, 'downloads')]) {
+      let entries
+      try {
+        entries = readdirSync(folder, { recursive: true, withFileTypes: true })
+      } catch {
+        continue // not there (yet)
+      }
+      for (const entry of entries) {
+        const path = resolve(entry.parentPath, entry.name)
+        if (entry.isFile() && !kept.has(path)) rmSync(path, { force: true })
+      }
+    }
+    mkdirSync(this.objectsDir, { recursive: true })
   }
 
   /** Every repository, canonical `owner/name`. */
@@ -294,7 +335,8 @@ export class DownloadStore {
    */
   async remove(record: DownloadRecord): Promise<void> {
     this.forget(record)
-    await this.exclusive(record.key, () => rm(this.objectPath(record.key), { force: true }))
+    const path = this.durable ? record.filePath : this.objectPath(record.key)
+    if (path !== undefined) await this.exclusive(record.key, () => rm(path, { force: true }))
   }
 
   /** Drops a download from the catalog (nothing on disk). */
@@ -327,12 +369,10 @@ export class DownloadStore {
         await rm(incoming, { force: true })
         return false
       }
+      if (this.durable) return this.commitDurably(record, incoming, result)
       const target = this.objectPath(record.key)
       await mkdir(dirname(target), { recursive: true })
-      if (this.durable) await syncFile(incoming)
       await rename(incoming, target)
-      // The rename is an entry in the folder: flushed with the folder.
-      if (this.durable) await syncFile(dirname(target))
       record.uploaded = true
       record.size = result.size
       record.md5 = result.md5
@@ -342,6 +382,52 @@ export class DownloadStore {
       this.catalog.saveObject(record)
       return true
     })
+  }
+
+  /**
+   * The server's commit: the bytes, flushed, under a fresh name; then the record points at them
+   * (one transaction); then the previous file goes. Until the record is saved, it keeps
+   * describing the previous bytes, which stay where it says.
+   */
+  private async commitDurably(
+    record: DownloadRecord,
+    incoming: string,
+    result: UploadResult
+  ): Promise<boolean> {
+    const target = join(this.objectsDir, randomUUID())
+    await syncFile(incoming)
+    await mkdir(this.objectsDir, { recursive: true })
+    await rename(incoming, target)
+    // The rename is an entry in the folder: flushed with the folder.
+    await syncFile(this.objectsDir)
+    // The file the download has now (the record handed in may predate another upload).
+    const previous = this.catalog.findByKey(record.key)?.filePath
+    const next: DownloadRecord = {
+      ...record,
+      uploaded: true,
+      size: result.size,
+      md5: result.md5,
+      sha256: result.sha256,
+      filePath: target,
+      objectContentType: result.contentType
+    }
+    try {
+      this.catalog.saveObject(next)
+    } catch (err) {
+      await rm(target, { force: true })
+      throw err
+    }
+    // A catalog in memory stores the records it hands out: this one now says what was saved.
+    Object.assign(record, next)
+    // Deleted while the bytes were flushed: nothing refers to them.
+    if (!this.isLive(record)) {
+      await rm(target, { force: true })
+      return false
+    }
+    if (previous !== undefined && resolve(previous) !== resolve(target)) {
+      await rm(previous, { force: true })
+    }
+    return true
   }
 
   /**

@@ -50,6 +50,16 @@ export interface EmulatorOptions {
    */
   onUnexpectedError?: (error: Error) => void
   /**
+   * Close a connection after this long without a byte either way (silence, not total time: a
+   * slow upload that keeps moving goes on). Default: never (the server: 60 s).
+   */
+  idleTimeoutMs?: number
+  /**
+   * The most connections each of the two servers (API, S3) holds at once; more are closed
+   * as they arrive. Default: no cap (the server: 256).
+   */
+  maxConnections?: number
+  /**
    * Where the downloads' metadata lives. Default: in memory, gone on close. The server
    * (`server.ts`) passes a SQLite catalog; `repos` is the catalog's business then. Closed
    * with the emulator.

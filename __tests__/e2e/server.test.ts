@@ -91,13 +91,31 @@ async function dataFolder(): Promise<{ dir: string; storeArgs: string[]; env: No
 
 type Folder = Awaited<ReturnType<typeof dataFolder>>
 
-/** Runs `npm run server`'s program on `folder` with `args`, on loopback and free ports. */
-function launch(folder: Folder, args: string[]) {
-  const child = spawn(
-    process.execPath,
-    [CLI, '--data', folder.dir, '--port', '0', '--s3-port', '0', ...folder.storeArgs, ...args],
-    { env: { ...process.env, ...folder.env }, stdio: ['ignore', 'pipe', 'pipe'] }
-  )
+/**
+ * Runs `npm run server`'s program on `folder` with `args`, on loopback and free ports.
+ * `fileLimitKiB`: no file it writes may grow past this (`ulimit -f`), as on a full disk.
+ */
+function launch(folder: Folder, args: string[], fileLimitKiB?: number) {
+  const argv = [
+    CLI,
+    '--data',
+    folder.dir,
+    '--port',
+    '0',
+    '--s3-port',
+    '0',
+    ...folder.storeArgs,
+    ...args
+  ]
+  // `exec`: the PID is the server's own.
+  const [command, ...rest] =
+    fileLimitKiB === undefined
+      ? [process.execPath, ...argv]
+      : ['bash', '-c', `ulimit -f ${fileLimitKiB} && exec "$0" "$@"`, process.execPath, ...argv]
+  const child = spawn(command ?? process.execPath, rest, {
+    env: { ...process.env, ...folder.env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
   const exited = new Promise<Exit>((resolve) =>
@@ -117,8 +135,12 @@ function launch(folder: Folder, args: string[]) {
   return { child, exited, firstLine }
 }
 
-async function startServer(folder: Folder, args: string[]): Promise<ServerProcess> {
-  const { child, exited, firstLine } = launch(folder, args)
+async function startServer(
+  folder: Folder,
+  args: string[],
+  fileLimitKiB?: number
+): Promise<ServerProcess> {
+  const { child, exited, firstLine } = launch(folder, args, fileLimitKiB)
   const line = await firstLine
   if (line === undefined) {
     const exit = await exited
@@ -283,6 +305,12 @@ describe(`the self-hosted server (${onCeph ? 'bytes on Ceph' : 'bytes in its fol
       for (const d of downloadsOutput(result)) urls[d.name] = d.html_url
     }
     await fetchBytes(urls['newest.zip'])
+    // An uploaded page is saved, not shown: the store (local or Ceph) says it is an attachment.
+    const hostilePage = await fetch(urls[hostile[0]], { method: 'HEAD' })
+    expect(hostilePage.status).toBe(200)
+    expect(hostilePage.headers.get('content-disposition')).toMatch(
+      /^attachment; filename\*=UTF-8''/
+    )
 
     const { rows, html } = await page(server)
     expect(rows.map(([name, description, , , count]) => [name, description, count])).toEqual([
@@ -347,5 +375,38 @@ describe(`the self-hosted server (${onCeph ? 'bytes on Ceph' : 'bytes in its fol
     const none = await failToStart(empty, ['--token', TOKEN])
     expect(none.code).toBe(2)
     expect(none.stderr).toContain('--repo OWNER/NAME')
+  })
+
+  it('answers 500, never 201, for a create its full disk could not store', async () => {
+    const folder = await dataFolder()
+    // The database's files may not grow past 256 KiB: its write-ahead log fills up.
+    const server = await startServer(folder, ['--repo', REPO, '--token', TOKEN], 256)
+    const acknowledged: number[] = []
+    const statuses: number[] = []
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${server.info.apiUrl}/repos/${REPO}/downloads`, {
+        method: 'POST',
+        headers: { authorization: `token ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `meta${i}.txt`, size: 1, description: 'x'.repeat(20_000) })
+      })
+      statuses.push(res.status)
+      if (res.status === 201) acknowledged.push(((await res.json()) as { id: number }).id)
+      else await res.arrayBuffer()
+    }
+    // The disk filled up, and every create after that failed.
+    expect(statuses).toContain(500)
+    expect(statuses.every((status) => status === 201 || status === 500)).toBe(true)
+    // No id was handed out twice, and each acknowledged download is there.
+    expect(new Set(acknowledged).size).toBe(acknowledged.length)
+    for (const id of acknowledged) {
+      const res = await fetch(`${server.info.apiUrl}/repos/${REPO}/downloads/${id}`, {
+        headers: { authorization: `token ${TOKEN}` }
+      })
+      expect(res.status).toBe(200)
+      await res.arrayBuffer()
+    }
+    // The operator sees why.
+    const exit = await server.stop('SIGTERM')
+    expect(exit.stderr).toMatch(/disk I\/O error|disk is full/)
   })
 })

@@ -132,10 +132,18 @@ describe('html_url and delete', () => {
     expect(get.status).toBe(302)
     expect(location).toMatch(
       new RegExp(
-        `^${store.config.endpoint}/fake-bucket/downloads/octocat/hello-world/read%20me\\.txt\\?AWSAccessKeyId=FAKEACCESSKEY&Expires=\\d+&Signature=`
+        `^${store.config.endpoint}/fake-bucket/downloads/octocat/hello-world/read%20me\\.txt\\?AWSAccessKeyId=FAKEACCESSKEY&Expires=\\d+&Signature=[^&]+&response-content-disposition=`
       )
     )
-    expect(await (await fetch(htmlUrl)).text()).toBe('the bytes')
+    const served = await fetch(htmlUrl)
+    expect(await served.text()).toBe('the bytes')
+    // Saved, not shown: an uploaded page does not run on the store's origin.
+    expect(served.headers.get('content-disposition')).toBe(
+      "attachment; filename*=UTF-8''read%20me.txt"
+    )
+    expect(new URL(location).searchParams.get('response-content-disposition')).toBe(
+      "attachment; filename*=UTF-8''read%20me.txt"
+    )
     const head = await fetch(htmlUrl, { method: 'HEAD' })
     expect(head.status).toBe(200)
     expect(head.headers.get('content-length')).toBe('9')

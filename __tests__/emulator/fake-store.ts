@@ -45,7 +45,13 @@ export async function startFakeStore(bucket = 'fake-bucket'): Promise<FakeStore>
     }
     const expires = url.searchParams.get('Expires') ?? ''
     if (Number(expires) * 1000 < Date.now()) return false
-    const expected = signV2(secretAccessKey, `${method}\n\n\n${expires}\n${url.pathname}`)
+    // A response override is a signed sub-resource, with its value as is (not URL-encoded).
+    const disposition = url.searchParams.get('response-content-disposition')
+    const resource =
+      disposition === null
+        ? url.pathname
+        : `${url.pathname}?response-content-disposition=${disposition}`
+    const expected = signV2(secretAccessKey, `${method}\n\n\n${expires}\n${resource}`)
     return (
       url.searchParams.get('AWSAccessKeyId') === accessKeyId &&
       url.searchParams.get('Signature') === expected
@@ -83,7 +89,12 @@ export async function startFakeStore(bucket = 'fake-bucket'): Promise<FakeStore>
             'Content-Length': body.length,
             'Content-Type': types.get(key) ?? 'binary/octet-stream',
             ETag: `"${createHash('md5').update(body).digest('hex')}"`,
-            'Last-Modified': new Date().toUTCString()
+            'Last-Modified': new Date().toUTCString(),
+            ...(url.searchParams.has('response-content-disposition')
+              ? {
+                  'Content-Disposition': url.searchParams.get('response-content-disposition') ?? ''
+                }
+              : {})
           })
           return res.end(method === 'GET' ? body : undefined)
         case 'DELETE':

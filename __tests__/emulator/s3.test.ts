@@ -87,6 +87,12 @@ describe("the spec's curl command", () => {
     const served = await fetch(ticket.html_url)
     expect(served.status).toBe(200)
     expect(served.headers.get('content-type')).toBe('image/jpeg')
+    // Saved, not shown: an uploaded page does not run on the upload origin.
+    expect(served.headers.get('content-disposition')).toBe(
+      "attachment; filename*=UTF-8''new_file.jpg"
+    )
+    expect(served.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(served.headers.get('content-security-policy')).toBe('sandbox')
     expect(Buffer.from(await served.arrayBuffer()).equals(content)).toBe(true)
     const listed = emulator.requests.map((r) => `${r.origin}:${r.hop}:${r.status}`)
     expect(listed).toEqual(['api:create:201', 's3:s3:201', 'api:download:302', 's3:download:200'])
