@@ -35,6 +35,11 @@ import { rateLimitHeaders, type RateState } from './rate-limit.js'
 import type { DownloadRecord } from './store.js'
 import type { CommitHop, RequestRecord } from './types.js'
 
+/**
+ * The longest description taken, in UTF-8 bytes: room for release notes, while a page that
+ * lists a repository's downloads stays a page (the self-hosted server serves it to anyone).
+ */
+export const MAX_DESCRIPTION_BYTES = 64 * 1024
 /** A create body larger than this is not a Downloads request. */
 const MAX_JSON_BYTES = 1024 * 1024
 /** The longest name the emulator accepts: one path segment on common file systems. */
@@ -446,7 +451,9 @@ async function create(
   if (
     description !== undefined &&
     description !== null &&
-    (typeof description !== 'string' || !isWellFormed(description))
+    (typeof description !== 'string' ||
+      !isWellFormed(description) ||
+      Buffer.byteLength(description) > MAX_DESCRIPTION_BYTES)
   ) {
     problem('description', 'invalid')
   }
@@ -549,18 +556,21 @@ async function downloadsPage(
   answer.send(200, PAGE_HEADERS, renderDownloadsPage(repo, items))
 }
 
-function redirectToObject(
+async function redirectToObject(
   context: EmulatorContext,
   method: string,
   repoName: string,
   name: string,
   answer: Answer
-): void {
+): Promise<void> {
   const repo = context.store.resolveRepo(repoName)
   const record = repo === undefined ? undefined : context.store.findByName(repo, name)
   if (!record) return answer.message(404, 'Not Found')
-  // A HEAD looks, it does not download.
-  if (method === 'GET') context.store.countDownload(record)
+  // A HEAD looks, it does not download; and a download without bytes has nothing to count.
+  if (method === 'GET') {
+    if (!record.uploaded) await context.external?.checkUploaded([record])
+    if (record.uploaded) context.store.countDownload(record)
+  }
   // On an external store, a URL presigned for this method: the object stays private (GitHub's
   // 2013 acl), and the store tells a missing object (404) from a hidden one (403) only to a
   // reader allowed to list the bucket, which a presigned owner's URL is.

@@ -90,11 +90,14 @@ export type PageItem = DownloadRecord & { htmlUrl: string }
  * The page for `repo`: its uploaded downloads (one without bytes yet cannot be downloaded),
  * newest first (by creation time, then id).
  */
+/** A page shows the newest this many: anyone may load it, so its cost must stay bounded. */
+export const PAGE_ROWS = 500
+
 export function renderDownloadsPage(repo: string, downloads: readonly PageItem[]): string {
   const items = downloads
     .filter((d) => d.uploaded)
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id - a.id)
-  const rows = items.map(
+  const rows = items.slice(0, PAGE_ROWS).map(
     (d) => `<tr>
 <td class="name"><a href="${escapeHtml(d.htmlUrl)}">${escapeHtml(d.name)}</a></td>
 <td>${escapeHtml(d.description)}</td>
@@ -111,7 +114,11 @@ export function renderDownloadsPage(repo: string, downloads: readonly PageItem[]
 <tbody>
 ${rows.join('\n')}
 </tbody>
-</table>`
+</table>${
+          items.length > PAGE_ROWS
+            ? `\n<p>The newest ${PAGE_ROWS} of ${items.length} downloads; the API lists them all.</p>`
+            : ''
+        }`
   return page(
     `Downloads · ${repo}`,
     `<main>

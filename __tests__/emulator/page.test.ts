@@ -1,6 +1,7 @@
 /** `GET /:owner/:repo/downloads`: the Downloads page a browser shows. */
 import type { Emulator } from '../../emulator/index.js'
-import { REPO, startEmulator } from './helpers.js'
+import { PAGE_ROWS, renderDownloadsPage } from '../../emulator/downloads-page.js'
+import { api, createDownload, REPO, startEmulator } from './helpers.js'
 
 let emulator: Emulator
 
@@ -92,4 +93,47 @@ it('says when there is nothing yet, and answers 404 for a repository it does not
   expect(missing.status).toBe(404)
   expect(missing.headers.get('content-type')).toBe('text/html; charset=utf-8')
   expect(await missing.text()).toContain('octocat/&#60;b&#62;nope')
+})
+
+describe('bounds, since anyone may load the page', () => {
+  it('shows the newest 500 downloads and says how many there are', () => {
+    const items = Array.from({ length: 501 }, (_, i) => ({
+      id: i + 1,
+      name: `build-${i + 1}.zip`,
+      description: '',
+      size: 1,
+      createdAt: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString().replace(/\.\d+Z$/, 'Z'),
+      downloadCount: 0,
+      uploaded: true,
+      htmlUrl: `http://127.0.0.1/downloads/${REPO}/build-${i + 1}.zip`,
+      key: `downloads/${REPO}/build-${i + 1}.zip`,
+      repo: REPO,
+      contentType: 'application/zip',
+      mimeType: 'application/zip',
+      declaredSize: 1
+    }))
+    const html = renderDownloadsPage(REPO, items)
+    expect(html.match(/<tr>/g)).toHaveLength(PAGE_ROWS + 1)
+    expect(html).toContain('build-501.zip')
+    expect(html).not.toContain('>build-1.zip<')
+    expect(html).toContain(`The newest ${PAGE_ROWS} of 501 downloads`)
+  })
+
+  it('refuses a description over 64 KiB', async () => {
+    const answer = await api(emulator, `/repos/${REPO}/downloads`, {
+      method: 'POST',
+      body: { name: 'big.txt', size: 1, description: 'x'.repeat(64 * 1024 + 1) }
+    })
+    expect(answer.status).toBe(422)
+    expect(answer.body).toMatchObject({
+      errors: [{ resource: 'Download', field: 'description', code: 'invalid' }]
+    })
+  })
+
+  it('counts no download of a record without bytes', async () => {
+    const ticket = await createDownload(emulator, 'empty.zip', 1)
+    await fetch(ticket.html_url, { redirect: 'manual' })
+    const listed = await api(emulator, `/repos/${REPO}/downloads/${ticket.id}`)
+    expect(listed.body).toMatchObject({ download_count: 0 })
+  })
 })
