@@ -43,3 +43,37 @@ export function externalS3FromFlags(
   }
   return { endpoint, bucket, accessKeyId, secretAccessKey }
 }
+
+/**
+ * Serves until SIGINT or SIGTERM, then closes and exits: 0 when it closed cleanly, 1 when
+ * closing failed. `describe` says what is being closed, for the log line.
+ */
+export function closeOnSignal(close: () => Promise<void>, describe: () => string = () => ''): void {
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    console.log(`\n${signal}: closing${describe()}`)
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err)
+        process.exit(1)
+      }
+    )
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+/**
+ * Runs a command line's `main`: a problem starting it (a bad flag, a port in use) is printed
+ * with the usage, and exits 2.
+ */
+export function runCli(main: () => Promise<void>, usage: string): void {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err)
+    console.error(usage)
+    process.exit(2)
+  })
+}

@@ -3,7 +3,7 @@
  * SIGTERM. Prints one JSON line with the URLs first, so scripts can read it, then hints.
  */
 import { parseArgs } from 'node:util'
-import { externalS3FromFlags, port, tlsFromFlags } from './cli-options.js'
+import { externalS3FromFlags, port, tlsFromFlags, closeOnSignal, runCli } from './cli-options.js'
 import { startEmulator } from './index.js'
 import type { EmulatorOptions, Hop } from './types.js'
 
@@ -115,25 +115,10 @@ Try:
   curl -H "Authorization: token ${tokens[0]}" ${emulator.apiUrl}/repos/${repos[0]}/downloads
 Press Ctrl+C to stop.`)
 
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    console.log(`\n${signal}: closing (${emulator.requests.length} requests served)`)
-    emulator.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err)
-        process.exit(1)
-      }
-    )
-  }
-  process.on('SIGINT', () => stop('SIGINT'))
-  process.on('SIGTERM', () => stop('SIGTERM'))
+  closeOnSignal(
+    () => emulator.close(),
+    () => ` (${emulator.requests.length} requests served)`
+  )
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err)
-  console.error(USAGE)
-  process.exit(2)
-})
+runCli(main, USAGE)

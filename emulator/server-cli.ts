@@ -3,7 +3,7 @@
  * SIGTERM. Prints one JSON line first, so scripts can read it, then hints for a human.
  */
 import { parseArgs } from 'node:util'
-import { externalS3FromFlags, port, tlsFromFlags } from './cli-options.js'
+import { externalS3FromFlags, port, tlsFromFlags, closeOnSignal, runCli } from './cli-options.js'
 import { startServer, type ServerOptions } from './server.js'
 
 const USAGE = `Usage: npm run server -- --data DIR [options]
@@ -138,25 +138,7 @@ async function main(): Promise<void> {
   Page:    ${server.apiUrl}/${server.repos[0]}/downloads
 Press Ctrl+C to stop.`)
 
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    console.log(`${signal}: closing`)
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err)
-        process.exit(1)
-      }
-    )
-  }
-  process.on('SIGINT', () => stop('SIGINT'))
-  process.on('SIGTERM', () => stop('SIGTERM'))
+  closeOnSignal(() => server.close())
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err)
-  console.error(USAGE)
-  process.exit(2)
-})
+runCli(main, USAGE)
