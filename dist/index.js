@@ -53271,25 +53271,29 @@ function parseApiUrl(raw) {
 class journal_Journal {
     path;
     fd;
-    /** What this process recorded, in order. */
-    entries = [];
-    constructor(path, fd) {
+    start;
+    /** Where each name this process recorded stands, folded as the entries come. */
+    states = new NameStates();
+    constructor(path, fd, 
+    /** Where this process's entries start in the file (the post step appends). */
+    start) {
         this.path = path;
         this.fd = fd;
+        this.start = start;
     }
     /** Opens (creating or appending to) the journal at `path`. */
     static open(path) {
         const fd = (0,external_node_fs_namespaceObject.openSync)(path, 'a+', 0o600);
         // A kill in the middle of a write leaves a line without its end: start on a fresh line,
         // so that the next entry is not glued to the broken one.
-        const size = (0,external_node_fs_namespaceObject.fstatSync)(fd).size;
+        let size = (0,external_node_fs_namespaceObject.fstatSync)(fd).size;
         if (size > 0) {
             const last = Buffer.alloc(1);
             (0,external_node_fs_namespaceObject.readSync)(fd, last, 0, 1, size - 1);
             if (last[0] !== 0x0a)
-                (0,external_node_fs_namespaceObject.writeSync)(fd, '\n');
+                size += (0,external_node_fs_namespaceObject.writeSync)(fd, '\n');
         }
-        return new journal_Journal(path, fd);
+        return new journal_Journal(path, fd, size);
     }
     /**
      * Appends an entry and waits until it is on disk. Synchronous on purpose: once this returns
@@ -53301,7 +53305,20 @@ class journal_Journal {
             throw new Error('the journal is closed');
         (0,external_node_fs_namespaceObject.writeSync)(this.fd, `${JSON.stringify(entry)}\n`);
         (0,external_node_fs_namespaceObject.fdatasyncSync)(this.fd);
-        this.entries.push(entry);
+        this.states.add(entry);
+    }
+    /**
+     * The names this process left half-done: {@link namesToSettle} of what it recorded. Kept as
+     * a state per name rather than as every entry (three a file, which a run of 10,000 files
+     * would hold to its end).
+     */
+    unsettled() {
+        return this.states.unsettled();
+    }
+    /** What this process recorded, in order, read back from the file. */
+    get entries() {
+        const text = (0,external_node_fs_namespaceObject.readFileSync)(this.path).subarray(this.start).toString('utf8');
+        return parseEntries(text).entries;
     }
     close() {
         if (this.fd !== null)
@@ -53313,25 +53330,27 @@ class journal_Journal {
      * is passed over: every complete entry before and after it still counts.
      */
     static async read(path) {
-        const text = await (0,promises_.readFile)(path, 'utf8');
-        const entries = [];
-        let skipped = 0;
-        for (const line of text.split('\n')) {
-            if (line.trim() === '')
-                continue;
-            try {
-                const entry = JSON.parse(line);
-                if (isEntry(entry))
-                    entries.push(entry);
-                else
-                    skipped++;
-            }
-            catch {
-                skipped++;
-            }
-        }
-        return { entries, skipped };
+        return parseEntries(await (0,promises_.readFile)(path, 'utf8'));
     }
+}
+function parseEntries(text) {
+    const entries = [];
+    let skipped = 0;
+    for (const line of text.split('\n')) {
+        if (line.trim() === '')
+            continue;
+        try {
+            const entry = JSON.parse(line);
+            if (isEntry(entry))
+                entries.push(entry);
+            else
+                skipped++;
+        }
+        catch {
+            skipped++;
+        }
+    }
+    return { entries, skipped };
 }
 /** The fields each entry must have, and their types: a journal is read, never trusted. */
 const SHAPES = {
@@ -53370,59 +53389,83 @@ function isEntry(value) {
  * its bytes landed, or when nothing was created for it and nothing it had is missing.
  */
 function journal_namesToSettle(entries) {
-    const states = new Map();
-    const of = (name) => {
-        let state = states.get(name);
+    const states = new NameStates();
+    for (const entry of entries)
+        states.add(entry);
+    return states.unsettled();
+}
+/** The fold behind {@link namesToSettle}, one entry at a time. */
+class NameStates {
+    states = new Map();
+    of(name) {
+        let state = this.states.get(name);
         if (state === undefined) {
-            state = { name, createPending: false, landed: false };
-            states.set(name, state);
+            // Every field from the start: one object of one shape per name, however it changes.
+            state = {
+                name,
+                createPending: false,
+                createdId: undefined,
+                landed: false,
+                replaced: undefined
+            };
+            this.states.set(name, state);
         }
         return state;
-    };
-    for (const entry of entries) {
+    }
+    add(entry) {
         switch (entry.op) {
             case 'create':
-                Object.assign(of(entry.name), { createPending: true, createdId: undefined, landed: false });
+                Object.assign(this.of(entry.name), {
+                    createPending: true,
+                    createdId: undefined,
+                    landed: false
+                });
                 break;
             case 'created':
                 // Also after a `removed`: a create made again (a lost answer cleared) reopens the name.
-                Object.assign(of(entry.name), { createPending: true, createdId: entry.id, landed: false });
+                Object.assign(this.of(entry.name), {
+                    createPending: true,
+                    createdId: entry.id,
+                    landed: false
+                });
                 break;
             case 'landed':
-                Object.assign(of(entry.name), {
+                Object.assign(this.of(entry.name), {
                     createPending: false,
                     landed: true,
                     replaced: undefined
                 });
                 break;
             case 'removed':
-                Object.assign(of(entry.name), { createPending: false, createdId: undefined });
+                Object.assign(this.of(entry.name), { createPending: false, createdId: undefined });
                 break;
             case 'delete':
                 // A download without bytes holds nothing to put back: only its successor's record
                 // (a pending create) can be left half-made.
                 if (entry.copy !== null)
-                    of(entry.name).replaced = { ...entry, deleted: false };
+                    this.of(entry.name).replaced = { ...entry, deleted: false };
                 break;
             case 'deleted': {
-                const replaced = of(entry.name).replaced;
+                const replaced = this.of(entry.name).replaced;
                 if (replaced?.id === entry.id)
                     replaced.deleted = true;
                 break;
             }
             case 'kept': {
-                const state = of(entry.name);
+                const state = this.of(entry.name);
                 if (state.replaced?.id === entry.id)
                     state.replaced = undefined;
                 break;
             }
             case 'restored':
                 // The restore's own create and landed entries come before this one.
-                Object.assign(of(entry.name), { createPending: false, replaced: undefined });
+                Object.assign(this.of(entry.name), { createPending: false, replaced: undefined });
                 break;
         }
     }
-    return [...states.values()].filter((state) => !state.landed && (state.createPending || state.replaced !== undefined));
+    unsettled() {
+        return [...this.states.values()].filter((state) => !state.landed && (state.createPending || state.replaced !== undefined));
+    }
 }
 /** Whether the journal ends with a clean finish. */
 function journal_finishedCleanly(entries) {
@@ -55955,7 +55998,7 @@ async function run() {
         }
         setOutput('pruned', JSON.stringify(pruned.map((d) => ({ id: d.id, name: d.name }))));
         setOutputs(published);
-        const unsettled = journal_namesToSettle(work.journal.entries).map((state) => state.name);
+        const unsettled = work.journal.unsettled().map((state) => state.name);
         await writeSummary({
             published,
             failed,
@@ -56100,7 +56143,7 @@ async function openWorkspace(repository) {
         dir,
         journal,
         async close() {
-            if (journal_namesToSettle(journal.entries).length > 0) {
+            if (journal.unsettled().length > 0) {
                 // The post step needs the journal and the copies.
                 journal.close();
                 return;

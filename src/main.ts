@@ -143,7 +143,7 @@ export async function run(): Promise<void> {
     core.setOutput('pruned', JSON.stringify(pruned.map((d) => ({ id: d.id, name: d.name }))))
 
     setOutputs(published)
-    const unsettled = namesToSettle(work.journal.entries).map((state) => state.name)
+    const unsettled = work.journal.unsettled().map((state) => state.name)
     await writeSummary({
       published,
       failed,
@@ -299,7 +299,7 @@ async function openWorkspace(repository: string): Promise<Workspace> {
     dir,
     journal,
     async close() {
-      if (namesToSettle(journal.entries).length > 0) {
+      if (journal.unsettled().length > 0) {
         // The post step needs the journal and the copies.
         journal.close()
         return
