@@ -54709,6 +54709,39 @@ async function* fileChunks(file, digests, onProgress) {
 
 
 
+/**
+ * A file's outcome, made once: a run keeps one for every file until it ends, so it is built
+ * in one object literal rather than spread from another.
+ */
+function published(artifact, landed, status, replaced) {
+    return {
+        artifact,
+        download: landed.download,
+        mimeType: landed.mimeType,
+        sha256: landed.sha256,
+        md5: landed.md5,
+        status,
+        replaced
+    };
+}
+/**
+ * The download a file landed in, as the run keeps it to its end: the create's answer with the
+ * size sent (GitHub answered 0 until the bytes reached S3), and the strings that repeat what
+ * the run asked for shared with the request rather than kept twice.
+ */
+function landedDownload(download, spec, bytes) {
+    const same = (answered, asked) => (answered === asked ? asked : answered);
+    return {
+        id: download.id,
+        name: same(download.name, spec.name),
+        description: same(download.description, spec.description),
+        size: bytes,
+        contentType: same(download.contentType, spec.contentType),
+        url: download.url,
+        htmlUrl: download.htmlUrl,
+        createdAt: download.createdAt
+    };
+}
 /** A delete whose outcome is unknown: its answer was lost and the server cannot be asked. */
 class UnsureDeleteError extends ActionError {
 }
@@ -54752,8 +54785,8 @@ class publish_Publisher {
             if (item.action === 'create') {
                 const release = await this.options.gate.reserve(CREATE_REQUESTS, `Creating ${artifact.name}`, this.options.cancellation.signal);
                 try {
-                    const published = await this.createAndUpload(this.specOf(artifact), file, 'forward');
-                    return { ...published, status: 'created' };
+                    const landed = await this.createAndUpload(this.specOf(artifact), file, 'forward');
+                    return published(artifact, landed, 'created');
                 }
                 finally {
                     release();
@@ -54817,9 +54850,9 @@ class publish_Publisher {
             try {
                 journal.record({ op: 'deleted', name, id: old.id });
                 log_info(`Deleted the previous ${name} (download ${old.id}).`);
-                const published = await this.createAndUpload(this.specOf(file.artifact), file, 'forward');
+                const landed = await this.createAndUpload(this.specOf(file.artifact), file, 'forward');
                 settled = true;
-                return { ...published, status: 'replaced', replaced: old };
+                return published(file.artifact, landed, 'replaced', old);
             }
             catch (error) {
                 const outcome = await this.restore(old, copy, error);
@@ -54896,9 +54929,8 @@ class publish_Publisher {
             });
             journal.record({ op: 'landed', name: spec.name, id: ticket.download.id });
             return {
-                artifact,
-                download: { ...ticket.download, size: result.bytes },
-                mimeType: ticket.mimeType,
+                download: landedDownload(ticket.download, spec, result.bytes),
+                mimeType: ticket.mimeType === spec.contentType ? spec.contentType : ticket.mimeType,
                 sha256: result.sha256,
                 md5: result.md5
             };
