@@ -52754,14 +52754,23 @@ function codePoint(c) {
  */
 function lookalikes(names) {
     // Grouped by what the two tests agree on, so that a thousand files cost a thousand keys,
-    // not half a million comparisons.
+    // not half a million comparisons. A name alone under its key (nearly all of them) is held
+    // as itself, not in an array of its own.
     const groups = new Map();
     for (const name of new Set(names)) {
         const key = name.normalize('NFC').toLowerCase();
-        groups.set(key, [...(groups.get(key) ?? []), name]);
+        const group = groups.get(key);
+        if (group === undefined)
+            groups.set(key, name);
+        else if (typeof group === 'string')
+            groups.set(key, [group, name]);
+        else
+            group.push(name);
     }
     const pairs = [];
     for (const group of groups.values()) {
+        if (typeof group === 'string')
+            continue;
         group.forEach((a, i) => {
             for (const b of group.slice(i + 1)) {
                 const differ = a.normalize('NFC') === b.normalize('NFC') ? 'normalization' : 'case';
@@ -52947,28 +52956,45 @@ async function findUndecodable(searchPaths, matcher, excluded) {
         if (!info?.isDirectory() || seen.has(`${info.dev}:${info.ino}`))
             return;
         seen.add(`${info.dev}:${info.ino}`);
-        const entries = await (0,promises_.readdir)(dir, { encoding: 'buffer', withFileTypes: true }).catch(() => []);
-        for (const entry of entries) {
-            const bytes = Buffer.concat([dir, Buffer.from(external_node_path_.sep), entry.name]);
-            // How the glob saw it: the bytes decoded with U+FFFD for each bad one.
-            const child = external_node_path_.join(shown, entry.name.toString('utf8'));
-            const badName = !(0,external_node_buffer_.isUtf8)(entry.name);
-            if (excluded(child))
-                continue;
-            if (entry.isDirectory() || entry.isSymbolicLink()) {
-                if (matcher.mayContain(child))
-                    await visit(bytes, child, badFolder || badName);
-                if (entry.isDirectory())
-                    continue;
+        // Read a few entries at a time, not as one array: a folder of 10,000 files read whole
+        // keeps every entry alive for the length of the walk. Names as bytes: Node takes
+        // 'buffer' here as readdir does, though @types/node lists only text encodings.
+        const folder = await (0,promises_.opendir)(dir, { encoding: 'buffer' }).catch(() => undefined);
+        if (folder === undefined)
+            return;
+        try {
+            for (;;) {
+                // An error while reading counts as the end of the folder, as it did for readdir.
+                const entry = (await folder.read().catch(() => null));
+                if (entry === null)
+                    break;
+                await visitEntry(dir, shown, badFolder, entry);
             }
-            if (!(badFolder || badName) || !matcher.selects(child))
-                continue;
-            // The glob follows symlinks; only regular files are published.
-            if (!(await (0,promises_.stat)(bytes).catch(() => undefined))?.isFile())
-                continue;
-            const problem = badName ? 'name not valid UTF-8' : 'a folder name in its path not valid UTF-8';
-            found.push({ path: bytes, problem });
         }
+        finally {
+            await folder.close().catch(() => undefined);
+        }
+    };
+    const visitEntry = async (dir, shown, badFolder, entry) => {
+        const bytes = Buffer.concat([dir, Buffer.from(external_node_path_.sep), entry.name]);
+        // How the glob saw it: the bytes decoded with U+FFFD for each bad one.
+        const child = external_node_path_.join(shown, entry.name.toString('utf8'));
+        const badName = !(0,external_node_buffer_.isUtf8)(entry.name);
+        if (excluded(child))
+            return;
+        if (entry.isDirectory() || entry.isSymbolicLink()) {
+            if (matcher.mayContain(child))
+                await visit(bytes, child, badFolder || badName);
+            if (entry.isDirectory())
+                return;
+        }
+        if (!(badFolder || badName) || !matcher.selects(child))
+            return;
+        // The glob follows symlinks; only regular files are published.
+        if (!(await (0,promises_.stat)(bytes).catch(() => undefined))?.isFile())
+            return;
+        const problem = badName ? 'name not valid UTF-8' : 'a folder name in its path not valid UTF-8';
+        found.push({ path: bytes, problem });
     };
     for (const searchPath of searchPaths)
         await visit(Buffer.from(searchPath), searchPath, false);

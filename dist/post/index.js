@@ -47258,7 +47258,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir: io_util_mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir: io_util_mkdir, open: io_util_open, readdir, rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -47374,7 +47374,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_.dirname(filePath);
                         const upperName = external_path_.basename(filePath).toUpperCase();
-                        for (const actualName of yield io_util_readdir(directory)) {
+                        for (const actualName of yield readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_.join(directory, actualName);
                                 break;
@@ -52768,28 +52768,45 @@ async function findUndecodable(searchPaths, matcher, excluded) {
         if (!info?.isDirectory() || seen.has(`${info.dev}:${info.ino}`))
             return;
         seen.add(`${info.dev}:${info.ino}`);
-        const entries = await readdir(dir, { encoding: 'buffer', withFileTypes: true }).catch(() => []);
-        for (const entry of entries) {
-            const bytes = Buffer.concat([dir, Buffer.from(path.sep), entry.name]);
-            // How the glob saw it: the bytes decoded with U+FFFD for each bad one.
-            const child = path.join(shown, entry.name.toString('utf8'));
-            const badName = !isUtf8(entry.name);
-            if (excluded(child))
-                continue;
-            if (entry.isDirectory() || entry.isSymbolicLink()) {
-                if (matcher.mayContain(child))
-                    await visit(bytes, child, badFolder || badName);
-                if (entry.isDirectory())
-                    continue;
+        // Read a few entries at a time, not as one array: a folder of 10,000 files read whole
+        // keeps every entry alive for the length of the walk. Names as bytes: Node takes
+        // 'buffer' here as readdir does, though @types/node lists only text encodings.
+        const folder = await opendir(dir, { encoding: 'buffer' }).catch(() => undefined);
+        if (folder === undefined)
+            return;
+        try {
+            for (;;) {
+                // An error while reading counts as the end of the folder, as it did for readdir.
+                const entry = (await folder.read().catch(() => null));
+                if (entry === null)
+                    break;
+                await visitEntry(dir, shown, badFolder, entry);
             }
-            if (!(badFolder || badName) || !matcher.selects(child))
-                continue;
-            // The glob follows symlinks; only regular files are published.
-            if (!(await stat(bytes).catch(() => undefined))?.isFile())
-                continue;
-            const problem = badName ? 'name not valid UTF-8' : 'a folder name in its path not valid UTF-8';
-            found.push({ path: bytes, problem });
         }
+        finally {
+            await folder.close().catch(() => undefined);
+        }
+    };
+    const visitEntry = async (dir, shown, badFolder, entry) => {
+        const bytes = Buffer.concat([dir, Buffer.from(path.sep), entry.name]);
+        // How the glob saw it: the bytes decoded with U+FFFD for each bad one.
+        const child = path.join(shown, entry.name.toString('utf8'));
+        const badName = !isUtf8(entry.name);
+        if (excluded(child))
+            return;
+        if (entry.isDirectory() || entry.isSymbolicLink()) {
+            if (matcher.mayContain(child))
+                await visit(bytes, child, badFolder || badName);
+            if (entry.isDirectory())
+                return;
+        }
+        if (!(badFolder || badName) || !matcher.selects(child))
+            return;
+        // The glob follows symlinks; only regular files are published.
+        if (!(await stat(bytes).catch(() => undefined))?.isFile())
+            return;
+        const problem = badName ? 'name not valid UTF-8' : 'a folder name in its path not valid UTF-8';
+        found.push({ path: bytes, problem });
     };
     for (const searchPath of searchPaths)
         await visit(Buffer.from(searchPath), searchPath, false);
@@ -53070,14 +53087,23 @@ function codePoint(c) {
  */
 function names_lookalikes(names) {
     // Grouped by what the two tests agree on, so that a thousand files cost a thousand keys,
-    // not half a million comparisons.
+    // not half a million comparisons. A name alone under its key (nearly all of them) is held
+    // as itself, not in an array of its own.
     const groups = new Map();
     for (const name of new Set(names)) {
         const key = name.normalize('NFC').toLowerCase();
-        groups.set(key, [...(groups.get(key) ?? []), name]);
+        const group = groups.get(key);
+        if (group === undefined)
+            groups.set(key, name);
+        else if (typeof group === 'string')
+            groups.set(key, [group, name]);
+        else
+            group.push(name);
     }
     const pairs = [];
     for (const group of groups.values()) {
+        if (typeof group === 'string')
+            continue;
         group.forEach((a, i) => {
             for (const b of group.slice(i + 1)) {
                 const differ = a.normalize('NFC') === b.normalize('NFC') ? 'normalization' : 'case';
