@@ -53660,56 +53660,87 @@ const SUMMARY_BUDGET = 900 * 1024;
  */
 function setOutputs(published) {
     const sorted = [...published].sort((a, b) => compareNames(a.artifact.name, b.artifact.name));
-    setListOutputs(sorted.map((p) => ({
-        id: p.download.id,
-        name: p.download.name,
-        size: p.artifact.size,
-        content_type: p.mimeType,
-        url: p.download.url,
-        html_url: p.download.htmlUrl,
-        sha256: p.sha256,
-        status: p.status
-    })), sorted.map((p) => p.download.htmlUrl), sorted.length);
+    setListOutputs(sorted.length, (i) => {
+        const p = sorted[i];
+        return {
+            id: p.download.id,
+            name: p.download.name,
+            size: p.artifact.size,
+            content_type: p.mimeType,
+            url: p.download.url,
+            html_url: p.download.htmlUrl,
+            sha256: p.sha256,
+            status: p.status
+        };
+    }, (i) => sorted[i].download.htmlUrl);
 }
 /**
  * `downloads`, `urls`, `count` and `downloads-file`: the whole list in a JSON file under
- * RUNNER_TEMP, and as much of it as fits in the outputs, with a warning when it was cut.
+ * RUNNER_TEMP, and as much of it as fits in the outputs, with a warning when it was cut. The
+ * entries are made one at a time as they are written, never all at once: 10,000 of them, and
+ * the file's text, would otherwise be held together at the end of the run.
  */
-function setListOutputs(entries, urlList, count) {
+function setListOutputs(count, entry, 
+/** Each entry's html_url; none in a dry run, whose `count` is 0. */
+url) {
     const temp = process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)();
     (0,external_node_fs_namespaceObject.mkdirSync)(temp, { recursive: true });
     const file = external_node_path_.join(temp, `upload-downloads-${process.pid}-${Date.now()}.json`);
-    (0,external_node_fs_namespaceObject.writeFileSync)(file, JSON.stringify(entries, null, 2));
+    writeJsonArray(file, count, entry);
     setOutput('downloads-file', file);
-    setOutput('count', String(count));
-    const urls = fitLines(urlList, OUTPUT_BUDGET);
+    setOutput('count', String(url === undefined ? 0 : count));
+    const urls = fitLines(url === undefined ? 0 : count, url ?? (() => ''), OUTPUT_BUDGET);
     setOutput('urls', urls.text);
-    const downloads = fitJsonArray(entries, OUTPUT_BUDGET);
+    const downloads = fitJsonArray(count, entry, OUTPUT_BUDGET);
     setOutput('downloads', downloads.text);
     const kept = Math.min(urls.kept, downloads.kept);
-    if (kept < entries.length) {
-        log_warning(`The 'downloads' and 'urls' outputs hold the first ${kept} of ${entries.length} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`);
+    if (kept < count) {
+        log_warning(`The 'downloads' and 'urls' outputs hold the first ${kept} of ${count} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`);
     }
 }
-/** As many lines as fit in `budget` bytes, joined by newlines. */
-function fitLines(lines, budget) {
+/** Writes what `JSON.stringify(items, null, 2)` would, an item at a time. */
+function writeJsonArray(file, count, item) {
+    const fd = (0,external_node_fs_namespaceObject.openSync)(file, 'w');
+    try {
+        if (count === 0) {
+            (0,external_node_fs_namespaceObject.writeSync)(fd, '[]');
+            return;
+        }
+        let chunk = '[\n';
+        for (let i = 0; i < count; i++) {
+            // An item's own lines, indented one level more as the array's members.
+            chunk += `${i > 0 ? ',\n' : ''}  ${JSON.stringify(item(i), null, 2).replace(/\n/g, '\n  ')}`;
+            if (chunk.length >= 64 * 1024) {
+                (0,external_node_fs_namespaceObject.writeSync)(fd, chunk);
+                chunk = '';
+            }
+        }
+        (0,external_node_fs_namespaceObject.writeSync)(fd, `${chunk}\n]`);
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
+/** As many leading lines as fit in `budget` bytes, joined by newlines. */
+function fitLines(count, line, budget) {
+    const lines = [];
     let size = 0;
-    let kept = 0;
-    for (const line of lines) {
-        const next = size + Buffer.byteLength(line) + (kept > 0 ? 1 : 0);
+    for (let i = 0; i < count; i++) {
+        const text = line(i);
+        const next = size + Buffer.byteLength(text) + (lines.length > 0 ? 1 : 0);
         if (next > budget)
             break;
         size = next;
-        kept++;
+        lines.push(text);
     }
-    return { text: lines.slice(0, kept).join('\n'), kept };
+    return { text: lines.join('\n'), kept: lines.length };
 }
 /** A JSON array of as many leading items as fit in `budget` bytes. */
-function fitJsonArray(items, budget) {
+function fitJsonArray(count, item, budget) {
     const parts = [];
     let size = 2;
-    for (const item of items) {
-        const part = JSON.stringify(item);
+    for (let i = 0; i < count; i++) {
+        const part = JSON.stringify(item(i));
         const next = size + Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0);
         if (next > budget)
             break;
@@ -53724,16 +53755,19 @@ function fitJsonArray(items, budget) {
  * content type we would declare, SHA-256, and whether it would create or replace.
  */
 function setPlannedOutputs(plan) {
-    setListOutputs(plan.map(({ item, sha256 }) => ({
-        id: null,
-        name: item.artifact.name,
-        size: item.artifact.size,
-        content_type: item.artifact.contentType,
-        url: null,
-        html_url: null,
-        sha256,
-        planned: item.action
-    })), [], 0);
+    setListOutputs(plan.length, (i) => {
+        const { item, sha256 } = plan[i];
+        return {
+            id: null,
+            name: item.artifact.name,
+            size: item.artifact.size,
+            content_type: item.artifact.contentType,
+            url: null,
+            html_url: null,
+            sha256,
+            planned: item.action
+        };
+    }, undefined);
 }
 /** Writes the job summary: what landed, what replaced what, what failed, and the totals. */
 async function writeSummary(report) {
@@ -53747,15 +53781,18 @@ async function writeSummary(report) {
                 { data: 'Size', header: true },
                 { data: 'Action', header: true }
             ],
-            ...fitRows(report.planned.map((item) => [
-                escapeHtml(item.artifact.name),
-                humanSize(item.artifact.size),
-                item.action === 'create'
-                    ? 'create'
-                    : item.action === 'replace'
-                        ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
-                        : `unchanged (download ${item.existing.id} holds these bytes)`
-            ]), SUMMARY_BUDGET * 0.8, 'the log has the whole plan')
+            ...fitRows(report.planned.length, (i) => {
+                const item = report.planned[i];
+                return [
+                    escapeHtml(item.artifact.name),
+                    humanSize(item.artifact.size),
+                    item.action === 'create'
+                        ? 'create'
+                        : item.action === 'replace'
+                            ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
+                            : `unchanged (download ${item.existing.id} holds these bytes)`
+                ];
+            }, SUMMARY_BUDGET * 0.8, 'the log has the whole plan')
         ]);
         addPruned(report.pruned, 'Would prune');
         await flush();
@@ -53777,22 +53814,25 @@ async function writeSummary(report) {
                 { data: 'Download', header: true },
                 { data: 'Status', header: true }
             ],
-            ...fitRows(sorted.map((p) => [
-                escapeHtml(p.artifact.name),
-                humanSize(p.artifact.size),
-                `<code>${p.sha256.slice(0, 12)}</code>`,
-                `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
-                p.status === 'replaced' && p.replaced
-                    ? `replaced download ${p.replaced.id}`
-                    : p.status === 'unchanged'
-                        ? 'unchanged'
-                        : 'created'
-            ]), failed.length > 0 ? SUMMARY_BUDGET * 0.6 : SUMMARY_BUDGET, "the 'downloads-file' output has the whole list")
+            ...fitRows(sorted.length, (i) => {
+                const p = sorted[i];
+                return [
+                    escapeHtml(p.artifact.name),
+                    humanSize(p.artifact.size),
+                    `<code>${p.sha256.slice(0, 12)}</code>`,
+                    `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
+                    p.status === 'replaced' && p.replaced
+                        ? `replaced download ${p.replaced.id}`
+                        : p.status === 'unchanged'
+                            ? 'unchanged'
+                            : 'created'
+                ];
+            }, failed.length > 0 ? SUMMARY_BUDGET * 0.6 : SUMMARY_BUDGET, "the 'downloads-file' output has the whole list")
         ]);
     }
     if (failed.length > 0) {
         summary.addHeading(report.cancelled !== undefined ? 'Stopped and undone' : 'Not published', 3);
-        const items = fitRows(failed.map((f) => [`${escapeHtml(f.name)}: ${escapeHtml(f.message)}`]), SUMMARY_BUDGET * 0.3, 'the log has one error per file');
+        const items = fitRows(failed.length, (i) => [`${escapeHtml(failed[i].name)}: ${escapeHtml(failed[i].message)}`], SUMMARY_BUDGET * 0.3, 'the log has one error per file');
         summary.addList(items.map(([item]) => item));
     }
     addPruned(report.pruned, 'Pruned');
@@ -53842,29 +53882,31 @@ function addPruned(pruned, heading) {
     if (pruned === undefined || pruned.length === 0)
         return;
     summary_summary.addHeading(`${heading} (${pruned.length})`, 3);
-    const items = fitRows(pruned.map((d) => [`${escapeHtml(d.name)} (download ${d.id}, ${escapeHtml(d.createdAt)})`]), SUMMARY_BUDGET * 0.1, 'the log names every one');
+    const items = fitRows(pruned.length, (i) => [
+        `${escapeHtml(pruned[i].name)} (download ${pruned[i].id}, ${escapeHtml(pruned[i].createdAt)})`
+    ], SUMMARY_BUDGET * 0.1, 'the log names every one');
     summary_summary.addList(items.map(([item]) => item));
 }
 /**
  * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says how
- * many were left out and where to find them.
+ * many were left out and where to find them. Rows are made one at a time and only while they
+ * fit: a summary of 10,000 files would otherwise make every row to keep a few thousand.
  */
-function fitRows(rows, budget, whereElse) {
+function fitRows(count, row, budget, whereElse) {
+    const rows = [];
     let size = 0;
-    let kept = 0;
-    for (const row of rows) {
+    for (let i = 0; i < count; i++) {
+        const cells = row(i);
         // Each cell becomes `<td>…</td>`, each row `<tr>…</tr>`.
-        size += row.reduce((sum, cell) => sum + Buffer.byteLength(cell) + 9, 9);
-        if (size > budget)
+        size += cells.reduce((sum, cell) => sum + Buffer.byteLength(cell) + 9, 9);
+        if (size > budget) {
+            const more = `… and ${count - i} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`;
+            rows.push([more, ...Array(cells.length - 1).fill('')]);
             break;
-        kept++;
+        }
+        rows.push(cells);
     }
-    if (kept === rows.length)
-        return rows;
-    const more = [
-        `… and ${rows.length - kept} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`
-    ];
-    return [...rows.slice(0, kept), [...more, ...Array(rows[0].length - 1).fill('')]];
+    return rows;
 }
 /** Writes the summary; a run outside a runner (no GITHUB_STEP_SUMMARY) just skips it. */
 async function flush() {
