@@ -34,6 +34,11 @@ export interface RunResult {
   warnings: string[]
   /** Peak resident memory of the action process, in bytes (Linux; 0 elsewhere). */
   peakRss: number
+  /**
+   * CPU time the action process used, in milliseconds, in all and on its main thread alone
+   * (Linux; 0 elsewhere). Sampled while it runs, so the last 50 ms may be missing.
+   */
+  cpu: { processMs: number; mainThreadMs: number }
   elapsedMs: number
 }
 
@@ -116,11 +121,8 @@ export class Job {
       GITHUB_STATE: stateFile,
       GITHUB_REPOSITORY: options.github.repository,
       GITHUB_API_URL: options.github.apiUrl,
-      RUNNER_TEMP: this.runnerTemp
-    }
-    for (const [name, value] of Object.entries(inputValues(options.inputs, options.github))) {
-      // The runner's naming: spaces to underscores, upper case, hyphens kept.
-      env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
+      RUNNER_TEMP: this.runnerTemp,
+      ...(await inputEnv(options))
     }
     if (!isMain) {
       for (const [name, value] of Object.entries(this.state)) env[`STATE_${name}`] = value
@@ -134,8 +136,10 @@ export class Job {
       stdio: ['ignore', 'pipe', 'pipe']
     })
     let peakRss = 0
+    let cpu = { processMs: 0, mainThreadMs: 0 }
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, peakRssOf(child.pid))
+      cpu = cpuOf(child.pid) ?? cpu
     }, 50)
     let stdout = ''
     let stderr = ''
@@ -172,6 +176,7 @@ export class Job {
         errors: commands(stdout, 'error'),
         warnings: commands(stdout, 'warning'),
         peakRss,
+        cpu,
         elapsedMs
       }
       await rm(scratch, { recursive: true, force: true })
@@ -193,6 +198,22 @@ export class Job {
       }
     }
   }
+}
+
+/**
+ * The `INPUT_*` variables a runner sets for a step: the inputs the step sets (`with:`), and
+ * action.yml's defaults for the rest with `${{ github.token }}`, `${{ github.repository }}`
+ * and `${{ github.api_url }}` expanded.
+ */
+export async function inputEnv(
+  options: Pick<RunOptions, 'inputs' | 'github'>
+): Promise<Record<string, string>> {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(inputValues(options.inputs, options.github))) {
+    // The runner's naming: spaces to underscores, upper case, hyphens kept.
+    env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
+  }
+  return Promise.resolve(env)
 }
 
 /**
@@ -259,6 +280,30 @@ function peakRssOf(pid: number | undefined): number {
     return match ? Number(match[1]) * 1024 : 0
   } catch {
     return 0
+  }
+}
+
+/** Linux's clock ticks per second for /proc's CPU times (`getconf CLK_TCK`, 100 everywhere). */
+const CLOCK_TICKS = 100
+
+/**
+ * CPU time used so far by a process, and by its main thread (whose thread id is the process
+ * id), in milliseconds: utime + stime from /proc. Undefined once it is gone or off Linux.
+ */
+function cpuOf(pid: number | undefined): { processMs: number; mainThreadMs: number } | undefined {
+  if (pid === undefined) return undefined
+  const ticks = (file: string): number => {
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ')
+    return Number(fields[11]) + Number(fields[12])
+  }
+  try {
+    return {
+      processMs: (ticks(`/proc/${pid}/stat`) * 1000) / CLOCK_TICKS,
+      mainThreadMs: (ticks(`/proc/${pid}/task/${pid}/stat`) * 1000) / CLOCK_TICKS
+    }
+  } catch {
+    return undefined
   }
 }
 

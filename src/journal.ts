@@ -1,4 +1,12 @@
-import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  fdatasyncSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync
+} from 'node:fs'
 import { readFile } from 'node:fs/promises'
 
 /**
@@ -48,12 +56,14 @@ export type JournalEntry =
 export const JOURNAL_STATE = 'journal'
 
 export class Journal {
-  /** What this process recorded, in order. */
-  readonly entries: JournalEntry[] = []
+  /** Where each name this process recorded stands, folded as the entries come. */
+  private readonly states = new NameStates()
 
   private constructor(
     readonly path: string,
-    private fd: number | null
+    private fd: number | null,
+    /** Where this process's entries start in the file (the post step appends). */
+    private readonly start: number
   ) {}
 
   /** Opens (creating or appending to) the journal at `path`. */
@@ -61,13 +71,13 @@ export class Journal {
     const fd = openSync(path, 'a+', 0o600)
     // A kill in the middle of a write leaves a line without its end: start on a fresh line,
     // so that the next entry is not glued to the broken one.
-    const size = fstatSync(fd).size
+    let size = fstatSync(fd).size
     if (size > 0) {
       const last = Buffer.alloc(1)
       readSync(fd, last, 0, 1, size - 1)
-      if (last[0] !== 0x0a) writeSync(fd, '\n')
+      if (last[0] !== 0x0a) size += writeSync(fd, '\n')
     }
-    return new Journal(path, fd)
+    return new Journal(path, fd, size)
   }
 
   /**
@@ -79,7 +89,22 @@ export class Journal {
     if (this.fd === null) throw new Error('the journal is closed')
     writeSync(this.fd, `${JSON.stringify(entry)}\n`)
     fdatasyncSync(this.fd)
-    this.entries.push(entry)
+    this.states.add(entry)
+  }
+
+  /**
+   * The names this process left half-done: {@link namesToSettle} of what it recorded. Kept as
+   * a state per name rather than as every entry (three a file, which a run of 10,000 files
+   * would hold to its end).
+   */
+  unsettled(): NameState[] {
+    return this.states.unsettled()
+  }
+
+  /** What this process recorded, in order, read back from the file. */
+  get entries(): JournalEntry[] {
+    const text = readFileSync(this.path).subarray(this.start).toString('utf8')
+    return parseEntries(text).entries
   }
 
   close(): void {
@@ -92,21 +117,24 @@ export class Journal {
    * is passed over: every complete entry before and after it still counts.
    */
   static async read(path: string): Promise<{ entries: JournalEntry[]; skipped: number }> {
-    const text = await readFile(path, 'utf8')
-    const entries: JournalEntry[] = []
-    let skipped = 0
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue
-      try {
-        const entry: unknown = JSON.parse(line)
-        if (isEntry(entry)) entries.push(entry)
-        else skipped++
-      } catch {
-        skipped++
-      }
-    }
-    return { entries, skipped }
+    return parseEntries(await readFile(path, 'utf8'))
   }
+}
+
+function parseEntries(text: string): { entries: JournalEntry[]; skipped: number } {
+  const entries: JournalEntry[] = []
+  let skipped = 0
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue
+    try {
+      const entry: unknown = JSON.parse(line)
+      if (isEntry(entry)) entries.push(entry)
+      else skipped++
+    } catch {
+      skipped++
+    }
+  }
+  return { entries, skipped }
 }
 
 /** The fields each entry must have, and their types: a journal is read, never trusted. */
@@ -161,58 +189,85 @@ export interface NameState {
  * its bytes landed, or when nothing was created for it and nothing it had is missing.
  */
 export function namesToSettle(entries: JournalEntry[]): NameState[] {
-  const states = new Map<string, NameState>()
-  const of = (name: string): NameState => {
-    let state = states.get(name)
+  const states = new NameStates()
+  for (const entry of entries) states.add(entry)
+  return states.unsettled()
+}
+
+/** The fold behind {@link namesToSettle}, one entry at a time. */
+class NameStates {
+  private readonly states = new Map<string, NameState>()
+
+  private of(name: string): NameState {
+    let state = this.states.get(name)
     if (state === undefined) {
-      state = { name, createPending: false, landed: false }
-      states.set(name, state)
+      // Every field from the start: one object of one shape per name, however it changes.
+      state = {
+        name,
+        createPending: false,
+        createdId: undefined,
+        landed: false,
+        replaced: undefined
+      }
+      this.states.set(name, state)
     }
     return state
   }
-  for (const entry of entries) {
+
+  add(entry: JournalEntry): void {
     switch (entry.op) {
       case 'create':
-        Object.assign(of(entry.name), { createPending: true, createdId: undefined, landed: false })
+        Object.assign(this.of(entry.name), {
+          createPending: true,
+          createdId: undefined,
+          landed: false
+        })
         break
       case 'created':
         // Also after a `removed`: a create made again (a lost answer cleared) reopens the name.
-        Object.assign(of(entry.name), { createPending: true, createdId: entry.id, landed: false })
+        Object.assign(this.of(entry.name), {
+          createPending: true,
+          createdId: entry.id,
+          landed: false
+        })
         break
       case 'landed':
-        Object.assign(of(entry.name), {
+        Object.assign(this.of(entry.name), {
           createPending: false,
           landed: true,
           replaced: undefined
         })
         break
       case 'removed':
-        Object.assign(of(entry.name), { createPending: false, createdId: undefined })
+        Object.assign(this.of(entry.name), { createPending: false, createdId: undefined })
         break
       case 'delete':
         // A download without bytes holds nothing to put back: only its successor's record
         // (a pending create) can be left half-made.
-        if (entry.copy !== null) of(entry.name).replaced = { ...entry, deleted: false }
+        if (entry.copy !== null) this.of(entry.name).replaced = { ...entry, deleted: false }
         break
       case 'deleted': {
-        const replaced = of(entry.name).replaced
+        const replaced = this.of(entry.name).replaced
         if (replaced?.id === entry.id) replaced.deleted = true
         break
       }
       case 'kept': {
-        const state = of(entry.name)
+        const state = this.of(entry.name)
         if (state.replaced?.id === entry.id) state.replaced = undefined
         break
       }
       case 'restored':
         // The restore's own create and landed entries come before this one.
-        Object.assign(of(entry.name), { createPending: false, replaced: undefined })
+        Object.assign(this.of(entry.name), { createPending: false, replaced: undefined })
         break
     }
   }
-  return [...states.values()].filter(
-    (state) => !state.landed && (state.createPending || state.replaced !== undefined)
-  )
+
+  unsettled(): NameState[] {
+    return [...this.states.values()].filter(
+      (state) => !state.landed && (state.createPending || state.replaced !== undefined)
+    )
+  }
 }
 
 /** Whether the journal ends with a clean finish. */

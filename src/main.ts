@@ -189,7 +189,7 @@ async function publishRun(
 
     setOutputs(published)
     setReleaseOutputs({ checksumsPath, pruned })
-    const unsettled = namesToSettle(work.journal.entries).map((state) => state.name)
+    const unsettled = work.journal.unsettled().map((state) => state.name)
     await writeSummary({
       published,
       failed,
@@ -332,7 +332,7 @@ async function openWorkspace(repository: string): Promise<Workspace> {
     dir,
     journal,
     async close() {
-      if (namesToSettle(journal.entries).length > 0) {
+      if (journal.unsettled().length > 0) {
         // The post step needs the journal and the copies.
         journal.close()
         return

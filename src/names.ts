@@ -139,14 +139,19 @@ export interface Lookalike {
  */
 export function lookalikes(names: string[]): Lookalike[] {
   // Grouped by what the two tests agree on, so that a thousand files cost a thousand keys,
-  // not half a million comparisons.
-  const groups = new Map<string, string[]>()
+  // not half a million comparisons. A name alone under its key (nearly all of them) is held
+  // as itself, not in an array of its own.
+  const groups = new Map<string, string | string[]>()
   for (const name of new Set(names)) {
     const key = name.normalize('NFC').toLowerCase()
-    groups.set(key, [...(groups.get(key) ?? []), name])
+    const group = groups.get(key)
+    if (group === undefined) groups.set(key, name)
+    else if (typeof group === 'string') groups.set(key, [group, name])
+    else group.push(name)
   }
   const pairs: Lookalike[] = []
   for (const group of groups.values()) {
+    if (typeof group === 'string') continue
     group.forEach((a, i) => {
       for (const b of group.slice(i + 1)) {
         const differ = a.normalize('NFC') === b.normalize('NFC') ? 'normalization' : 'case'

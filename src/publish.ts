@@ -33,6 +33,49 @@ export interface Published {
   replaced?: Download
 }
 
+/** What an upload leaves for the file's {@link Published}: the download and the bytes sent. */
+type Landed = Pick<Published, 'download' | 'mimeType' | 'sha256' | 'md5'>
+
+/**
+ * A file's outcome, made once: a run keeps one for every file until it ends, so it is built
+ * in one object literal rather than spread from another.
+ */
+function published(
+  source: SourceFile,
+  landed: Landed,
+  status: 'created' | 'replaced',
+  replaced?: Download
+): Published {
+  return {
+    source,
+    download: landed.download,
+    mimeType: landed.mimeType,
+    sha256: landed.sha256,
+    md5: landed.md5,
+    status,
+    replaced
+  }
+}
+
+/**
+ * The download a file landed in, as the run keeps it to its end: the create's answer with the
+ * size sent (GitHub answered 0 until the bytes reached S3), and the strings that repeat what
+ * the run asked for shared with the request rather than kept twice.
+ */
+function landedDownload(download: Download, spec: NewDownload, bytes: number): Download {
+  const same = (answered: string, asked: string): string => (answered === asked ? asked : answered)
+  return {
+    id: download.id,
+    name: same(download.name, spec.name),
+    description: same(download.description, spec.description),
+    size: bytes,
+    contentType: same(download.contentType, spec.contentType),
+    url: download.url,
+    htmlUrl: download.htmlUrl,
+    createdAt: download.createdAt
+  }
+}
+
 export interface PublisherOptions extends Tools {
   /** The same clients with the undo's larger retry budget. */
   undo: Tools
@@ -98,8 +141,8 @@ export class Publisher {
           this.options.cancellation.signal
         )
         try {
-          const published = await this.createAndUpload(this.specOf(source), file, 'forward')
-          return { ...published, status: 'created' }
+          const landed = await this.createAndUpload(this.specOf(source), file, 'forward')
+          return published(source, landed, 'created')
         } finally {
           release()
         }
@@ -164,9 +207,9 @@ export class Publisher {
       try {
         journal.record({ op: 'deleted', name, id: old.id })
         log.info(`Deleted the previous ${name} (download ${old.id}).`)
-        const published = await this.createAndUpload(this.specOf(file.source), file, 'forward')
+        const landed = await this.createAndUpload(this.specOf(file.source), file, 'forward')
         settled = true
-        return { ...published, status: 'replaced', replaced: old }
+        return published(file.source, landed, 'replaced', old)
       } catch (error) {
         const outcome = await this.restore(old, copy, error)
         settled = outcome.restored
@@ -225,7 +268,7 @@ export class Publisher {
     spec: NewDownload,
     file: LocalFile,
     mode: 'forward' | 'undo'
-  ): Promise<Omit<Published, 'status'>> {
+  ): Promise<Landed> {
     const { http, journal, onProgress, cancellation, undo } = this.options
     const { api, retry } = mode === 'forward' ? this.options : undo
     const signal = mode === 'forward' ? cancellation.signal : undefined
@@ -261,9 +304,8 @@ export class Publisher {
       )
       journal.record({ op: 'landed', name: spec.name, id: ticket.download.id })
       return {
-        source,
-        download: { ...ticket.download, size: result.bytes },
-        mimeType: ticket.mimeType,
+        download: landedDownload(ticket.download, spec, result.bytes),
+        mimeType: ticket.mimeType === spec.contentType ? spec.contentType : ticket.mimeType,
         sha256: result.sha256,
         md5: result.md5
       }

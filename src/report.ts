@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import * as log from './log.js'
@@ -48,64 +48,106 @@ export const SUMMARY_BUDGET = 900 * 1024
 export function setOutputs(published: Published[]): void {
   const sorted = [...published].sort((a, b) => compareNames(a.source.name, b.source.name))
   setListOutputs(
-    sorted.map((p) => ({
-      id: p.download.id,
-      name: p.download.name,
-      size: p.source.size,
-      content_type: p.mimeType,
-      url: p.download.url,
-      html_url: p.download.htmlUrl,
-      sha256: p.sha256,
-      status: p.status
-    })),
-    sorted.map((p) => p.download.htmlUrl),
-    sorted.length
+    sorted.length,
+    (i) => {
+      const p = sorted[i]
+      return {
+        id: p.download.id,
+        name: p.download.name,
+        size: p.source.size,
+        content_type: p.mimeType,
+        url: p.download.url,
+        html_url: p.download.htmlUrl,
+        sha256: p.sha256,
+        status: p.status
+      }
+    },
+    (i) => sorted[i].download.htmlUrl
   )
 }
 
 /**
  * `downloads`, `urls`, `count` and `downloads-file`: the whole list in a JSON file under
- * RUNNER_TEMP, and as much of it as fits in the outputs, with a warning when it was cut.
+ * RUNNER_TEMP, and as much of it as fits in the outputs, with a warning when it was cut. The
+ * entries are made one at a time as they are written, never all at once: 10,000 of them, and
+ * the file's text, would otherwise be held together at the end of the run.
  */
-function setListOutputs(entries: object[], urlList: string[], count: number): void {
+function setListOutputs(
+  count: number,
+  entry: (i: number) => object,
+  /** Each entry's html_url; none in a dry run, whose `count` is 0. */
+  url: ((i: number) => string) | undefined
+): void {
   const temp = process.env.RUNNER_TEMP || tmpdir()
   mkdirSync(temp, { recursive: true })
   const file = path.join(temp, `upload-downloads-${process.pid}-${Date.now()}.json`)
-  writeFileSync(file, JSON.stringify(entries, null, 2))
+  writeJsonArray(file, count, entry)
   core.setOutput('downloads-file', file)
-  core.setOutput('count', String(count))
+  core.setOutput('count', String(url === undefined ? 0 : count))
 
-  const urls = fitLines(urlList, OUTPUT_BUDGET)
+  const urls = fitLines(url === undefined ? 0 : count, url ?? (() => ''), OUTPUT_BUDGET)
   core.setOutput('urls', urls.text)
-  const downloads = fitJsonArray(entries, OUTPUT_BUDGET)
+  const downloads = fitJsonArray(count, entry, OUTPUT_BUDGET)
   core.setOutput('downloads', downloads.text)
   const kept = Math.min(urls.kept, downloads.kept)
-  if (kept < entries.length) {
+  if (kept < count) {
     log.warning(
-      `The 'downloads' and 'urls' outputs hold the first ${kept} of ${entries.length} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`
+      `The 'downloads' and 'urls' outputs hold the first ${kept} of ${count} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`
     )
   }
 }
 
-/** As many lines as fit in `budget` bytes, joined by newlines. */
-function fitLines(lines: string[], budget: number): { text: string; kept: number } {
+/** Writes what `JSON.stringify(items, null, 2)` would, an item at a time. */
+function writeJsonArray(file: string, count: number, item: (i: number) => object): void {
+  const fd = openSync(file, 'w')
+  try {
+    if (count === 0) {
+      writeSync(fd, '[]')
+      return
+    }
+    let chunk = '[\n'
+    for (let i = 0; i < count; i++) {
+      // An item's own lines, indented one level more as the array's members.
+      chunk += `${i > 0 ? ',\n' : ''}  ${JSON.stringify(item(i), null, 2).replace(/\n/g, '\n  ')}`
+      if (chunk.length >= 64 * 1024) {
+        writeSync(fd, chunk)
+        chunk = ''
+      }
+    }
+    writeSync(fd, `${chunk}\n]`)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** As many leading lines as fit in `budget` bytes, joined by newlines. */
+function fitLines(
+  count: number,
+  line: (i: number) => string,
+  budget: number
+): { text: string; kept: number } {
+  const lines: string[] = []
   let size = 0
-  let kept = 0
-  for (const line of lines) {
-    const next = size + Buffer.byteLength(line) + (kept > 0 ? 1 : 0)
+  for (let i = 0; i < count; i++) {
+    const text = line(i)
+    const next = size + Buffer.byteLength(text) + (lines.length > 0 ? 1 : 0)
     if (next > budget) break
     size = next
-    kept++
+    lines.push(text)
   }
-  return { text: lines.slice(0, kept).join('\n'), kept }
+  return { text: lines.join('\n'), kept: lines.length }
 }
 
 /** A JSON array of as many leading items as fit in `budget` bytes. */
-function fitJsonArray(items: unknown[], budget: number): { text: string; kept: number } {
+function fitJsonArray(
+  count: number,
+  item: (i: number) => unknown,
+  budget: number
+): { text: string; kept: number } {
   const parts: string[] = []
   let size = 2
-  for (const item of items) {
-    const part = JSON.stringify(item)
+  for (let i = 0; i < count; i++) {
+    const part = JSON.stringify(item(i))
     const next = size + Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0)
     if (next > budget) break
     size = next
@@ -130,18 +172,21 @@ export function setReleaseOutputs(outputs: { checksumsPath?: string; pruned: Dow
  */
 export function setPlannedOutputs(plan: { item: PlanItem; sha256: string }[]): void {
   setListOutputs(
-    plan.map(({ item, sha256 }) => ({
-      id: null,
-      name: item.source.name,
-      size: item.source.size,
-      content_type: item.source.contentType,
-      url: null,
-      html_url: null,
-      sha256,
-      planned: item.action
-    })),
-    [],
-    0
+    plan.length,
+    (i) => {
+      const { item, sha256 } = plan[i]
+      return {
+        id: null,
+        name: item.source.name,
+        size: item.source.size,
+        content_type: item.source.contentType,
+        url: null,
+        html_url: null,
+        sha256,
+        planned: item.action
+      }
+    },
+    undefined
   )
 }
 
@@ -158,15 +203,19 @@ export async function writeSummary(report: RunReport): Promise<void> {
         { data: 'Action', header: true }
       ],
       ...fitRows(
-        report.planned.map((item) => [
-          escapeHtml(item.source.name),
-          humanSize(item.source.size),
-          item.action === 'create'
-            ? 'create'
-            : item.action === 'replace'
-              ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
-              : `unchanged (download ${item.existing.id} holds these bytes)`
-        ]),
+        report.planned.length,
+        (i) => {
+          const item = report.planned[i]
+          return [
+            escapeHtml(item.source.name),
+            humanSize(item.source.size),
+            item.action === 'create'
+              ? 'create'
+              : item.action === 'replace'
+                ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
+                : `unchanged (download ${item.existing.id} holds these bytes)`
+          ]
+        },
         SUMMARY_BUDGET * 0.8,
         'the log has the whole plan'
       )
@@ -194,17 +243,21 @@ export async function writeSummary(report: RunReport): Promise<void> {
         { data: 'Status', header: true }
       ],
       ...fitRows(
-        sorted.map((p) => [
-          escapeHtml(p.source.name),
-          humanSize(p.source.size),
-          `<code>${p.sha256.slice(0, 12)}</code>`,
-          `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
-          p.status === 'replaced' && p.replaced
-            ? `replaced download ${p.replaced.id}`
-            : p.status === 'unchanged'
-              ? 'unchanged'
-              : 'created'
-        ]),
+        sorted.length,
+        (i) => {
+          const p = sorted[i]
+          return [
+            escapeHtml(p.source.name),
+            humanSize(p.source.size),
+            `<code>${p.sha256.slice(0, 12)}</code>`,
+            `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
+            p.status === 'replaced' && p.replaced
+              ? `replaced download ${p.replaced.id}`
+              : p.status === 'unchanged'
+                ? 'unchanged'
+                : 'created'
+          ]
+        },
         failed.length > 0 ? SUMMARY_BUDGET * 0.6 : SUMMARY_BUDGET,
         "the 'downloads-file' output has the whole list"
       )
@@ -213,7 +266,8 @@ export async function writeSummary(report: RunReport): Promise<void> {
   if (failed.length > 0) {
     summary.addHeading(report.cancelled !== undefined ? 'Stopped and undone' : 'Not published', 3)
     const items = fitRows(
-      failed.map((f) => [`${escapeHtml(f.name)}: ${escapeHtml(f.message)}`]),
+      failed.length,
+      (i) => [`${escapeHtml(failed[i].name)}: ${escapeHtml(failed[i].message)}`],
       SUMMARY_BUDGET * 0.3,
       'the log has one error per file'
     )
@@ -278,7 +332,10 @@ function addPruned(pruned: Download[] | undefined, heading: string): void {
   if (pruned === undefined || pruned.length === 0) return
   core.summary.addHeading(`${heading} (${pruned.length})`, 3)
   const items = fitRows(
-    pruned.map((d) => [`${escapeHtml(d.name)} (download ${d.id}, ${escapeHtml(d.createdAt)})`]),
+    pruned.length,
+    (i) => [
+      `${escapeHtml(pruned[i].name)} (download ${pruned[i].id}, ${escapeHtml(pruned[i].createdAt)})`
+    ],
     SUMMARY_BUDGET * 0.1,
     'the log names every one'
   )
@@ -287,22 +344,29 @@ function addPruned(pruned: Download[] | undefined, heading: string): void {
 
 /**
  * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says how
- * many were left out and where to find them.
+ * many were left out and where to find them. Rows are made one at a time and only while they
+ * fit: a summary of 10,000 files would otherwise make every row to keep a few thousand.
  */
-function fitRows(rows: string[][], budget: number, whereElse: string): string[][] {
+function fitRows(
+  count: number,
+  row: (i: number) => string[],
+  budget: number,
+  whereElse: string
+): string[][] {
+  const rows: string[][] = []
   let size = 0
-  let kept = 0
-  for (const row of rows) {
+  for (let i = 0; i < count; i++) {
+    const cells = row(i)
     // Each cell becomes `<td>…</td>`, each row `<tr>…</tr>`.
-    size += row.reduce((sum, cell) => sum + Buffer.byteLength(cell) + 9, 9)
-    if (size > budget) break
-    kept++
+    size += cells.reduce((sum, cell) => sum + Buffer.byteLength(cell) + 9, 9)
+    if (size > budget) {
+      const more = `… and ${count - i} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`
+      rows.push([more, ...Array<string>(cells.length - 1).fill('')])
+      break
+    }
+    rows.push(cells)
   }
-  if (kept === rows.length) return rows
-  const more = [
-    `… and ${rows.length - kept} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`
-  ]
-  return [...rows.slice(0, kept), [...more, ...Array<string>(rows[0].length - 1).fill('')]]
+  return rows
 }
 
 /** Writes the summary; a run outside a runner (no GITHUB_STEP_SUMMARY) just skips it. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { NetworkError } from '../../src/errors.js'
+import { CancelledError, NetworkError } from '../../src/errors.js'
 import { createHttpClient, type HttpClient } from '../../src/http.js'
 import { isTransient } from '../../src/retry.js'
 
@@ -75,5 +75,84 @@ describe('createHttpClient timeouts', () => {
     expect(res.status).toBe(302)
     expect(res.headers.location).toBe('http://127.0.0.1:9/elsewhere')
     await res.dump()
+  })
+})
+
+describe('createHttpClient answers and cancellation', () => {
+  it('stops a request that waits for its answer when its signal aborts', async () => {
+    const url = await serve(() => {
+      // Never answers.
+    })
+    client = createHttpClient()
+    const controller = new AbortController()
+
+    const pending = client.request({ method: 'GET', url, signal: controller.signal })
+    setTimeout(() => controller.abort(new Error('cancelled (SIGINT)')), 50)
+    const error = await pending.then(
+      () => undefined,
+      (e: unknown) => e
+    )
+
+    expect(error).toBeInstanceOf(CancelledError)
+  })
+
+  it('stops every request in flight under one signal, and later ones at once', async () => {
+    const url = await serve(() => {
+      // Never answers.
+    })
+    const http = createHttpClient()
+    client = http
+    const controller = new AbortController()
+    const settle = (p: Promise<unknown>) =>
+      p.then(
+        () => 'answered',
+        (e: unknown) => (e instanceof CancelledError ? 'cancelled' : String(e))
+      )
+
+    const pending = [1, 2, 3].map(() =>
+      settle(http.request({ method: 'GET', url, signal: controller.signal }))
+    )
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    controller.abort(new Error('cancelled (SIGINT)'))
+
+    expect(await Promise.all(pending)).toEqual(['cancelled', 'cancelled', 'cancelled'])
+    expect(await settle(http.request({ method: 'GET', url, signal: controller.signal }))).toBe(
+      'cancelled'
+    )
+  })
+
+  it('reads a large answer in full, and discards one it was not asked to read', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024, 'x')
+    const url = await serve((_req, res) => res.end(big))
+    client = createHttpClient()
+
+    const read = await client.request({ method: 'GET', url })
+    expect((await read.text()).length).toBe(big.length)
+    const dumped = await client.request({ method: 'GET', url })
+    await dumped.dump()
+    // The connection is still good for the next request.
+    const again = await client.request({ method: 'GET', url })
+    expect(again.status).toBe(200)
+    await again.dump()
+  })
+
+  it('tells of an answer cut off after its headers when it is read', async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' })
+      res.write('partial')
+      setTimeout(() => res.destroy(), 20)
+    })
+    client = createHttpClient()
+
+    const res = await client.request({ method: 'GET', url })
+    // Read only once the connection is gone: the failure must still reach the reader.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const error = await res.text().then(
+      () => undefined,
+      (e: unknown) => e
+    )
+
+    expect(error).toBeInstanceOf(NetworkError)
+    expect(isTransient(error)).toBe(true)
   })
 })
