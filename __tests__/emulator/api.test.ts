@@ -1,6 +1,6 @@
 import { createServer } from 'node:net'
 import type { Emulator } from '../../emulator/index.js'
-import { REPO, api, createDownload, startEmulator } from './helpers.js'
+import { REPO, api, createDownload, emulatorPerTest, startEmulator } from './helpers.js'
 
 /** A download's fields, in the order GitHub's list and get answers have them (the spec). */
 const DOWNLOAD_FIELDS = [
@@ -16,14 +16,10 @@ const DOWNLOAD_FIELDS = [
 ]
 
 let emulator: Emulator
-
-beforeEach(async () => {
-  emulator = await startEmulator()
-})
-
-afterEach(async () => {
-  await emulator.close()
-})
+emulatorPerTest(
+  (started) => (emulator = started),
+  () => emulator
+)
 
 describe('authentication and repositories', () => {
   it('asks for a token, refuses unknown ones, takes `token` and `Bearer`', async () => {

@@ -9,18 +9,15 @@ import {
   s3Code,
   specParts,
   rawCreate,
+  emulatorPerTest,
   startEmulator
 } from './helpers.js'
 
 let emulator: Emulator
-
-beforeEach(async () => {
-  emulator = await startEmulator()
-})
-
-afterEach(async () => {
-  await emulator.close()
-})
+emulatorPerTest(
+  (started) => (emulator = started),
+  () => emulator
+)
 
 describe('API faults', () => {
   it('answers a scripted status once, then behaves', async () => {

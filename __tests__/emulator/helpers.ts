@@ -2,7 +2,7 @@
  * Shared helpers for the emulator's tests: API calls with fetch, the spec's curl command, and
  * raw multipart requests for what curl cannot express.
  */
-import { afterEach } from '@jest/globals'
+import { afterEach, beforeEach } from '@jest/globals'
 import { execFile } from 'node:child_process'
 import { request } from 'node:http'
 import { connect } from 'node:net'
@@ -273,5 +273,18 @@ export function rawCreate(emulator: Emulator, name: string): Promise<HttpAnswer>
   return rawRequest(`${emulator.apiUrl}/repos/${REPO}/downloads`, {
     headers: { Authorization: 'token emulator-token', 'Content-Type': 'application/json' },
     body: Buffer.from(JSON.stringify({ name, size: 5 }))
+  })
+}
+
+/**
+ * A fresh emulator for each test of the file, closed after it: `assign` receives it, `get`
+ * reads it back for the close.
+ */
+export function emulatorPerTest(assign: (emulator: Emulator) => void, get: () => Emulator): void {
+  beforeEach(async () => {
+    assign(await startEmulator())
+  })
+  afterEach(async () => {
+    await get().close()
   })
 }

@@ -21,19 +21,16 @@ import {
   type HttpAnswer,
   type Ticket,
   rawCreate,
+  emulatorPerTest,
   startEmulator
 } from './helpers.js'
 
 const MiB = 1024 * 1024
 let emulator: Emulator
-
-beforeEach(async () => {
-  emulator = await startEmulator()
-})
-
-afterEach(async () => {
-  await emulator.close()
-})
+emulatorPerTest(
+  (started) => (emulator = started),
+  () => emulator
+)
 
 function md5(content: Buffer | string): string {
   return createHash('md5').update(content).digest('hex')

@@ -1,17 +1,13 @@
 /** `GET /:owner/:repo/downloads`: the Downloads page a browser shows. */
 import type { Emulator } from '../../emulator/index.js'
 import { PAGE_ROWS, renderDownloadsPage } from '../../emulator/downloads-page.js'
-import { api, createDownload, REPO, startEmulator } from './helpers.js'
+import { api, createDownload, emulatorPerTest, REPO } from './helpers.js'
 
 let emulator: Emulator
-
-beforeEach(async () => {
-  emulator = await startEmulator()
-})
-
-afterEach(async () => {
-  await emulator.close()
-})
+emulatorPerTest(
+  (started) => (emulator = started),
+  () => emulator
+)
 
 /** What a browser shows of each row: the link's text and target, and the other cells. */
 function rows(html: string): { name: string; href: string; cells: string[] }[] {

@@ -9,6 +9,17 @@ import { join } from 'node:path'
 import { SqliteCatalog } from '../../emulator/sqlite-catalog.js'
 import { DownloadStore, type DownloadRecord } from '../../emulator/store.js'
 
+/** An empty text download of `name`, as a create makes one. */
+function textDownload(store: DownloadStore, name: string): DownloadRecord {
+  return store.create(REPO, {
+    name,
+    description: '',
+    contentType: 'text/plain',
+    mimeType: 'text/plain',
+    declaredSize: 0
+  })
+}
+
 const REPO = 'octocat/hello-world'
 let dir: string
 let store: DownloadStore
@@ -35,15 +46,7 @@ describe.each([
     await rm(dir, { recursive: true, force: true })
   })
 
-  function newDownload(name: string): DownloadRecord {
-    return store.create(REPO, {
-      name,
-      description: '',
-      contentType: 'text/plain',
-      mimeType: 'text/plain',
-      declaredSize: 0
-    })
-  }
+  const newDownload = (name: string): DownloadRecord => textDownload(store, name)
 
   /** An upload that reached the end of its file part, waiting in `.incoming`. */
   async function incoming(content: string): Promise<{ path: string; md5: string; size: number }> {
@@ -154,15 +157,7 @@ describe('the server (durable)', () => {
     })
   }
 
-  function create(name: string): DownloadRecord {
-    return store.create(REPO, {
-      name,
-      description: '',
-      contentType: 'text/plain',
-      mimeType: 'text/plain',
-      declaredSize: 0
-    })
-  }
+  const create = (name: string): DownloadRecord => textDownload(store, name)
 
   async function served(key: string): Promise<{ text: string; md5OfBytes: string; md5: string }> {
     const object = await store.openObject(key)

@@ -15,19 +15,16 @@ import {
   s3Code,
   s3Message,
   specParts,
+  emulatorPerTest,
   startEmulator
 } from './helpers.js'
 import { takeUnexpectedErrors } from '../helpers/unexpected-errors.js'
 
 let emulator: Emulator
-
-beforeEach(async () => {
-  emulator = await startEmulator()
-})
-
-afterEach(async () => {
-  await emulator.close()
-})
+emulatorPerTest(
+  (started) => (emulator = started),
+  () => emulator
+)
 
 /** A create with the body exactly as given (JSON escapes stay escapes). */
 function createRaw(body: string): ReturnType<typeof api> {
