@@ -53322,16 +53322,42 @@ class journal_Journal {
         return new journal_Journal(path, fd, size);
     }
     /**
-     * Appends an entry and waits until it is on disk. Synchronous on purpose: once this returns
-     * the entry survives the process, and no other work can slip in between it and the change
-     * it announces. It costs about a tenth of a millisecond.
+     * Appends an entry; resolves once it is on disk, and the caller awaits that before making
+     * the change the entry announces, so that whatever ends the process, a change that was made
+     * is in the journal. The line is written at once, in the order of the calls; the sync runs
+     * off the event loop, and entries written while one runs share the next. Measured: one
+     * fdatasync costs about half a millisecond on this project's CI disk, and syncing each entry
+     * in turn on the main thread held every upload still for 0.3 s over 200 files.
      */
     record(entry) {
         if (this.fd === null)
             throw new Error('the journal is closed');
         (0,external_node_fs_namespaceObject.writeSync)(this.fd, `${JSON.stringify(entry)}\n`);
-        (0,external_node_fs_namespaceObject.fdatasyncSync)(this.fd);
         this.states.add(entry);
+        return this.synced(this.fd);
+    }
+    /** The sync running now, if one is. */
+    syncing = null;
+    /** The sync that starts when it ends, for the entries written since it started. */
+    nextSync = null;
+    /** Resolves once everything written so far is on disk. */
+    synced(fd) {
+        if (this.syncing === null) {
+            this.syncing = new Promise((resolve, reject) => {
+                (0,external_node_fs_namespaceObject.fdatasync)(fd, (error) => (error ? reject(error) : resolve()));
+            }).finally(() => {
+                this.syncing = null;
+            });
+            return this.syncing;
+        }
+        // The running sync may have started before this entry was written.
+        this.nextSync ??= this.syncing
+            .catch(() => undefined)
+            .then(() => {
+            this.nextSync = null;
+            return this.synced(fd);
+        });
+        return this.nextSync;
     }
     /**
      * The names this process left half-done: {@link namesToSettle} of what it recorded. Kept as
@@ -53346,10 +53372,17 @@ class journal_Journal {
         const text = (0,external_node_fs_namespaceObject.readFileSync)(this.path).subarray(this.start).toString('utf8');
         return parseEntries(text).entries;
     }
+    /** No entry can be recorded after this; a sync still running finishes first. */
     close() {
-        if (this.fd !== null)
-            (0,external_node_fs_namespaceObject.closeSync)(this.fd);
+        const fd = this.fd;
+        if (fd === null)
+            return;
         this.fd = null;
+        const pending = this.nextSync ?? this.syncing;
+        if (pending === null)
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
+        else
+            void pending.catch(() => undefined).then(() => (0,external_node_fs_namespaceObject.closeSync)(fd));
     }
     /**
      * Reads a journal. A line cut short (a kill in the middle of a write) or otherwise unreadable
@@ -54992,7 +55025,7 @@ class publish_Publisher {
                 throw new ConflictError(`${name} (download ${old.id}) holds bytes after all (S3 answered 404 for it a moment ago); it was left as it is. Run the job again to compare it afresh.`);
             }
             cancellation.check();
-            journal.record({
+            await journal.record({
                 op: 'delete',
                 name,
                 id: old.id,
@@ -55011,7 +55044,7 @@ class publish_Publisher {
                 throw error;
             }
             try {
-                journal.record({ op: 'deleted', name, id: old.id });
+                await journal.record({ op: 'deleted', name, id: old.id });
                 log_info(`Deleted the previous ${name} (download ${old.id}).`);
                 const landed = await this.createAndUpload(this.specOf(file.artifact), file, 'forward');
                 settled = true;
@@ -55041,7 +55074,7 @@ class publish_Publisher {
         }
         catch (error) {
             if (error instanceof ConflictError) {
-                journal.record({ op: 'kept', name: old.name, id: old.id });
+                await journal.record({ op: 'kept', name: old.name, id: old.id });
                 throw new ConflictError(`${errors_describe(error)}: another run or a person is changing ${old.name} at the same time. This run left ${old.name} to them; run the job again once they are done.`, { cause: error });
             }
             // Asked with the undo's client: a cancelled run still needs the answer.
@@ -55052,7 +55085,7 @@ class publish_Publisher {
                 // The delete may have happened with its answer lost: the copy is all that is sure.
                 throw new UnsureDeleteError(`${errors_describe(error)} Whether the existing ${old.name} (download ${old.id}) was deleted cannot be told, so its copy is kept and the post step checks.`, { cause: error });
             }
-            journal.record({ op: 'kept', name: old.name, id: old.id });
+            await journal.record({ op: 'kept', name: old.name, id: old.id });
             throw new ActionError(`${errors_describe(error)} The existing ${old.name} (download ${old.id}) was left as it is.`, { cause: error });
         }
     }
@@ -55066,9 +55099,9 @@ class publish_Publisher {
         const { api, retry } = mode === 'forward' ? this.options : undo;
         const signal = mode === 'forward' ? cancellation.signal : undefined;
         const { artifact } = file;
-        journal.record({ op: 'create', name: spec.name, size: spec.size });
+        await journal.record({ op: 'create', name: spec.name, size: spec.size });
         let ticket = await this.createRecord(spec, mode);
-        journal.record({ op: 'created', name: spec.name, id: ticket.download.id });
+        await journal.record({ op: 'created', name: spec.name, id: ticket.download.id });
         try {
             const result = await withRetry(`Uploading ${spec.name} to S3`, { ...retry, signal }, async () => {
                 try {
@@ -55083,14 +55116,14 @@ class publish_Publisher {
                     // The signed form is dead; only a new download resource brings a new one.
                     log_info(`The upload policy for ${spec.name} expired: creating the download again.`);
                     await api.delete(ticket.download.id);
-                    journal.record({ op: 'removed', name: spec.name, id: ticket.download.id });
+                    await journal.record({ op: 'removed', name: spec.name, id: ticket.download.id });
                     ticket = await this.createRecord(spec, mode);
-                    journal.record({ op: 'created', name: spec.name, id: ticket.download.id });
+                    await journal.record({ op: 'created', name: spec.name, id: ticket.download.id });
                     // A policy that is dead on arrival again and again means a clock is off.
                     throw new ActionError(`${errors_describe(error)} (if every policy arrives expired, the server's clock is off)`, { transient: true, retryAfterMs: 0 });
                 }
             });
-            journal.record({ op: 'landed', name: spec.name, id: ticket.download.id });
+            await journal.record({ op: 'landed', name: spec.name, id: ticket.download.id });
             return {
                 download: landedDownload(ticket.download, spec, result.bytes),
                 mimeType: ticket.mimeType === spec.contentType ? spec.contentType : ticket.mimeType,
@@ -55102,7 +55135,7 @@ class publish_Publisher {
             const id = ticket.download.id;
             try {
                 await undo.api.delete(id);
-                journal.record({ op: 'removed', name: spec.name, id });
+                await journal.record({ op: 'removed', name: spec.name, id });
                 log_info(`Deleted download ${id} (${spec.name}): its bytes never arrived.`);
             }
             catch (cleanup) {
@@ -55130,7 +55163,7 @@ class publish_Publisher {
                 if (error instanceof LostCreateError) {
                     const cleared = await this.clearEmptyRecords(spec.name);
                     if (cleared)
-                        journal.record({ op: 'removed', name: spec.name, id: null });
+                        await journal.record({ op: 'removed', name: spec.name, id: null });
                     const left = cleared
                         ? 'No record of it was left behind.'
                         : 'A record of it may be left behind: the post step checks.';
@@ -55244,7 +55277,7 @@ class publish_Publisher {
                 contentType: previous.contentType
             };
             const restored = await this.createAndUpload(spec, backup, 'undo');
-            this.options.journal.record({
+            await this.options.journal.record({
                 op: 'restored',
                 name: previous.name,
                 id: restored.download.id
@@ -56193,7 +56226,7 @@ async function runPost() {
         await writeRecoverySummary(session.api.slug, results);
         const failed = results.filter((r) => !r.ok);
         if (failed.length === 0) {
-            journal.record({ op: 'done' });
+            await journal.record({ op: 'done' });
             journal.close();
             await rm(path.dirname(journalPath), { recursive: true, force: true });
             return;
@@ -56238,7 +56271,7 @@ async function openWorkspace(repository) {
     const journal = journal_Journal.open(external_node_path_.join(dir, 'journal.jsonl'));
     // Before the first change: the post step finds the journal through this.
     saveJournalPath(journal.path);
-    journal.record({ op: 'run', repository, at: new Date().toISOString() });
+    await journal.record({ op: 'run', repository, at: new Date().toISOString() });
     return {
         dir,
         journal,
@@ -56248,7 +56281,7 @@ async function openWorkspace(repository) {
                 journal.close();
                 return;
             }
-            journal.record({ op: 'done' });
+            await journal.record({ op: 'done' });
             journal.close();
             await (0,promises_.rm)(dir, { recursive: true, force: true });
         }

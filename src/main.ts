@@ -243,7 +243,7 @@ export async function runPost(): Promise<void> {
     await writeRecoverySummary(session.api.slug, results)
     const failed = results.filter((r) => !r.ok)
     if (failed.length === 0) {
-      journal.record({ op: 'done' })
+      await journal.record({ op: 'done' })
       journal.close()
       await rm(path.dirname(journalPath), { recursive: true, force: true })
       return
@@ -294,7 +294,7 @@ async function openWorkspace(repository: string): Promise<Workspace> {
   const journal = Journal.open(path.join(dir, 'journal.jsonl'))
   // Before the first change: the post step finds the journal through this.
   saveJournalPath(journal.path)
-  journal.record({ op: 'run', repository, at: new Date().toISOString() })
+  await journal.record({ op: 'run', repository, at: new Date().toISOString() })
   return {
     dir,
     journal,
@@ -304,7 +304,7 @@ async function openWorkspace(repository: string): Promise<Workspace> {
         journal.close()
         return
       }
-      journal.record({ op: 'done' })
+      await journal.record({ op: 'done' })
       journal.close()
       await rm(dir, { recursive: true, force: true })
     }
