@@ -322,8 +322,10 @@ async function matchFiles(inputs: Inputs): Promise<Artifact[]> {
       `Input 'checksums-file' is ${taken.name}, the download name of ${taken.path} too: leave that file out with a '!' pattern, or name the checksums file otherwise.`
     )
   }
-  for (const artifact of artifacts)
+  for (const artifact of artifacts) {
     log.info(`${artifact.name} (${humanSize(artifact.size)}) ← ${artifact.path}`)
+    await log.drained()
+  }
   if (artifacts.length > 0) return artifacts
 
   const message = `No files matched ${inputs.patterns.map((p) => `'${p}'`).join(', ')} in ${inputs.workspace}. Check the 'glob' input and that the build step wrote its files there.`
@@ -361,7 +363,10 @@ async function planUploads(
     api.slug,
     clashInspector(session)
   )
-  for (const item of plan) log.info(describeItem(item))
+  for (const item of plan) {
+    log.info(describeItem(item))
+    await log.drained()
+  }
   return { plan, existing }
 }
 
@@ -416,6 +421,7 @@ async function publishAll(
   publisher: Publisher
 ): Promise<{ published: Published[]; failed: Failure[] }> {
   const results = await settleAll(plan, session.limit, async (item) => {
+    await log.drained()
     const published = await publisher.publish(item)
     if (published.status !== 'unchanged') {
       log.info(`${item.artifact.name} → ${published.download.htmlUrl} (${published.status})`)
