@@ -93,7 +93,7 @@ describe('LocalFile, once open', () => {
     const file = await LocalFile.open(artifact)
     try {
       await appendFile(artifact.path, 'more')
-      await expect(file.checkSize()).rejects.toThrow(
+      expect(() => file.checkSize()).toThrow(
         `${artifact.path} changed while it was uploaded (it was 10 bytes when the run began)`
       )
     } finally {
