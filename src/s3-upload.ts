@@ -219,7 +219,7 @@ async function* fileChunks(
       yield chunk
     }
     // A file that grew since it was measured would land cut short.
-    await file.checkSize()
+    file.checkSize()
   } finally {
     // The request may have ended early (an error): let a read in flight finish first.
     await pending?.catch(() => undefined)

@@ -42,7 +42,7 @@ const aRun: JournalEntry[] = [
 describe('Journal', () => {
   it('reads back every entry recorded, in order', async () => {
     const journal = Journal.open(file)
-    for (const entry of aRun) journal.record(entry)
+    for (const entry of aRun) await journal.record(entry)
     journal.close()
 
     expect(journal.entries).toEqual(aRun)
@@ -51,13 +51,33 @@ describe('Journal', () => {
 
   it('appends to a journal that exists (the post step writes after the main step)', async () => {
     const main = Journal.open(file)
-    main.record(aRun[0])
+    await main.record(aRun[0])
     main.close()
     const post = Journal.open(file)
-    post.record({ op: 'done' })
+    await post.record({ op: 'done' })
     post.close()
 
     expect((await Journal.read(file)).entries).toEqual([aRun[0], { op: 'done' }])
+  })
+
+  it('keeps the order of entries recorded at once (uploads in parallel), each on disk when it resolves', async () => {
+    const journal = Journal.open(file)
+    const recorded = aRun.map((entry) => journal.record(entry))
+    // Written at once, in call order, before any sync has finished.
+    expect(journal.entries).toEqual(aRun)
+    await Promise.all(recorded)
+    journal.close()
+
+    expect(await Journal.read(file)).toEqual({ entries: aRun, skipped: 0 })
+  })
+
+  it('lets a sync still running finish when closed', async () => {
+    const journal = Journal.open(file)
+    const last = journal.record(aRun[0])
+    journal.close()
+    await last
+
+    expect(await Journal.read(file)).toEqual({ entries: [aRun[0]], skipped: 0 })
   })
 
   it('is readable by its owner only: it names the saved copies', async () => {
@@ -87,7 +107,7 @@ describe('Journal', () => {
   it('starts a fresh line when it reopens a journal that a kill cut mid-line', async () => {
     await writeFile(file, '{"op":"create","name":"a","size":1}\n{"op":"crea')
     const journal = Journal.open(file)
-    journal.record({ op: 'removed', name: 'a', id: null })
+    await journal.record({ op: 'removed', name: 'a', id: null })
     journal.close()
 
     const { entries, skipped } = await Journal.read(file)
@@ -105,7 +125,7 @@ describe('Journal', () => {
 
   it('writes each entry as one whole line, whatever the name holds', async () => {
     const journal = Journal.open(file)
-    journal.record({ op: 'create', name: 'line\nbreak.zip', size: 1 })
+    await journal.record({ op: 'create', name: 'line\nbreak.zip', size: 1 })
     journal.close()
     expect(await readFile(file, 'utf8')).toBe(
       '{"op":"create","name":"line\\nbreak.zip","size":1}\n'

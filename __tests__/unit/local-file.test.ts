@@ -93,7 +93,7 @@ describe('LocalFile, once open', () => {
     const file = await LocalFile.open(source)
     try {
       await appendFile(source.path, 'more')
-      await expect(file.checkSize()).rejects.toThrow(
+      expect(() => file.checkSize()).toThrow(
         `${source.path} changed while it was uploaded (it was 10 bytes when the run began)`
       )
     } finally {

@@ -41,3 +41,29 @@ describe('info', () => {
     ])
   })
 })
+
+describe('drained', () => {
+  it('holds a loop back while the runner has not read the log, then lets it go', async () => {
+    let backlog = 1024 * 1024
+    // The pipe to the runner, backed up: its unwritten length, as a Writable reports it.
+    Object.defineProperty(process.stdout, 'writableLength', {
+      configurable: true,
+      get: () => backlog
+    })
+    try {
+      let done = false
+      const waiting = log.drained().then(() => (done = true))
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(done).toBe(false)
+
+      backlog = 0
+      process.stdout.emit('drain')
+      await waiting
+      expect(done).toBe(true)
+      // Nothing waiting: at once.
+      await log.drained()
+    } finally {
+      Reflect.deleteProperty(process.stdout, 'writableLength')
+    }
+  })
+})
