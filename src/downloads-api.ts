@@ -93,6 +93,15 @@ export class DownloadsApi {
   /** Every existing download, following `Link: rel="next"` through all pages. */
   async list(): Promise<Download[]> {
     const downloads: Download[] = []
+    for await (const page of this.pages()) downloads.push(...page)
+    return downloads
+  }
+
+  /**
+   * The existing downloads a page at a time, for a caller that needs only something from each
+   * (thousands of downloads held at once cost megabytes).
+   */
+  async *pages(): AsyncGenerator<Download[]> {
     let url: string | undefined = `${this.base}?per_page=${PAGE_SIZE}`
     const seen = new Set<string>([url])
     while (url !== undefined) {
@@ -110,7 +119,6 @@ export class DownloadsApi {
           return { items: body.map(toDownload), next: nextLink(res.headers['link']) }
         }
       )
-      downloads.push(...items)
       if (next !== undefined && !this.rest.isApiOrigin(next)) {
         throw new ProtocolError(
           `The API sent the next page to another origin (${new URL(next).origin}); refusing to send the token there.`
@@ -123,10 +131,10 @@ export class DownloadsApi {
           `The API's pages do not end (page ${seen.size + 1} links back to ${next}); stopped listing.`
         )
       }
+      yield items
       if (next !== undefined) seen.add(next)
       url = next
     }
-    return downloads
   }
 
   /**

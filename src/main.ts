@@ -6,6 +6,7 @@ import { Cancellation, holdSignals } from './cancellation.js'
 import { describe } from './errors.js'
 import { findSourceFiles, type SourceFile } from './files.js'
 import { readInputs, type Inputs } from './inputs.js'
+import { keepYoungGenerationSmall } from './heap.js'
 import { finishedCleanly, Journal, JOURNAL_STATE, namesToSettle } from './journal.js'
 import { digestsOf } from './local-file.js'
 import * as log from './log.js'
@@ -44,6 +45,7 @@ import { createSession, type Session } from './session.js'
  */
 export async function run(): Promise<void> {
   const started = Date.now()
+  keepYoungGenerationSmall()
   // Listening only once changes start: until then a signal may end the process at once,
   // since there is nothing to undo.
   const cancellation = new Cancellation(log.info)
@@ -229,6 +231,7 @@ async function publishRun(
  * saved copies. After a clean run it says so in one line.
  */
 export async function runPost(): Promise<void> {
+  keepYoungGenerationSmall()
   const journalPath = core.getState(JOURNAL_STATE)
   let session: Session | undefined
   let journal: Journal | undefined
@@ -423,15 +426,21 @@ async function checkStillListed(
   session: Session,
   published: Published[]
 ): Promise<{ published: Published[]; failed: Failure[] }> {
-  if (published.every((p) => p.status === 'unchanged')) return { published, failed: [] }
-  let listed: Set<number>
+  // The ids not seen yet: a page at a time, so that a run of 10,000 files does not hold
+  // 10,000 listed downloads besides its own results.
+  const unseen = new Set(
+    published.filter((p) => p.status !== 'unchanged').map((p) => p.download.id)
+  )
+  if (unseen.size === 0) return { published, failed: [] }
   try {
-    listed = new Set((await session.undo.api.list()).map((d) => d.id))
+    for await (const page of session.undo.api.pages()) {
+      for (const download of page) unseen.delete(download.id)
+    }
   } catch (error) {
     log.warning(`Could not list the downloads again to check them: ${describe(error)}`)
     return { published, failed: [] }
   }
-  const gone = (p: Published): boolean => p.status !== 'unchanged' && !listed.has(p.download.id)
+  const gone = (p: Published): boolean => unseen.has(p.download.id)
   return {
     published: published.filter((p) => !gone(p)),
     failed: published.filter(gone).map((p) => ({
