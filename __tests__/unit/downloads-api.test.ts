@@ -145,6 +145,28 @@ describe('DownloadsApi.list', () => {
     })
   })
 
+  it('hands the pages over one at a time, asking for the next only when the caller wants it', async () => {
+    const page2 = `${BASE}?per_page=100&page=2`
+    http.on(
+      'GET',
+      LIST,
+      json(200, [downloadJson(1, 'a.zip'), downloadJson(2, 'b.zip')], {
+        link: `<${page2}>; rel="next"`
+      })
+    )
+    http.on('GET', page2, json(200, [downloadJson(3, 'c.zip')]))
+
+    const pages = api().pages()
+    const first = await pages.next()
+    expect(first.done).toBe(false)
+    expect((first.value as { name: string }[]).map((d) => d.name)).toEqual(['a.zip', 'b.zip'])
+    expect(lines(http.requests)).toEqual([`GET ${LIST}`])
+    const second = await pages.next()
+    expect((second.value as { name: string }[]).map((d) => d.name)).toEqual(['c.zip'])
+    expect(await pages.next()).toEqual({ done: true, value: undefined })
+    expect(lines(http.requests)).toEqual([`GET ${LIST}`, `GET ${page2}`])
+  })
+
   it('sends the token as "token …" with GitHub\'s media type to the API', async () => {
     http.on('GET', LIST, json(200, []))
     await api().list()

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import type { JournalEntry } from '../../src/journal.js'
 import { ACTION_DEFAULTS, createCoreFake } from '../helpers/core-fake.js'
-import { FakeHttp, s3Error } from '../helpers/fake-http.js'
+import { FakeHttp, json, s3Error } from '../helpers/fake-http.js'
 import { FakeRepository } from '../helpers/fake-repository.js'
 
 let http: FakeHttp
@@ -199,6 +199,44 @@ describe('run', () => {
     expect([...repo.downloads.values()].map((d) => d.name)).toEqual(['a.zip'])
     expect(fake.outputs.count).toBe('1')
     expect(fake.summary).toContain('heading: Not published')
+  })
+
+  it('fails a file whose download somebody else deleted after its bytes landed, checking page by page', async () => {
+    await write('dist/a.zip', 'ay')
+    await write('dist/b.zip', 'bee')
+    await write('dist/c.zip', 'sea')
+    const isList = (url: string) => url.startsWith(`${repo.base}?`)
+    const listed = (request: Parameters<typeof repo.handle>[0]) =>
+      JSON.parse(String(repo.handle(request).body)) as { id: number; name: string }[]
+    const page2 = `${repo.base}?per_page=100&page=2`
+    http.on(
+      'GET',
+      isList,
+      // The plan's listing: nothing there yet.
+      (request) => repo.handle(request),
+      // The check after the uploads: b.zip was deleted meanwhile, and the list comes in two pages.
+      (request) => {
+        const b = [...repo.downloads.values()].find((d) => d.name === 'b.zip')
+        if (b !== undefined) repo.downloads.delete(b.id)
+        return json(200, listed(request).slice(0, 1), { link: `<${page2}>; rel="next"` })
+      },
+      (request) => json(200, listed(request).slice(1))
+    )
+
+    await run()
+
+    expect(http.sent('GET', repo.base).map((r) => r.url)).toEqual([
+      `${repo.base}?per_page=100`,
+      `${repo.base}?per_page=100`,
+      page2
+    ])
+    expect(fake.failed).toEqual([
+      expect.stringMatching(
+        /^b\.zip: its bytes landed, but download \d+ was deleted since by somebody else/
+      )
+    ])
+    expect(outputs().map((d) => d.name)).toEqual(['a.zip', 'c.zip'])
+    expect(fake.outputs.count).toBe('2')
   })
 
   it('gives each failed file one error, the last of which fails the step', async () => {
