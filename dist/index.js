@@ -45799,7 +45799,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2563);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(669);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -45808,7 +45808,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2563:
+/***/ 669:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -52643,11 +52643,27 @@ var external_node_buffer_ = __nccwpck_require__(4573);
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/mime-types/index.js
 var mime_types = __nccwpck_require__(4096);
+;// CONCATENATED MODULE: ./src/listing.ts
+/** How many items an error or warning names before it only counts the rest. */
+const LISTED = 20;
+/**
+ * The first {@link LISTED} items joined, and a count of the rest: a glob that matched
+ * 10,000 badly named files should fail with one readable error, not a megabyte of names
+ * (GitHub cuts an annotation long before that).
+ */
+function listSome(items, separator) {
+    if (items.length <= LISTED)
+        return items.join(separator);
+    const rest = items.length - LISTED;
+    return `${items.slice(0, LISTED).join(separator)}${separator}\u2026 and ${rest.toLocaleString('en-US')} more`;
+}
+
 ;// CONCATENATED MODULE: ./src/names.ts
 /**
  * The rules a download's name must meet, checked before any request so that a bad name fails
  * the run with every offender listed instead of a 422 after other files were published.
  */
+
 /** The server keeps a name as one path segment: at most 255 bytes of UTF-8. */
 const MAX_NAME_BYTES = 255;
 /** C0 controls, DEL and C1 controls: the characters a log or a terminal would act upon. */
@@ -52688,10 +52704,7 @@ function nameProblem(name) {
 }
 /** One error naming every file whose name cannot be a download's, so that one fix suffices. */
 function badNamesError(bad) {
-    const listing = bad
-        .map((b) => `${showName(b.path)} (${b.problem})`)
-        .sort()
-        .join('; ');
+    const listing = listSome(bad.map((b) => `${showName(b.path)} (${b.problem})`).sort(), '; ');
     const files = bad.length === 1 ? '1 file has a name' : `${bad.length} files have names`;
     return new Error(`${files} that no download can take: ${listing}. Nothing was changed. Rename ${bad.length === 1 ? 'it' : 'them'}, or leave ${bad.length === 1 ? 'it' : 'them'} out with a '!' pattern in 'glob'.`);
 }
@@ -52795,11 +52808,9 @@ function lookalikes(names) {
 }
 /** The warning for {@link lookalikes}, naming each pair so that the difference shows. */
 function lookalikesWarning(pairs) {
-    const listing = pairs
-        .map(({ names: [a, b], differ }) => differ === 'normalization'
+    const listing = listSome(pairs.map(({ names: [a, b], differ }) => differ === 'normalization'
         ? `${showName(a)} (${names_form(a)}) and ${showName(b)} (${names_form(b)})`
-        : `${showName(a)} and ${showName(b)}`)
-        .join('; ');
+        : `${showName(a)} and ${showName(b)}`), '; ');
     return `Some download names differ only by Unicode normalization or letter case: ${listing}. They are published as distinct downloads, but macOS and Windows may save them as one file; rename one of each pair if both matter.`;
 }
 /** Which Unicode normalization form a name is in, as a user would be told. */
@@ -52812,6 +52823,7 @@ function names_form(name) {
 }
 
 ;// CONCATENATED MODULE: ./src/files.ts
+
 
 
 
@@ -52894,13 +52906,16 @@ async function findSourceFiles(patterns, workspace, options = {}) {
     sources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const clashes = sources.filter((a, i) => i > 0 && sources[i - 1].name === a.name);
     if (clashes.length > 0) {
-        const names = [...new Set(clashes.map((a) => a.name))];
-        const listing = names
-            .map((n) => `${n}: ${sources
-            .filter((a) => a.name === n)
-            .map((a) => a.path)
-            .join(', ')}`)
-            .join('; ');
+        const clashing = new Set(clashes.map((a) => a.name));
+        const groups = new Map();
+        for (const source of sources) {
+            if (!clashing.has(source.name))
+                continue;
+            const paths = groups.get(source.name) ?? [];
+            paths.push(source.path);
+            groups.set(source.name, paths);
+        }
+        const listing = listSome([...groups].map(([name, paths]) => `${name}: ${listSome(paths, ', ')}`), '; ');
         throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`);
     }
     const pairs = lookalikes(sources.map((a) => a.name));
@@ -52964,7 +52979,7 @@ async function warnOutsideWorkspace(sources, workspace) {
     if (outside.length === 0)
         return;
     const one = outside.length === 1;
-    warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${outside.map((f) => showName(f)).join(', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
+    warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${listSome(outside.map((f) => showName(f)), ', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
 }
 /**
  * The files the patterns select whose path is not valid UTF-8, with the reason. On Linux a
@@ -53758,6 +53773,7 @@ function printable(text) {
 
 ;// CONCATENATED MODULE: ./src/plan.ts
 
+
 /**
  * A record without bytes younger than this may be another run's upload in progress rather
  * than one cut short: it is left alone, and the run says so.
@@ -53803,7 +53819,7 @@ async function makePlan(sources, existing, replaceExisting, repository, inspect)
         }
     }
     if (clashes.length > 0) {
-        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
+        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${listSome(clashes, ', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
     }
     return plan;
 }

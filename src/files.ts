@@ -8,6 +8,7 @@ import { homedir } from 'node:os'
 import * as path from 'node:path'
 import { lookup } from 'mime-types'
 import { Minimatch } from 'minimatch'
+import { listSome } from './listing.js'
 import {
   badNamesError,
   lookalikes,
@@ -114,16 +115,18 @@ export async function findSourceFiles(
   sources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   const clashes = sources.filter((a, i) => i > 0 && sources[i - 1].name === a.name)
   if (clashes.length > 0) {
-    const names = [...new Set(clashes.map((a) => a.name))]
-    const listing = names
-      .map(
-        (n) =>
-          `${n}: ${sources
-            .filter((a) => a.name === n)
-            .map((a) => a.path)
-            .join(', ')}`
-      )
-      .join('; ')
+    const clashing = new Set(clashes.map((a) => a.name))
+    const groups = new Map<string, string[]>()
+    for (const source of sources) {
+      if (!clashing.has(source.name)) continue
+      const paths = groups.get(source.name) ?? []
+      paths.push(source.path)
+      groups.set(source.name, paths)
+    }
+    const listing = listSome(
+      [...groups].map(([name, paths]) => `${name}: ${listSome(paths, ', ')}`),
+      '; '
+    )
     throw new Error(
       `Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`
     )
@@ -194,7 +197,10 @@ async function warnOutsideWorkspace(sources: SourceFile[], workspace: string): P
   if (outside.length === 0) return
   const one = outside.length === 1
   core.warning(
-    `${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${outside.map((f) => showName(f)).join(', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`
+    `${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${listSome(
+      outside.map((f) => showName(f)),
+      ', '
+    )}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`
   )
 }
 

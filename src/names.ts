@@ -3,6 +3,8 @@
  * the run with every offender listed instead of a 422 after other files were published.
  */
 
+import { listSome } from './listing.js'
+
 /** The server keeps a name as one path segment: at most 255 bytes of UTF-8. */
 export const MAX_NAME_BYTES = 255
 
@@ -52,10 +54,7 @@ export interface BadName {
 
 /** One error naming every file whose name cannot be a download's, so that one fix suffices. */
 export function badNamesError(bad: BadName[]): Error {
-  const listing = bad
-    .map((b) => `${showName(b.path)} (${b.problem})`)
-    .sort()
-    .join('; ')
+  const listing = listSome(bad.map((b) => `${showName(b.path)} (${b.problem})`).sort(), '; ')
   const files = bad.length === 1 ? '1 file has a name' : `${bad.length} files have names`
   return new Error(
     `${files} that no download can take: ${listing}. Nothing was changed. Rename ${bad.length === 1 ? 'it' : 'them'}, or leave ${bad.length === 1 ? 'it' : 'them'} out with a '!' pattern in 'glob'.`
@@ -164,13 +163,14 @@ export function lookalikes(names: string[]): Lookalike[] {
 
 /** The warning for {@link lookalikes}, naming each pair so that the difference shows. */
 export function lookalikesWarning(pairs: Lookalike[]): string {
-  const listing = pairs
-    .map(({ names: [a, b], differ }) =>
+  const listing = listSome(
+    pairs.map(({ names: [a, b], differ }) =>
       differ === 'normalization'
         ? `${showName(a)} (${form(a)}) and ${showName(b)} (${form(b)})`
         : `${showName(a)} and ${showName(b)}`
-    )
-    .join('; ')
+    ),
+    '; '
+  )
   return `Some download names differ only by Unicode normalization or letter case: ${listing}. They are published as distinct downloads, but macOS and Windows may save them as one file; rename one of each pair if both matter.`
 }
 

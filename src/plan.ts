@@ -1,5 +1,6 @@
 import type { Download } from './downloads-api.js'
 import { describe } from './errors.js'
+import { listSome } from './listing.js'
 import type { SourceFile } from './files.js'
 import type { StoredObject } from './stored-bytes.js'
 
@@ -86,7 +87,7 @@ export async function makePlan(
   }
   if (clashes.length > 0) {
     throw new Error(
-      `${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`
+      `${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${listSome(clashes, ', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`
     )
   }
   return plan

@@ -107,6 +107,26 @@ describe('findSourceFiles', () => {
     )
   })
 
+  it('names at most 20 offenders in one error, and counts the rest', async () => {
+    const many: Record<string, string> = {}
+    for (let i = 0; i < 30; i++) many[`out/build-${String(i).padStart(2, '0')}.bin`] = 'x'
+    await layout(workspace, many)
+
+    const bad = findSourceFiles(['out/*'], workspace, {
+      nameOf: (file) => `a/${path.basename(file)}`
+    })
+    await expect(bad).rejects.toThrow(
+      /^30 files have names that no download can take: .*… and 10 more\./
+    )
+    const same = findSourceFiles(['out/*'], workspace, { nameOf: () => 'app.bin' })
+    await expect(same).rejects.toThrow(
+      `app.bin: ${path.join(workspace, 'out/build-00.bin')}, ${path.join(workspace, 'out/build-01.bin')}`
+    )
+    await expect(
+      findSourceFiles(['out/*'], workspace, { nameOf: () => 'app.bin' })
+    ).rejects.toThrow(`${path.join(workspace, 'out/build-19.bin')}, … and 10 more)`)
+  })
+
   it('comes back sorted by name, whatever the folders', async () => {
     await layout(workspace, { 'b/alpha.txt': '1', 'a/zeta.txt': '2', 'c/Beta.txt': '3' })
     expect(names(await findSourceFiles(['**/*.txt'], workspace))).toEqual([

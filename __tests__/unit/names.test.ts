@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
+import { listSome } from '../../src/listing.js'
 import {
   badNamesError,
   lookalikes,
@@ -120,5 +121,15 @@ describe('lookalikes', () => {
     ).toBe(
       `Some download names differ only by Unicode normalization or letter case: "${nfc}" (NFC) and "${nfd}" (NFD); "App.zip" and "app.zip". They are published as distinct downloads, but macOS and Windows may save them as one file; rename one of each pair if both matter.`
     )
+  })
+})
+
+describe('listSome', () => {
+  it('names up to 20 items and counts the rest', () => {
+    const items = Array.from({ length: 10_000 }, (_, i) => `f${i}`)
+    const text = listSome(items, ', ')
+    expect(text.startsWith('f0, f1, ')).toBe(true)
+    expect(text.endsWith('f19, … and 9,980 more')).toBe(true)
+    expect(listSome(items.slice(0, 20), ', ')).toBe(items.slice(0, 20).join(', '))
   })
 })

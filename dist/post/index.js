@@ -52634,6 +52634,7 @@ var mime_types = __nccwpck_require__(4096);
 
 
 
+
 /** S3 takes at most 5 GiB in one POST (AWS: "One POST carries at most 5 GiB"). */
 const MAX_FILE_SIZE = (/* unused pure expression or super */ null && (5 * 1024 ** 3));
 /**
@@ -52706,13 +52707,16 @@ async function files_findSourceFiles(patterns, workspace, options = {}) {
     sources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const clashes = sources.filter((a, i) => i > 0 && sources[i - 1].name === a.name);
     if (clashes.length > 0) {
-        const names = [...new Set(clashes.map((a) => a.name))];
-        const listing = names
-            .map((n) => `${n}: ${sources
-            .filter((a) => a.name === n)
-            .map((a) => a.path)
-            .join(', ')}`)
-            .join('; ');
+        const clashing = new Set(clashes.map((a) => a.name));
+        const groups = new Map();
+        for (const source of sources) {
+            if (!clashing.has(source.name))
+                continue;
+            const paths = groups.get(source.name) ?? [];
+            paths.push(source.path);
+            groups.set(source.name, paths);
+        }
+        const listing = listSome([...groups].map(([name, paths]) => `${name}: ${listSome(paths, ', ')}`), '; ');
         throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`);
     }
     const pairs = lookalikes(sources.map((a) => a.name));
@@ -52776,7 +52780,7 @@ async function warnOutsideWorkspace(sources, workspace) {
     if (outside.length === 0)
         return;
     const one = outside.length === 1;
-    core.warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${outside.map((f) => showName(f)).join(', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
+    core.warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${listSome(outside.map((f) => showName(f)), ', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
 }
 /**
  * The files the patterns select whose path is not valid UTF-8, with the reason. On Linux a
@@ -52990,6 +52994,7 @@ function parseNameTemplate(template) {
  * The rules a download's name must meet, checked before any request so that a bad name fails
  * the run with every offender listed instead of a 422 after other files were published.
  */
+
 /** The server keeps a name as one path segment: at most 255 bytes of UTF-8. */
 const MAX_NAME_BYTES = 255;
 /** C0 controls, DEL and C1 controls: the characters a log or a terminal would act upon. */
@@ -53030,10 +53035,7 @@ function names_nameProblem(name) {
 }
 /** One error naming every file whose name cannot be a download's, so that one fix suffices. */
 function names_badNamesError(bad) {
-    const listing = bad
-        .map((b) => `${names_showName(b.path)} (${b.problem})`)
-        .sort()
-        .join('; ');
+    const listing = listSome(bad.map((b) => `${names_showName(b.path)} (${b.problem})`).sort(), '; ');
     const files = bad.length === 1 ? '1 file has a name' : `${bad.length} files have names`;
     return new Error(`${files} that no download can take: ${listing}. Nothing was changed. Rename ${bad.length === 1 ? 'it' : 'them'}, or leave ${bad.length === 1 ? 'it' : 'them'} out with a '!' pattern in 'glob'.`);
 }
@@ -53137,11 +53139,9 @@ function names_lookalikes(names) {
 }
 /** The warning for {@link lookalikes}, naming each pair so that the difference shows. */
 function names_lookalikesWarning(pairs) {
-    const listing = pairs
-        .map(({ names: [a, b], differ }) => differ === 'normalization'
+    const listing = listSome(pairs.map(({ names: [a, b], differ }) => differ === 'normalization'
         ? `${names_showName(a)} (${names_form(a)}) and ${names_showName(b)} (${names_form(b)})`
-        : `${names_showName(a)} and ${names_showName(b)}`)
-        .join('; ');
+        : `${names_showName(a)} and ${names_showName(b)}`), '; ');
     return `Some download names differ only by Unicode normalization or letter case: ${listing}. They are published as distinct downloads, but macOS and Windows may save them as one file; rename one of each pair if both matter.`;
 }
 /** Which Unicode normalization form a name is in, as a user would be told. */
@@ -53738,6 +53738,7 @@ function printable(text) {
 
 ;// CONCATENATED MODULE: ./src/plan.ts
 
+
 /**
  * A record without bytes younger than this may be another run's upload in progress rather
  * than one cut short: it is left alone, and the run says so.
@@ -53783,7 +53784,7 @@ async function plan_makePlan(sources, existing, replaceExisting, repository, ins
         }
     }
     if (clashes.length > 0) {
-        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${clashes.join(', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
+        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${listSome(clashes, ', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
     }
     return plan;
 }
