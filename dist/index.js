@@ -53338,10 +53338,10 @@ const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * V8 doubles the young generation each time enough objects have survived its collections
  * since the last growth, and over a long run of requests they always have: the objects of
  * the uploads in flight survive one collection after another. So it grows to its default
- * ceiling, 2 \u00d7 16 MiB of semi-spaces plus their pages, and stays there. That was the largest
- * part of the action's memory at thousands of files (10,000 small files peaked at 172\u2013182
- * MiB, against 140 MiB without the growth), and bought no speed: the young objects here are
- * a request's and die with it, and large files are read into a few reused buffers.
+ * ceiling, semi-spaces of up to 32 MiB, and stays there. That was the largest part of the
+ * action's memory at thousands of files (10,000 small files peaked at 172-182 MiB, against
+ * 129-134 MiB without the growth), and bought no speed: the young objects here are a
+ * request's and die with it, and large files are read into a few reused buffers.
  *
  * The ceiling itself can only be set when the process starts, which a `node24` action
  * cannot do; the growth factor is read at each growth, so setting it to 1 now stops the
