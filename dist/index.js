@@ -53908,10 +53908,11 @@ url) {
     writeJsonArray(file, count, entry);
     setOutput('downloads-file', file);
     setOutput('count', String(url === undefined ? 0 : count));
-    const urls = fitLines(url === undefined ? 0 : count, url ?? (() => ''), OUTPUT_BUDGET);
+    const urls = fitJoined(url === undefined ? 0 : count, url ?? (() => ''), '\n', OUTPUT_BUDGET);
     setOutput('urls', urls.text);
-    const downloads = fitJsonArray(count, entry, OUTPUT_BUDGET);
-    setOutput('downloads', downloads.text);
+    // The array's two brackets come out of the budget too.
+    const downloads = fitJoined(count, (i) => JSON.stringify(entry(i)), ',', OUTPUT_BUDGET - 2);
+    setOutput('downloads', `[${downloads.text}]`);
     const kept = Math.min(urls.kept, downloads.kept);
     if (kept < count) {
         log_warning(`The 'downloads' and 'urls' outputs hold the first ${kept} of ${count} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`);
@@ -53940,33 +53941,24 @@ function writeJsonArray(file, count, item) {
         (0,external_node_fs_namespaceObject.closeSync)(fd);
     }
 }
-/** As many leading lines as fit in `budget` bytes, joined by newlines. */
-function fitLines(count, line, budget) {
-    const lines = [];
+/**
+ * As many leading parts as fit in `budget` bytes once joined by `separator`; the `urls` output
+ * joins lines with newlines, `downloads` joins JSON items with commas inside its brackets. Parts
+ * are made one at a time and only while they fit, like the summary's rows.
+ */
+function fitJoined(count, part, separator, budget) {
+    const parts = [];
+    const separatorSize = Buffer.byteLength(separator);
     let size = 0;
     for (let i = 0; i < count; i++) {
-        const text = line(i);
-        const next = size + Buffer.byteLength(text) + (lines.length > 0 ? 1 : 0);
+        const text = part(i);
+        const next = size + Buffer.byteLength(text) + (parts.length > 0 ? separatorSize : 0);
         if (next > budget)
             break;
         size = next;
-        lines.push(text);
+        parts.push(text);
     }
-    return { text: lines.join('\n'), kept: lines.length };
-}
-/** A JSON array of as many leading items as fit in `budget` bytes. */
-function fitJsonArray(count, item, budget) {
-    const parts = [];
-    let size = 2;
-    for (let i = 0; i < count; i++) {
-        const part = JSON.stringify(item(i));
-        const next = size + Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0);
-        if (next > budget)
-            break;
-        size = next;
-        parts.push(part);
-    }
-    return { text: `[${parts.join(',')}]`, kept: parts.length };
+    return { text: parts.join(separator), kept: parts.length };
 }
 /**
  * `checksums-path` (set only when the checksums file is published, or planned in a dry run,
