@@ -377,6 +377,24 @@ describe(`the self-hosted server (${onCeph ? 'bytes on Ceph' : 'bytes in its fol
     expect(none.stderr).toContain('--repo OWNER/NAME')
   })
 
+  it('refuses a bad flag with what is wrong and the usage, and prints the usage for --help', async () => {
+    const folder = await dataFolder()
+    const cases: [string[], string][] = [
+      [['--port', '70000'], '--port must be a port number'],
+      [['--tls-key', 'key.pem'], '--tls-key and --tls-cert go together'],
+      [['--api-port', '0'], "Unknown option '--api-port'"]
+    ]
+    for (const [args, message] of cases) {
+      const refused = await failToStart(folder, args)
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toContain(`${message}\nUsage: npm run server -- --data DIR [options]`)
+    }
+
+    const help = launch(folder, ['--help'])
+    expect(await help.firstLine).toBe('Usage: npm run server -- --data DIR [options]')
+    expect((await help.exited).code).toBe(0)
+  })
+
   it('answers 500, never 201, for a create its full disk could not store', async () => {
     const folder = await dataFolder()
     // The database's files may not grow past 256 KiB: its write-ahead log fills up.
