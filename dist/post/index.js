@@ -48767,6 +48767,24 @@ class ActionError extends Error {
         this.transient = options.transient ?? false;
         this.retryAfterMs = options.retryAfterMs;
     }
+    /**
+     * This error as a retry loop gives up on it: a new error of the same class with the same
+     * fields, so that a caller checking `instanceof`, `status` or `code` after the retries sees
+     * what really failed; `message` in place of its own, this error as its cause, and no longer
+     * transient, so that a loop around the one that gave up does not try it all again.
+     */
+    givenUp(message) {
+        // Not through the constructor: each subclass takes its own arguments, and the copy must
+        // keep every field, whichever class it is.
+        const final = Object.create(Object.getPrototypeOf(this));
+        Object.assign(final, this, { transient: false });
+        Object.defineProperties(final, {
+            message: { value: message, writable: true, configurable: true },
+            cause: { value: this, writable: true, configurable: true }
+        });
+        Error.captureStackTrace(final);
+        return final;
+    }
 }
 /** A non-2xx answer from the Downloads API. */
 class ApiError extends ActionError {
@@ -54379,7 +54397,9 @@ async function withRetry(what, options, attempt) {
                 throw new CancelledError(`${what}: cancelled after attempt ${n} (${errors_describe(error)})`);
             }
             if (n >= options.maxAttempts) {
-                throw new ActionError(`${what} failed: ${errors_describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`, { cause: error });
+                // The same class and fields (an S3Error's status and code), not a bare ActionError;
+                // a transient error is always an ActionError.
+                throw error.givenUp(`${what} failed: ${errors_describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`);
             }
             const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1));
             const delayMs = error instanceof ActionError && error.retryAfterMs !== undefined
