@@ -53241,9 +53241,14 @@ function inputs_readInputs() {
         workspace: process.env.GITHUB_WORKSPACE || process.cwd()
     };
 }
+/**
+ * `name-template`, or undefined when every file keeps its base name: action.yml's `{name}`, or
+ * an empty input (a run outside a runner sets no defaults). Undefined rather than an identity
+ * function, so that a bad file name is not blamed on a template nobody wrote.
+ */
 function readNameTemplate() {
-    const template = getInput('name-template') || '{name}';
-    return template === '{name}' ? undefined : parseNameTemplate(template);
+    const template = getInput('name-template');
+    return template === '' || template === '{name}' ? undefined : parseNameTemplate(template);
 }
 function readChecksumsFile() {
     const name = getInput('checksums-file');
