@@ -4,10 +4,9 @@
  * action publishes to it. With `npm run test:ceph` the bytes go to Ceph's gateway
  * (`--s3-endpoint`); otherwise the server keeps them in its folder.
  */
-import { afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync, spawn } from 'node:child_process'
+import { afterEach, describe, expect, it } from '@jest/globals'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
@@ -20,35 +19,8 @@ import {
 } from '../../scripts/local-runner.js'
 import { cephBucket, downloadsOutput, fetchBytes, onCeph, REPO, sha256, TOKEN } from './harness.js'
 
+// As `npm run server` runs it; jest's globalSetup rebuilds a stale `build/` first.
 const CLI = path.join(projectRoot, 'build', 'emulator', 'server-cli.js')
-
-/**
- * The server runs from `build/` as `npm run server` runs it. `npm test` does not build the
- * tools, so a missing or stale build is made here (as `npm run build:tools` would).
- */
-beforeAll(() => {
-  const newest = Math.max(
-    ...readdirSync(path.join(projectRoot, 'emulator'))
-      .filter((file) => file.endsWith('.ts'))
-      .map((file) => statSync(path.join(projectRoot, 'emulator', file)).mtimeMs)
-  )
-  let built = 0
-  try {
-    built = statSync(CLI).mtimeMs
-  } catch {
-    // Not built yet.
-  }
-  if (built >= newest) return
-  execFileSync(
-    process.execPath,
-    [
-      path.join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      'tsconfig.tools.json'
-    ],
-    { cwd: projectRoot, stdio: 'pipe' }
-  )
-}, 120_000)
 
 interface ServerInfo {
   apiUrl: string
