@@ -18,8 +18,8 @@ export default {
   // End-to-end tests spawn the bundle and move real bytes; give them room on a 2-core box.
   testTimeout: onCeph ? 120000 : 60000,
   maxWorkers: 2,
-  // The end-to-end tests run dist/: a stale one is rebuilt first, however jest was started
-  // (the Ceph setup does that too, then starts the cluster).
+  // The end-to-end tests run dist/ and some run the tools in build/: a stale one is rebuilt
+  // first, however jest was started (the Ceph setup does that too, then starts the cluster).
   globalSetup: onCeph
     ? '<rootDir>/__tests__/e2e/ceph/global-setup.ts'
     : '<rootDir>/__tests__/global-setup.ts',

@@ -2,63 +2,68 @@
  * `npm run emulator`: runs the Downloads API + S3 emulator in the foreground until SIGINT or
  * SIGTERM. Prints one JSON line with the URLs first, so scripts can read it, then hints.
  */
-import { parseArgs } from 'node:util'
-import { externalS3FromFlags, port, tlsFromFlags, closeOnSignal, runCli } from './cli-options.js'
+import { COMMON_FLAGS, closeOnSignal, listeningFromFlags, runCli } from './cli-options.js'
 import { startEmulator } from './index.js'
 import type { EmulatorOptions, Hop } from './types.js'
 
-const USAGE = `Usage: npm run emulator -- [options]
-
-  --host HOST          interface to listen on (default 127.0.0.1)
-  --api-port N         API port (default 3000; 0 = any free port)
-  --s3-port N          S3 port (default 3001; 0 = any free port)
-  --token T            accepted token, repeatable (default emulator-token)
-  --repo OWNER/NAME    existing repository, repeatable (default octocat/hello-world)
-  --storage DIR        keep uploaded bytes in DIR (default: a temp dir, removed on exit)
-  --fault-rate R       inject random transient faults with probability R (0..1) per request
-  --fault-seed N       seed for --fault-rate (default 1)
-  --upload-bandwidth N read S3 uploads at N bytes per second at most (default: no limit)
-  --tls-key FILE       serve HTTPS with this PEM key (with --tls-cert)
-  --tls-cert FILE      serve HTTPS with this PEM certificate (with --tls-key)
-  --s3-endpoint URL    hand uploads out to this external S3 store (path-style) instead of
-                       the emulator's own S3 server; keys from AWS_ACCESS_KEY_ID and
-                       AWS_SECRET_ACCESS_KEY (with --s3-bucket)
-  --s3-bucket NAME     the external store's bucket (with --s3-endpoint)
-  --help               this text`
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      host: { type: 'string' },
-      'api-port': { type: 'string' },
-      's3-port': { type: 'string' },
-      token: { type: 'string', multiple: true },
-      repo: { type: 'string', multiple: true },
-      storage: { type: 'string' },
-      'fault-rate': { type: 'string' },
-      'fault-seed': { type: 'string' },
-      'upload-bandwidth': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      's3-endpoint': { type: 'string' },
-      's3-bucket': { type: 'string' },
-      help: { type: 'boolean' }
-    },
-    strict: true
-  })
-  if (values.help) {
-    console.log(USAGE)
-    return
+const FLAGS = {
+  host: COMMON_FLAGS.host,
+  'api-port': { type: 'string', value: 'N', help: 'API port (default 3000; 0 = any free port)' },
+  's3-port': { type: 'string', value: 'N', help: 'S3 port (default 3001; 0 = any free port)' },
+  token: {
+    type: 'string',
+    multiple: true,
+    value: 'T',
+    help: 'accepted token, repeatable (default emulator-token)'
+  },
+  repo: {
+    type: 'string',
+    multiple: true,
+    value: 'OWNER/NAME',
+    help: 'existing repository, repeatable (default octocat/hello-world)'
+  },
+  storage: {
+    type: 'string',
+    value: 'DIR',
+    help: 'keep uploaded bytes in DIR (default: a temp dir, removed on exit)'
+  },
+  'fault-rate': {
+    type: 'string',
+    value: 'R',
+    help: 'inject random transient faults with probability R (0..1) per request'
+  },
+  'fault-seed': { type: 'string', value: 'N', help: 'seed for --fault-rate (default 1)' },
+  'upload-bandwidth': {
+    type: 'string',
+    value: 'N',
+    help: 'read S3 uploads at N bytes per second at most (default: no limit)'
+  },
+  'tls-key': COMMON_FLAGS['tls-key'],
+  'tls-cert': COMMON_FLAGS['tls-cert'],
+  's3-endpoint': {
+    type: 'string',
+    value: 'URL',
+    help: [
+      'hand uploads out to this external S3 store (path-style) instead of',
+      "the emulator's own S3 server; keys from AWS_ACCESS_KEY_ID and",
+      'AWS_SECRET_ACCESS_KEY (with --s3-bucket)'
+    ]
+  },
+  's3-bucket': {
+    type: 'string',
+    value: 'NAME',
+    help: "the external store's bucket (with --s3-endpoint)"
   }
+} as const
+
+runCli('Usage: npm run emulator -- [options]', FLAGS, async (values) => {
   const tokens = values.token ?? ['emulator-token']
   const repos = values.repo ?? ['octocat/hello-world']
-  const options: EmulatorOptions = {
-    host: values.host ?? '127.0.0.1',
-    apiPort: port(values['api-port'], 3000, '--api-port'),
-    s3Port: port(values['s3-port'], 3001, '--s3-port'),
-    tokens,
-    repos
-  }
+  const { host, apiPort, s3Port, tls, externalS3 } = await listeningFromFlags(values, {
+    flag: '--api-port',
+    value: values['api-port']
+  })
+  const options: EmulatorOptions = { host, apiPort, s3Port, tokens, repos }
   if (values.storage !== undefined) options.storageDir = values.storage
   if (values['upload-bandwidth'] !== undefined) {
     const rate = Number(values['upload-bandwidth'])
@@ -67,9 +72,7 @@ async function main(): Promise<void> {
     }
     options.uploadBytesPerSecond = rate
   }
-  const tls = await tlsFromFlags(values['tls-key'], values['tls-cert'])
   if (tls) options.tls = tls
-  const externalS3 = externalS3FromFlags(values['s3-endpoint'], values['s3-bucket'])
   if (externalS3) {
     if (options.uploadBytesPerSecond !== undefined) {
       throw new Error(
@@ -119,6 +122,4 @@ Press Ctrl+C to stop.`)
     () => emulator.close(),
     () => ` (${emulator.requests.length} requests served)`
   )
-}
-
-runCli(main, USAGE)
+})

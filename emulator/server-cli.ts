@@ -2,33 +2,81 @@
  * `npm run server`: the self-hosted Downloads service in the foreground until SIGINT or
  * SIGTERM. Prints one JSON line first, so scripts can read it, then hints for a human.
  */
-import { parseArgs } from 'node:util'
-import { externalS3FromFlags, port, tlsFromFlags, closeOnSignal, runCli } from './cli-options.js'
+import { COMMON_FLAGS, closeOnSignal, listeningFromFlags, runCli } from './cli-options.js'
 import { startServer, type ServerOptions } from './server.js'
 
-const USAGE = `Usage: npm run server -- --data DIR [options]
-
-  --data DIR           the database (DIR/downloads.sqlite) and, without --s3-endpoint, the
-                       uploaded bytes (DIR/objects/, one file per upload); created if missing
-  --host HOST          interface to listen on (default 127.0.0.1)
-  --port N             API port (default 3000; 0 = any free port)
-  --s3-port N          port of the upload endpoint for local bytes (default 3001; 0 = any)
-  --token T            accepted token, repeatable (default: a random one, printed)
-  --repo OWNER/NAME    repository served, repeatable (default: those DIR knows already)
-  --s3-endpoint URL    keep the bytes in this S3-compatible store (path-style) instead of
-                       DIR; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with
-                       --s3-bucket; the bucket must exist)
-  --s3-bucket NAME     the store's bucket (with --s3-endpoint)
-  --tls-key FILE       serve HTTPS with this PEM key (with --tls-cert)
-  --tls-cert FILE      serve HTTPS with this PEM certificate (with --tls-key)
-  --public-url URL     the API's URL as clients reach it (behind a reverse proxy)
-  --s3-public-url URL  the upload endpoint's URL as clients reach it (behind a reverse proxy)
-  --policy-ttl S       how long an upload policy stays valid, in seconds (default 3600)
-  --idle-timeout S     close a connection silent this long, in seconds (default 60); a slow
-                       upload that keeps sending goes on
-  --max-connections N  the most connections the API, and the upload endpoint, each hold at
-                       once (default 256); more are closed as they arrive
-  --help               this text`
+const FLAGS = {
+  data: {
+    type: 'string',
+    value: 'DIR',
+    help: [
+      'the database (DIR/downloads.sqlite) and, without --s3-endpoint, the',
+      'uploaded bytes (DIR/objects/, one file per upload); created if missing'
+    ]
+  },
+  host: COMMON_FLAGS.host,
+  port: { type: 'string', value: 'N', help: 'API port (default 3000; 0 = any free port)' },
+  's3-port': {
+    type: 'string',
+    value: 'N',
+    help: 'port of the upload endpoint for local bytes (default 3001; 0 = any)'
+  },
+  token: {
+    type: 'string',
+    multiple: true,
+    value: 'T',
+    help: 'accepted token, repeatable (default: a random one, printed)'
+  },
+  repo: {
+    type: 'string',
+    multiple: true,
+    value: 'OWNER/NAME',
+    help: 'repository served, repeatable (default: those DIR knows already)'
+  },
+  's3-endpoint': {
+    type: 'string',
+    value: 'URL',
+    help: [
+      'keep the bytes in this S3-compatible store (path-style) instead of',
+      'DIR; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with',
+      '--s3-bucket; the bucket must exist)'
+    ]
+  },
+  's3-bucket': { type: 'string', value: 'NAME', help: "the store's bucket (with --s3-endpoint)" },
+  'tls-key': COMMON_FLAGS['tls-key'],
+  'tls-cert': COMMON_FLAGS['tls-cert'],
+  'public-url': {
+    type: 'string',
+    value: 'URL',
+    help: "the API's URL as clients reach it (behind a reverse proxy)"
+  },
+  's3-public-url': {
+    type: 'string',
+    value: 'URL',
+    help: "the upload endpoint's URL as clients reach it (behind a reverse proxy)"
+  },
+  'policy-ttl': {
+    type: 'string',
+    value: 'S',
+    help: 'how long an upload policy stays valid, in seconds (default 3600)'
+  },
+  'idle-timeout': {
+    type: 'string',
+    value: 'S',
+    help: [
+      'close a connection silent this long, in seconds (default 60); a slow',
+      'upload that keeps sending goes on'
+    ]
+  },
+  'max-connections': {
+    type: 'string',
+    value: 'N',
+    help: [
+      'the most connections the API, and the upload endpoint, each hold at',
+      'once (default 256); more are closed as they arrive'
+    ]
+  }
+} as const
 
 /** A base URL given on the command line: http(s), no query; `slash` says how it ends. */
 function baseUrl(value: string, flag: string, slash: boolean): string {
@@ -51,39 +99,13 @@ function positiveWhole(value: string, flag: string): number {
   return n
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      data: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      's3-port': { type: 'string' },
-      token: { type: 'string', multiple: true },
-      repo: { type: 'string', multiple: true },
-      's3-endpoint': { type: 'string' },
-      's3-bucket': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'public-url': { type: 'string' },
-      's3-public-url': { type: 'string' },
-      'policy-ttl': { type: 'string' },
-      'idle-timeout': { type: 'string' },
-      'max-connections': { type: 'string' },
-      help: { type: 'boolean' }
-    },
-    strict: true
-  })
-  if (values.help) {
-    console.log(USAGE)
-    return
-  }
+runCli('Usage: npm run server -- --data DIR [options]', FLAGS, async (values) => {
   if (values.data === undefined) throw new Error('--data DIR is required')
-  const options: ServerOptions = {
-    dataDir: values.data,
-    host: values.host ?? '127.0.0.1',
-    port: port(values.port, 3000, '--port'),
-    s3Port: port(values['s3-port'], 3001, '--s3-port')
-  }
+  const { host, apiPort, s3Port, tls, externalS3 } = await listeningFromFlags(values, {
+    flag: '--port',
+    value: values.port
+  })
+  const options: ServerOptions = { dataDir: values.data, host, port: apiPort, s3Port }
   if (values.token !== undefined) {
     if (values.token.some((token) => !/^\S+$/.test(token))) {
       throw new Error('--token must be non-empty, without spaces')
@@ -91,9 +113,7 @@ async function main(): Promise<void> {
     options.tokens = values.token
   }
   if (values.repo !== undefined) options.repos = values.repo
-  const tls = await tlsFromFlags(values['tls-key'], values['tls-cert'])
   if (tls) options.tls = tls
-  const externalS3 = externalS3FromFlags(values['s3-endpoint'], values['s3-bucket'])
   if (externalS3) options.externalS3 = externalS3
   if (values['public-url'] !== undefined) {
     options.publicUrl = baseUrl(values['public-url'], '--public-url', false)
@@ -139,6 +159,4 @@ async function main(): Promise<void> {
 Press Ctrl+C to stop.`)
 
   closeOnSignal(() => server.close())
-}
-
-runCli(main, USAGE)
+})

@@ -20,6 +20,25 @@ export class ActionError extends Error {
     this.transient = options.transient ?? false
     this.retryAfterMs = options.retryAfterMs
   }
+
+  /**
+   * This error as a retry loop gives up on it: a new error of the same class with the same
+   * fields, so that a caller checking `instanceof`, `status` or `code` after the retries sees
+   * what really failed; `message` in place of its own, this error as its cause, and no longer
+   * transient, so that a loop around the one that gave up does not try it all again.
+   */
+  givenUp(message: string): this {
+    // Not through the constructor: each subclass takes its own arguments, and the copy must
+    // keep every field, whichever class it is.
+    const final = Object.create(Object.getPrototypeOf(this) as object) as this
+    Object.assign(final, this, { transient: false })
+    Object.defineProperties(final, {
+      message: { value: message, writable: true, configurable: true },
+      cause: { value: this, writable: true, configurable: true }
+    })
+    Error.captureStackTrace(final)
+    return final
+  }
 }
 
 /** A non-2xx answer from the Downloads API. */

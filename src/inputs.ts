@@ -88,9 +88,14 @@ export function readInputs(): Inputs {
   }
 }
 
+/**
+ * `name-template`, or undefined when every file keeps its base name: action.yml's `{name}`, or
+ * an empty input (a run outside a runner sets no defaults). Undefined rather than an identity
+ * function, so that a bad file name is not blamed on a template nobody wrote.
+ */
 function readNameTemplate(): ((file: string) => string) | undefined {
-  const template = core.getInput('name-template') || '{name}'
-  return template === '{name}' ? undefined : parseNameTemplate(template)
+  const template = core.getInput('name-template')
+  return template === '' || template === '{name}' ? undefined : parseNameTemplate(template)
 }
 
 function readChecksumsFile(): string | undefined {

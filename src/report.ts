@@ -85,10 +85,11 @@ function setListOutputs(
   core.setOutput('downloads-file', file)
   core.setOutput('count', String(url === undefined ? 0 : count))
 
-  const urls = fitLines(url === undefined ? 0 : count, url ?? (() => ''), OUTPUT_BUDGET)
+  const urls = fitJoined(url === undefined ? 0 : count, url ?? (() => ''), '\n', OUTPUT_BUDGET)
   core.setOutput('urls', urls.text)
-  const downloads = fitJsonArray(count, entry, OUTPUT_BUDGET)
-  core.setOutput('downloads', downloads.text)
+  // The array's two brackets come out of the budget too.
+  const downloads = fitJoined(count, (i) => JSON.stringify(entry(i)), ',', OUTPUT_BUDGET - 2)
+  core.setOutput('downloads', `[${downloads.text}]`)
   const kept = Math.min(urls.kept, downloads.kept)
   if (kept < count) {
     log.warning(
@@ -120,40 +121,28 @@ function writeJsonArray(file: string, count: number, item: (i: number) => object
   }
 }
 
-/** As many leading lines as fit in `budget` bytes, joined by newlines. */
-function fitLines(
+/**
+ * As many leading parts as fit in `budget` bytes once joined by `separator`; the `urls` output
+ * joins lines with newlines, `downloads` joins JSON items with commas inside its brackets. Parts
+ * are made one at a time and only while they fit, like the summary's rows.
+ */
+function fitJoined(
   count: number,
-  line: (i: number) => string,
-  budget: number
-): { text: string; kept: number } {
-  const lines: string[] = []
-  let size = 0
-  for (let i = 0; i < count; i++) {
-    const text = line(i)
-    const next = size + Buffer.byteLength(text) + (lines.length > 0 ? 1 : 0)
-    if (next > budget) break
-    size = next
-    lines.push(text)
-  }
-  return { text: lines.join('\n'), kept: lines.length }
-}
-
-/** A JSON array of as many leading items as fit in `budget` bytes. */
-function fitJsonArray(
-  count: number,
-  item: (i: number) => unknown,
+  part: (i: number) => string,
+  separator: string,
   budget: number
 ): { text: string; kept: number } {
   const parts: string[] = []
-  let size = 2
+  const separatorSize = Buffer.byteLength(separator)
+  let size = 0
   for (let i = 0; i < count; i++) {
-    const part = JSON.stringify(item(i))
-    const next = size + Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0)
+    const text = part(i)
+    const next = size + Buffer.byteLength(text) + (parts.length > 0 ? separatorSize : 0)
     if (next > budget) break
     size = next
-    parts.push(part)
+    parts.push(text)
   }
-  return { text: `[${parts.join(',')}]`, kept: parts.length }
+  return { text: parts.join(separator), kept: parts.length }
 }
 
 /**

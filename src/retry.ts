@@ -55,9 +55,10 @@ export async function withRetry<T>(
         throw new CancelledError(`${what}: cancelled after attempt ${n} (${describe(error)})`)
       }
       if (n >= options.maxAttempts) {
-        throw new ActionError(
-          `${what} failed: ${describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`,
-          { cause: error }
+        // The same class and fields (an S3Error's status and code), not a bare ActionError;
+        // a transient error is always an ActionError.
+        throw (error as ActionError).givenUp(
+          `${what} failed: ${describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`
         )
       }
       const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1))

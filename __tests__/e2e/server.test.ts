@@ -4,10 +4,9 @@
  * action publishes to it. With `npm run test:ceph` the bytes go to Ceph's gateway
  * (`--s3-endpoint`); otherwise the server keeps them in its folder.
  */
-import { afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync, spawn } from 'node:child_process'
+import { afterEach, describe, expect, it } from '@jest/globals'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
@@ -20,35 +19,8 @@ import {
 } from '../../scripts/local-runner.js'
 import { cephBucket, downloadsOutput, fetchBytes, onCeph, REPO, sha256, TOKEN } from './harness.js'
 
+// As `npm run server` runs it; jest's globalSetup rebuilds a stale `build/` first.
 const CLI = path.join(projectRoot, 'build', 'emulator', 'server-cli.js')
-
-/**
- * The server runs from `build/` as `npm run server` runs it. `npm test` does not build the
- * tools, so a missing or stale build is made here (as `npm run build:tools` would).
- */
-beforeAll(() => {
-  const newest = Math.max(
-    ...readdirSync(path.join(projectRoot, 'emulator'))
-      .filter((file) => file.endsWith('.ts'))
-      .map((file) => statSync(path.join(projectRoot, 'emulator', file)).mtimeMs)
-  )
-  let built = 0
-  try {
-    built = statSync(CLI).mtimeMs
-  } catch {
-    // Not built yet.
-  }
-  if (built >= newest) return
-  execFileSync(
-    process.execPath,
-    [
-      path.join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      'tsconfig.tools.json'
-    ],
-    { cwd: projectRoot, stdio: 'pipe' }
-  )
-}, 120_000)
 
 interface ServerInfo {
   apiUrl: string
@@ -375,6 +347,24 @@ describe(`the self-hosted server (${onCeph ? 'bytes on Ceph' : 'bytes in its fol
     const none = await failToStart(empty, ['--token', TOKEN])
     expect(none.code).toBe(2)
     expect(none.stderr).toContain('--repo OWNER/NAME')
+  })
+
+  it('refuses a bad flag with what is wrong and the usage, and prints the usage for --help', async () => {
+    const folder = await dataFolder()
+    const cases: [string[], string][] = [
+      [['--port', '70000'], '--port must be a port number'],
+      [['--tls-key', 'key.pem'], '--tls-key and --tls-cert go together'],
+      [['--api-port', '0'], "Unknown option '--api-port'"]
+    ]
+    for (const [args, message] of cases) {
+      const refused = await failToStart(folder, args)
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toContain(`${message}\nUsage: npm run server -- --data DIR [options]`)
+    }
+
+    const help = launch(folder, ['--help'])
+    expect(await help.firstLine).toBe('Usage: npm run server -- --data DIR [options]')
+    expect((await help.exited).code).toBe(0)
   })
 
   it('answers 500, never 201, for a create its full disk could not store', async () => {

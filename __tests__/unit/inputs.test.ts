@@ -47,6 +47,13 @@ describe('readInputs', () => {
     })
   })
 
+  it.each([
+    ["action.yml's {name}", '{name}'],
+    ['an empty template', '']
+  ])('keeps base names for %s', (_label, template) => {
+    expect(readWith('name-template', template).nameOf).toBeUndefined()
+  })
+
   it('reads a name template into a function that names files', () => {
     fake.inputs['name-template'] = '{stem}-linux{ext}'
     expect(readInputs().nameOf?.('/w/dist/app.tar.gz')).toBe('app-linux.tar.gz')

@@ -9,7 +9,7 @@ import { createCoreFake } from '../helpers/core-fake.js'
 
 const fake = createCoreFake()
 jest.unstable_mockModule('@actions/core', () => fake.module)
-const { humanSize, setOutputs, writeSummary } = await import('../../src/report.js')
+const { OUTPUT_BUDGET, humanSize, setOutputs, writeSummary } = await import('../../src/report.js')
 
 const savedRunnerTemp = process.env.RUNNER_TEMP
 let runnerTemp: string
@@ -109,6 +109,51 @@ describe('setOutputs', () => {
       'downloads-file': expect.any(String)
     })
     expect(JSON.parse(await readFile(fake.outputs['downloads-file'], 'utf8'))).toEqual([])
+  })
+
+  // GitHub fails a step whose output passes 1 MB: the outputs keep as many leading files as
+  // fit in OUTPUT_BUDGET bytes, and a file that fills it to the byte is still kept.
+  describe('at the output budget', () => {
+    const cut = (kept: number) => `hold the first ${kept} of 2 files`
+
+    it("keeps a 'downloads' entry that ends exactly at the budget, and cuts one a byte past it", () => {
+      // The second entry grows with its sha256; measure the pair once with an empty one.
+      const withSha = (sha256: string) => [alpha, { ...zeta, sha256 }]
+      setOutputs(withSha(''))
+      const room = OUTPUT_BUDGET - Buffer.byteLength(fake.outputs.downloads)
+
+      // Mostly two-byte characters: the budget counts bytes, not characters.
+      const filler = `${'é'.repeat(Math.floor(room / 2))}${room % 2 === 1 ? 'x' : ''}`
+      fake.reset()
+      setOutputs(withSha(filler))
+      expect(Buffer.byteLength(fake.outputs.downloads)).toBe(OUTPUT_BUDGET)
+      expect(JSON.parse(fake.outputs.downloads)).toHaveLength(2)
+      expect(fake.log.filter((line) => line.startsWith('warning:'))).toEqual([])
+
+      fake.reset()
+      setOutputs(withSha(`${filler}x`))
+      const downloads = JSON.parse(fake.outputs.downloads) as { name: string }[]
+      expect(downloads.map((d) => d.name)).toEqual(['alpha.txt'])
+      expect(fake.log.join('\n')).toContain(cut(1))
+    })
+
+    it("keeps a 'urls' line that ends exactly at the budget, and cuts one a byte past it", () => {
+      const withUrl = (htmlUrl: string) => [
+        alpha,
+        { ...zeta, download: { ...zeta.download, htmlUrl } }
+      ]
+      const first = alpha.download.htmlUrl
+      const exact = 'u'.repeat(OUTPUT_BUDGET - Buffer.byteLength(first) - 1)
+
+      setOutputs(withUrl(exact))
+      expect(fake.outputs.urls).toBe(`${first}\n${exact}`)
+      expect(Buffer.byteLength(fake.outputs.urls)).toBe(OUTPUT_BUDGET)
+
+      fake.reset()
+      setOutputs(withUrl(`${exact}u`))
+      expect(fake.outputs.urls).toBe(first)
+      expect(fake.log.join('\n')).toContain(cut(1))
+    })
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals'
-import { ActionError, ApiError, NetworkError } from '../../src/errors.js'
+import { ActionError, ApiError, NetworkError, S3Error } from '../../src/errors.js'
 import { isTransient, withRetry, type RetryOptions } from '../../src/retry.js'
 import { rejectionOf } from '../helpers/rejection.js'
 
@@ -76,6 +76,48 @@ describe('withRetry', () => {
     expect(error.message).toMatch(/\(gave up after 1 attempt\)$/)
     expect(isTransient(error)).toBe(false)
     expect(error.cause).toBeInstanceOf(NetworkError)
+  })
+
+  const lastAttempts: [string, () => ActionError][] = [
+    [
+      'an S3Error',
+      () => new S3Error('S3 refused app.zip: SlowDown', 503, 'SlowDown', { transient: true })
+    ],
+    ['an ApiError', () => new ApiError('answered 502', 502, { transient: true })],
+    ['a NetworkError', flaky]
+  ]
+  it.each(lastAttempts)(
+    'gives up with %s of the same class and fields as the last attempt',
+    async (_label, make) => {
+      const { opts } = options({ maxAttempts: 2 })
+      const last = make()
+      const error = await rejectionOf(
+        withRetry('Uploading app.zip', opts, failing([make(), last], 0))
+      )
+      expect(error).toBeInstanceOf(last.constructor)
+      expect(error.name).toBe(last.name)
+      expect(error.message).toBe(
+        `Uploading app.zip failed: ${last.message} (gave up after 2 attempts)`
+      )
+      expect(error.cause).toBe(last)
+      expect(isTransient(error)).toBe(false)
+      for (const field of ['status', 'code', 'codes'] as const) {
+        if (field in last) expect(error).toHaveProperty(field, (last as never)[field])
+      }
+      // The attempt's own error is left as it was.
+      expect(isTransient(last)).toBe(true)
+      expect(last.message).not.toMatch(/gave up/)
+    }
+  )
+
+  it('is not retried again by a loop around the one that gave up', async () => {
+    const { opts } = options({ maxAttempts: 2 })
+    const inner = jest.fn(async () => {
+      throw flaky()
+    })
+    const outer = withRetry('Replacing app.zip', opts, () => withRetry('Deleting', opts, inner))
+    await expect(outer).rejects.toThrow(/^Deleting failed: .* \(gave up after 2 attempts\)$/)
+    expect(inner).toHaveBeenCalledTimes(2)
   })
 
   it('waits longer each time, half of each wait drawn at random, up to the ceiling', async () => {

@@ -48767,6 +48767,24 @@ class ActionError extends Error {
         this.transient = options.transient ?? false;
         this.retryAfterMs = options.retryAfterMs;
     }
+    /**
+     * This error as a retry loop gives up on it: a new error of the same class with the same
+     * fields, so that a caller checking `instanceof`, `status` or `code` after the retries sees
+     * what really failed; `message` in place of its own, this error as its cause, and no longer
+     * transient, so that a loop around the one that gave up does not try it all again.
+     */
+    givenUp(message) {
+        // Not through the constructor: each subclass takes its own arguments, and the copy must
+        // keep every field, whichever class it is.
+        const final = Object.create(Object.getPrototypeOf(this));
+        Object.assign(final, this, { transient: false });
+        Object.defineProperties(final, {
+            message: { value: message, writable: true, configurable: true },
+            cause: { value: this, writable: true, configurable: true }
+        });
+        Error.captureStackTrace(final);
+        return final;
+    }
 }
 /** A non-2xx answer from the Downloads API. */
 class ApiError extends ActionError {
@@ -53223,9 +53241,14 @@ function inputs_readInputs() {
         workspace: process.env.GITHUB_WORKSPACE || process.cwd()
     };
 }
+/**
+ * `name-template`, or undefined when every file keeps its base name: action.yml's `{name}`, or
+ * an empty input (a run outside a runner sets no defaults). Undefined rather than an identity
+ * function, so that a bad file name is not blamed on a template nobody wrote.
+ */
 function readNameTemplate() {
-    const template = getInput('name-template') || '{name}';
-    return template === '{name}' ? undefined : parseNameTemplate(template);
+    const template = getInput('name-template');
+    return template === '' || template === '{name}' ? undefined : parseNameTemplate(template);
 }
 function readChecksumsFile() {
     const name = getInput('checksums-file');
@@ -53889,10 +53912,11 @@ url) {
     writeJsonArray(file, count, entry);
     core.setOutput('downloads-file', file);
     core.setOutput('count', String(url === undefined ? 0 : count));
-    const urls = fitLines(url === undefined ? 0 : count, url ?? (() => ''), OUTPUT_BUDGET);
+    const urls = fitJoined(url === undefined ? 0 : count, url ?? (() => ''), '\n', OUTPUT_BUDGET);
     core.setOutput('urls', urls.text);
-    const downloads = fitJsonArray(count, entry, OUTPUT_BUDGET);
-    core.setOutput('downloads', downloads.text);
+    // The array's two brackets come out of the budget too.
+    const downloads = fitJoined(count, (i) => JSON.stringify(entry(i)), ',', OUTPUT_BUDGET - 2);
+    core.setOutput('downloads', `[${downloads.text}]`);
     const kept = Math.min(urls.kept, downloads.kept);
     if (kept < count) {
         log.warning(`The 'downloads' and 'urls' outputs hold the first ${kept} of ${count} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`);
@@ -53921,33 +53945,24 @@ function writeJsonArray(file, count, item) {
         closeSync(fd);
     }
 }
-/** As many leading lines as fit in `budget` bytes, joined by newlines. */
-function fitLines(count, line, budget) {
-    const lines = [];
+/**
+ * As many leading parts as fit in `budget` bytes once joined by `separator`; the `urls` output
+ * joins lines with newlines, `downloads` joins JSON items with commas inside its brackets. Parts
+ * are made one at a time and only while they fit, like the summary's rows.
+ */
+function fitJoined(count, part, separator, budget) {
+    const parts = [];
+    const separatorSize = Buffer.byteLength(separator);
     let size = 0;
     for (let i = 0; i < count; i++) {
-        const text = line(i);
-        const next = size + Buffer.byteLength(text) + (lines.length > 0 ? 1 : 0);
+        const text = part(i);
+        const next = size + Buffer.byteLength(text) + (parts.length > 0 ? separatorSize : 0);
         if (next > budget)
             break;
         size = next;
-        lines.push(text);
+        parts.push(text);
     }
-    return { text: lines.join('\n'), kept: lines.length };
-}
-/** A JSON array of as many leading items as fit in `budget` bytes. */
-function fitJsonArray(count, item, budget) {
-    const parts = [];
-    let size = 2;
-    for (let i = 0; i < count; i++) {
-        const part = JSON.stringify(item(i));
-        const next = size + Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0);
-        if (next > budget)
-            break;
-        size = next;
-        parts.push(part);
-    }
-    return { text: `[${parts.join(',')}]`, kept: parts.length };
+    return { text: parts.join(separator), kept: parts.length };
 }
 /**
  * `checksums-path` (set only when the checksums file is published, or planned in a dry run,
@@ -54388,7 +54403,9 @@ async function withRetry(what, options, attempt) {
                 throw new CancelledError(`${what}: cancelled after attempt ${n} (${errors_describe(error)})`);
             }
             if (n >= options.maxAttempts) {
-                throw new ActionError(`${what} failed: ${errors_describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`, { cause: error });
+                // The same class and fields (an S3Error's status and code), not a bare ActionError;
+                // a transient error is always an ActionError.
+                throw error.givenUp(`${what} failed: ${errors_describe(error)} (gave up after ${n} attempt${n === 1 ? '' : 's'})`);
             }
             const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1));
             const delayMs = error instanceof ActionError && error.retryAfterMs !== undefined

@@ -25,15 +25,16 @@ export default async function globalSetup(
   globalConfig: unknown,
   projectConfig: { rootDir: string }
 ): Promise<void> {
-  // Jest takes one globalSetup: the stale-dist/ check comes first here too. Loaded by path,
-  // as node's loader (no ts-jest here) runs it: Node 24 strips the types itself.
-  const staleDist = pathToFileURL(
+  // Jest takes one globalSetup: the stale dist/ and build/ checks come first here too (so
+  // build/scripts/ceph.js is fresh). Loaded by path, as node's loader (no ts-jest here) runs
+  // it: Node 24 strips the types itself.
+  const staleBuilds = pathToFileURL(
     path.resolve(projectConfig.rootDir, '__tests__', 'global-setup.ts')
   )
-  const { default: rebuildStaleDist } = (await import(staleDist.href)) as {
+  const { default: rebuildStale } = (await import(staleBuilds.href)) as {
     default: (globalConfig: unknown, projectConfig: { rootDir: string }) => void
   }
-  rebuildStaleDist(globalConfig, projectConfig)
+  rebuildStale(globalConfig, projectConfig)
   const given = process.env.UPLOAD_DOWNLOADS_CEPH
   if (given !== undefined && given !== '') {
     const info = JSON.parse(given) as CephInfo
