@@ -53367,9 +53367,12 @@ const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * request's and die with it, and large files are read into a few reused buffers.
  *
  * The ceiling itself can only be set when the process starts, which a `node24` action
- * cannot do; the growth factor is read at each growth, so setting it to 1 now stops the
- * growth. Node warns that flags changed after start-up may do nothing: then memory is as
- * before, never wrong.
+ * cannot do. The growth factor is read in one place, `SemiSpaceNewSpace::Grow`, as the
+ * multiplier of the current capacity: at 1 the new capacity is the current one and a growth
+ * adds no page (only a debug build's DCHECK would object; Node's release builds have none).
+ * Node warns that flags changed after start-up may do nothing, and some V8 versions raise
+ * this one to at least 2: then the memory is as before, never wrong. Other flags are not set
+ * this way on purpose: `--minor-ms`, set at run time, crashed Node here.
  */
 function heap_keepYoungGenerationSmall() {
     (0,external_node_v8_namespaceObject.setFlagsFromString)('--semi-space-growth-factor=1');
