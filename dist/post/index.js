@@ -52945,6 +52945,33 @@ function rootPattern(pattern, workspace) {
     return `${negated ? '!' : ''}${path.join(base, body)}`;
 }
 
+;// CONCATENATED MODULE: external "node:v8"
+const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
+;// CONCATENATED MODULE: ./src/heap.ts
+
+/**
+ * Keeps V8's young generation at the size it starts with.
+ *
+ * V8 doubles the young generation each time enough objects have survived its collections
+ * since the last growth, and over a long run of requests they always have: the objects of
+ * the uploads in flight survive one collection after another. So it grows to its default
+ * ceiling, semi-spaces of up to 32 MiB, and stays there. That was the largest part of the
+ * action's memory at thousands of files (10,000 small files peaked at 172-182 MiB, against
+ * 129-134 MiB without the growth), and bought no speed: the young objects here are a
+ * request's and die with it, and large files are read into a few reused buffers.
+ *
+ * The ceiling itself can only be set when the process starts, which a `node24` action
+ * cannot do. The growth factor is read in one place, `SemiSpaceNewSpace::Grow`, as the
+ * multiplier of the current capacity: at 1 the new capacity is the current one and a growth
+ * adds no page (only a debug build's DCHECK would object; Node's release builds have none).
+ * Node warns that flags changed after start-up may do nothing, and some V8 versions raise
+ * this one to at least 2: then the memory is as before, never wrong. Other flags are not set
+ * this way on purpose: `--minor-ms`, set at run time, crashed Node here.
+ */
+function heap_keepYoungGenerationSmall() {
+    (0,external_node_v8_namespaceObject.setFlagsFromString)('--semi-space-growth-factor=1');
+}
+
 ;// CONCATENATED MODULE: ./src/name-template.ts
 
 /**
@@ -53314,33 +53341,6 @@ function parseApiUrl(raw) {
         throw new Error(`Input 'api-url' must be a plain base URL without query, fragment or credentials; got '${raw}'.`);
     }
     return url.href.replace(/\/+$/, '');
-}
-
-;// CONCATENATED MODULE: external "node:v8"
-const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
-;// CONCATENATED MODULE: ./src/heap.ts
-
-/**
- * Keeps V8's young generation at the size it starts with.
- *
- * V8 doubles the young generation each time enough objects have survived its collections
- * since the last growth, and over a long run of requests they always have: the objects of
- * the uploads in flight survive one collection after another. So it grows to its default
- * ceiling, semi-spaces of up to 32 MiB, and stays there. That was the largest part of the
- * action's memory at thousands of files (10,000 small files peaked at 172-182 MiB, against
- * 129-134 MiB without the growth), and bought no speed: the young objects here are a
- * request's and die with it, and large files are read into a few reused buffers.
- *
- * The ceiling itself can only be set when the process starts, which a `node24` action
- * cannot do. The growth factor is read in one place, `SemiSpaceNewSpace::Grow`, as the
- * multiplier of the current capacity: at 1 the new capacity is the current one and a growth
- * adds no page (only a debug build's DCHECK would object; Node's release builds have none).
- * Node warns that flags changed after start-up may do nothing, and some V8 versions raise
- * this one to at least 2: then the memory is as before, never wrong. Other flags are not set
- * this way on purpose: `--minor-ms`, set at run time, crashed Node here.
- */
-function heap_keepYoungGenerationSmall() {
-    (0,external_node_v8_namespaceObject.setFlagsFromString)('--semi-space-growth-factor=1');
 }
 
 ;// CONCATENATED MODULE: ./src/journal.ts
