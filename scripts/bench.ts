@@ -7,8 +7,8 @@
 //   npm run bench -- --quick            smaller sizes, one repetition: a smoke run
 //   npm run bench -- --write-readme     also rewrites README.md's table (between its bench markers)
 //
-// A gateway that is up already (`npm run ceph start` prints its endpoint, bucket and keys) or
-// any other S3 store is benchmarked as well when BENCH_S3_ENDPOINT (its origin, e.g.
+// A gateway the test scripts started that is still up (`npm run ceph start`) is found and
+// benchmarked as well, and so is any other S3 store when BENCH_S3_ENDPOINT (its origin, e.g.
 // http://127.0.0.1:7480) and BENCH_S3_BUCKET are set, with its keys in BENCH_S3_ACCESS_KEY_ID
 // and BENCH_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY). The emulator
 // then serves the API and hands the uploads out to the store (its `externalS3` option), and
@@ -23,7 +23,7 @@ import { promisify } from 'node:util'
 import { format, resolveConfig } from 'prettier'
 import { startEmulator, type Emulator } from '../emulator/index.js'
 import type { ExternalS3 } from '../emulator/types.js'
-import { startCeph, stopCeph, type CephInfo } from './ceph.js'
+import { findRunningCeph, startCeph, stopCeph, type CephInfo } from './ceph.js'
 import { readAction } from './action-metadata.js'
 import { inputEnv, makeWorkspace, projectRoot, runAction } from './local-runner.js'
 
@@ -80,7 +80,11 @@ async function main(argv: string[]): Promise<void> {
   const rows: Row[] = []
   const workspace = await makeWorkspace()
   try {
-    if (options.ceph) {
+    const running = options.externalS3 === undefined ? await findRunningCeph() : undefined
+    if (running !== undefined) {
+      console.log(`Found a Ceph gateway up at ${running.endpoint}: it is benchmarked too.`)
+      stores.push(running)
+    } else if (options.ceph) {
       console.log('Starting a Ceph gateway (scripts/ceph.ts)…')
       ceph = await startCeph({ log: (line) => console.log(`ceph: ${line}`) })
       stores.push(ceph)

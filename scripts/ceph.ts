@@ -19,7 +19,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
@@ -378,6 +378,22 @@ export async function stopCeph(info: Pick<CephInfo, 'pids' | 'dir'>): Promise<vo
   if (path.basename(info.dir).startsWith('ceph-') && existsSync(path.join(info.dir, 'ceph.conf'))) {
     await rm(info.dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * A cluster this script started that is still up (its `ceph.json` under the temp folder,
+ * every daemon alive), for the bench to use as it finds it; undefined when there is none.
+ */
+export async function findRunningCeph(): Promise<CephInfo | undefined> {
+  const entries = await readdir(tmpdir()).catch(() => [] as string[])
+  for (const entry of entries.filter((e) => e.startsWith('ceph-'))) {
+    const dir = path.join(tmpdir(), entry)
+    const info = await readFile(path.join(dir, 'ceph.json'), 'utf8')
+      .then((text) => JSON.parse(text) as CephInfo)
+      .catch(() => undefined)
+    if (info?.dir === dir && info.pids.every((pid) => isOurs(pid, dir))) return info
+  }
+  return undefined
 }
 
 async function main(argv: string[]): Promise<void> {
