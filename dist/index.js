@@ -54796,6 +54796,17 @@ class DownloadsApi {
             }
         });
     }
+    /**
+     * Whether download `id` exists, asked of it alone. A listing read page by page can miss a
+     * download that is there: when another writer deletes one listed before it while the pages
+     * are read, it moves up onto a page already read.
+     */
+    async exists(id) {
+        return this.rest.call(`Looking up download ${id}`, { method: 'GET', url: `${this.base}/${id}` }, async (res) => {
+            await res.dump();
+            return res.status !== 404;
+        }, [404]);
+    }
     /** The downloads named `name` (at most one, unless another writer raced this run). */
     async findByName(name) {
         return (await this.list()).filter((d) => d.name === name);
@@ -56576,6 +56587,12 @@ async function checkStillListed(session, published) {
         for await (const page of session.undo.api.pages()) {
             for (const download of page)
                 unseen.delete(download.id);
+        }
+        // Not listed is not yet gone: a download moves up onto a page already read when another
+        // writer deletes one listed before it meanwhile. Each one missing is asked for by itself.
+        for (const id of [...unseen]) {
+            if (await session.undo.api.exists(id))
+                unseen.delete(id);
         }
     }
     catch (error) {

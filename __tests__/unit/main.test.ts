@@ -209,6 +209,7 @@ describe('run', () => {
     const listed = (request: Parameters<typeof repo.handle>[0]) =>
       JSON.parse(String(repo.handle(request).body)) as { id: number; name: string }[]
     const page2 = `${repo.base}?per_page=100&page=2`
+    let deleted: number | undefined
     http.on(
       'GET',
       isList,
@@ -217,7 +218,7 @@ describe('run', () => {
       // The check after the uploads: b.zip was deleted meanwhile, and the list comes in two pages.
       (request) => {
         const b = [...repo.downloads.values()].find((d) => d.name === 'b.zip')
-        if (b !== undefined) repo.downloads.delete(b.id)
+        if (b !== undefined) repo.downloads.delete((deleted = b.id))
         return json(200, listed(request).slice(0, 1), { link: `<${page2}>; rel="next"` })
       },
       (request) => json(200, listed(request).slice(1))
@@ -228,7 +229,9 @@ describe('run', () => {
     expect(http.sent('GET', repo.base).map((r) => r.url)).toEqual([
       `${repo.base}?per_page=100`,
       `${repo.base}?per_page=100`,
-      page2
+      page2,
+      // Not listed: asked for by itself before it is called gone.
+      `${repo.base}/${deleted}`
     ])
     expect(fake.failed).toEqual([
       expect.stringMatching(
@@ -236,6 +239,39 @@ describe('run', () => {
       )
     ])
     expect(outputs().map((d) => d.name)).toEqual(['a.zip', 'c.zip'])
+    expect(fake.outputs.count).toBe('2')
+  })
+
+  it('does not call a download gone that moved onto a page already read while the list was paged', async () => {
+    await write('dist/a.zip', 'ay')
+    await write('dist/b.zip', 'bee')
+    const other = repo.seed('other.zip', Buffer.from('other'))
+    const isList = (url: string) => url.startsWith(`${repo.base}?`)
+    const listed = (request: Parameters<typeof repo.handle>[0]) =>
+      JSON.parse(String(repo.handle(request).body)) as { id: number; name: string }[]
+    const page2 = `${repo.base}?per_page=100&page=2`
+    http.on(
+      'GET',
+      isList,
+      (request) => repo.handle(request),
+      // Page 1 of the final check: other.zip and the first of this run's downloads.
+      (request) => json(200, listed(request).slice(0, 2), { link: `<${page2}>; rel="next"` }),
+      // Somebody deletes other.zip before page 2 is read: everything moves up one place, and
+      // the second of this run's downloads is on page 1 now, which was read already.
+      (request) => {
+        repo.downloads.delete(other.id)
+        return json(200, listed(request).slice(2))
+      }
+    )
+
+    await run()
+
+    expect(fake.failed).toEqual([])
+    expect(
+      outputs()
+        .map((d) => d.name)
+        .sort()
+    ).toEqual(['a.zip', 'b.zip'])
     expect(fake.outputs.count).toBe('2')
   })
 
