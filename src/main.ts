@@ -171,7 +171,9 @@ async function publishRun(
       tempDir: work.dir,
       onProgress: (source, sent) => progress.update(source, sent)
     })
-    const uploaded = await core.group('Upload', () => publishAll(plan, session, publisher))
+    const uploaded = await core.group('Upload', () =>
+      publishAll(plan, session, publisher, cancellation.signal)
+    )
     const checked = await checkStillListed(session, uploaded.published)
     const published = checked.published
     const failed = [...uploaded.failed, ...checked.failed]
@@ -458,10 +460,11 @@ async function checkStillListed(
 async function publishAll(
   plan: PlanItem[],
   session: Session,
-  publisher: Publisher
+  publisher: Publisher,
+  signal: AbortSignal
 ): Promise<{ published: Published[]; failed: Failure[] }> {
   const results = await settleAll(plan, session.limit, async (item) => {
-    await log.drained()
+    await log.drained(signal)
     const published = await publisher.publish(item)
     if (published.status !== 'unchanged') {
       log.info(`${item.source.name} → ${published.download.htmlUrl} (${published.status})`)
