@@ -438,14 +438,15 @@ async function checkStillListed(
     for await (const page of session.undo.api.pages()) {
       for (const download of page) unseen.delete(download.id)
     }
-    // Not listed is not yet gone: a download moves up onto a page already read when another
-    // writer deletes one listed before it meanwhile. Each one missing is asked for by itself.
-    for (const id of [...unseen]) {
-      if (await session.undo.api.exists(id)) unseen.delete(id)
-    }
   } catch (error) {
     log.warning(`Could not list the downloads again to check them: ${describe(error)}`)
     return { published, failed: [] }
+  }
+  // Not listed is not yet gone: a download moves up onto a page already read when another
+  // writer deletes one listed before it meanwhile. Each one missing is asked for by itself;
+  // a server that cannot answer that leaves the listing's word standing.
+  for (const id of [...unseen]) {
+    if (await session.undo.api.exists(id).catch(() => false)) unseen.delete(id)
   }
   const gone = (p: Published): boolean => unseen.has(p.download.id)
   return {

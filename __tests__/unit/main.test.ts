@@ -242,6 +242,29 @@ describe('run', () => {
     expect(fake.outputs.count).toBe('2')
   })
 
+  it("keeps the listing's word when the server cannot look up one download", async () => {
+    await write('dist/a.zip', 'ay')
+    await write('dist/b.zip', 'bee')
+    http.on(
+      'GET',
+      (url: string) => url.startsWith(`${repo.base}?`),
+      (request) => repo.handle(request),
+      (request) => {
+        const b = [...repo.downloads.values()].find((d) => d.name === 'b.zip')
+        if (b !== undefined) repo.downloads.delete(b.id)
+        return repo.handle(request)
+      }
+    )
+    http.on('GET', (url: string) => url.startsWith(`${repo.base}/`), json(405, { message: 'No' }))
+
+    await run()
+
+    expect(fake.failed).toEqual([
+      expect.stringMatching(/^b\.zip: its bytes landed, but download \d+ was deleted since/)
+    ])
+    expect(outputs().map((d) => d.name)).toEqual(['a.zip'])
+  })
+
   it('does not call a download gone that moved onto a page already read while the list was paged', async () => {
     await write('dist/a.zip', 'ay')
     await write('dist/b.zip', 'bee')
