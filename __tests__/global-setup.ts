@@ -9,8 +9,9 @@ import { readdirSync, statSync } from 'node:fs'
 import * as path from 'node:path'
 
 const BUNDLES = ['dist/index.js', 'dist/post/index.js']
-// What ncc reads besides src/: the dependencies' versions and the compiler options.
-const INPUTS = ['package.json', 'package-lock.json', 'tsconfig.json']
+// What the bundles are made from besides src/: the dependencies' versions, the compiler
+// options, and the ASCII rewrite after ncc.
+const INPUTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'scripts/ascii-dist.js']
 
 export default function globalSetup(_globalConfig: unknown, projectConfig: { rootDir: string }) {
   const root = projectConfig.rootDir

@@ -246,7 +246,12 @@ async function action(target: Target, repo: string, glob: string) {
     github: { token: TOKEN, repository: repo, apiUrl: target.emulator.apiUrl }
   })
   if (result.code !== 0) {
-    throw new Error(`the action failed on ${repo}: ${result.errors.join('; ')}`)
+    // A crash writes no ::error:: command: its exit and stderr say what happened.
+    const why =
+      result.errors.length > 0 ? result.errors.join('; ') : result.stderr.trim().slice(-2000)
+    throw new Error(
+      `the action failed on ${repo} (exit ${result.code}${result.signal ? `, ${result.signal}` : ''}): ${why}`
+    )
   }
   return {
     seconds: result.elapsedMs / 1000,
