@@ -8,6 +8,7 @@ import { findSourceFiles, type SourceFile } from './files.js'
 import { readInputs, type Inputs } from './inputs.js'
 import { keepYoungGenerationSmall } from './heap.js'
 import { finishedCleanly, Journal, JOURNAL_STATE, namesToSettle } from './journal.js'
+import { listSome } from './listing.js'
 import { digestsOf } from './local-file.js'
 import * as log from './log.js'
 import type { Checksummed } from './checksums.js'
@@ -211,7 +212,7 @@ async function publishRun(
     })
     if (unsettled.length > 0) {
       log.warning(
-        `Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`
+        `Left half-done, for the post step to settle: ${listSome(unsettled, ', ', 'Left half-done')}. Its saved copies are in ${work.dir}.`
       )
     }
     const messages = failed.map((failure) => `${failure.name}: ${failure.message}`)

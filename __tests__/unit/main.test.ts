@@ -201,6 +201,25 @@ describe('run', () => {
     expect(fake.summary).toContain('heading: Not published')
   })
 
+  it('names at most 20 files left half-done in its warning, and lists them all in the log', async () => {
+    for (let i = 0; i < 25; i++) await write(`dist/f${String(i).padStart(2, '0')}.zip`, `f${i}`)
+    // S3 refuses every upload and the record cannot be deleted again: each name is left
+    // half-done, for the post step.
+    http.onEvery('POST', repo.s3Url, () => s3Error(403, 'AccessDenied', 'Access Denied'))
+    http.onEvery(
+      'DELETE',
+      (url: string) => url.startsWith(`${repo.base}/`),
+      () => json(403, { message: 'Forbidden' })
+    )
+
+    await run()
+
+    const warning = fake.log.find((line) => line.startsWith('warning: Left half-done'))
+    expect(warning).toContain('f19.zip, … and 5 more (all 25 in the log)')
+    expect(warning).not.toContain('f24.zip')
+    expect(fake.log).toContain('info:   f24.zip')
+  })
+
   it('fails a file whose download somebody else deleted after its bytes landed, checking page by page', async () => {
     await write('dist/a.zip', 'ay')
     await write('dist/b.zip', 'bee')

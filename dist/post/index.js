@@ -56194,6 +56194,7 @@ function session_createSession(inputs, signal) {
 
 
 
+
 /**
  * The action's main step: read the inputs, find the files, check them against the
  * repository's downloads, publish them, and report. With {@link runPost}, the one place that
@@ -56352,7 +56353,7 @@ async function publishRun(run, cancellation, started) {
             notPruned
         });
         if (unsettled.length > 0) {
-            log.warning(`Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`);
+            log.warning(`Left half-done, for the post step to settle: ${listSome(unsettled, ', ', 'Left half-done')}. Its saved copies are in ${work.dir}.`);
         }
         const messages = failed.map((failure) => `${failure.name}: ${failure.message}`);
         if (cancellation.cancelled) {
