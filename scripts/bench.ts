@@ -79,10 +79,35 @@ async function main(argv: string[]): Promise<void> {
   let ceph: CephInfo | undefined
   const rows: Row[] = []
   const workspace = await makeWorkspace()
+  // The Ceph daemons run in a process group of their own, so a Ctrl-C reaches only this
+  // process: without this, it ended here and left the cluster running, and the next
+  // `--ceph` would start a second one beside it.
+  let interrupted = false
+  let starting = false
+  const leave = async (): Promise<never> => {
+    if (ceph !== undefined) await stopCeph(ceph)
+    await rm(workspace, { recursive: true, force: true })
+    process.exit(130)
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return
+    interrupted = true
+    console.log(`${signal}: stopping${options.ceph ? ' the Ceph gateway' : ''} and leaving.`)
+    // While the cluster forms, its daemons are not all known yet: it stops once formed.
+    if (!starting) void leave()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   try {
     if (options.ceph) {
       console.log('Starting a Ceph gateway (scripts/ceph.ts)…')
-      ceph = await startCeph({ log: (line) => console.log(`ceph: ${line}`) })
+      starting = true
+      try {
+        ceph = await startCeph({ log: (line) => console.log(`ceph: ${line}`) })
+      } finally {
+        starting = false
+      }
+      if (interrupted) await leave()
       stores.push(ceph)
     }
     for (const externalS3 of stores) {
@@ -95,6 +120,8 @@ async function main(argv: string[]): Promise<void> {
     }
     rows.push(await startUp(workspace, options.quick ? 3 : 10))
   } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     await rm(workspace, { recursive: true, force: true })
     if (ceph !== undefined) await stopCeph(ceph)
   }
