@@ -32,7 +32,11 @@ const BUILDS: Build[] = [
     folder: 'dist/',
     script: 'bundle',
     outputs: (root) => ['dist/index.js', 'dist/post/index.js'].map((f) => path.join(root, f)),
-    inputs: (root) => [...CONFIG.map((f) => path.join(root, f)), ...filesUnder(root, 'src')]
+    // The ASCII rewrite after ncc is part of the bundle too.
+    inputs: (root) => [
+      ...[...CONFIG, 'scripts/ascii-dist.js'].map((f) => path.join(root, f)),
+      ...filesUnder(root, 'src')
+    ]
   },
   {
     folder: 'build/',

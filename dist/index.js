@@ -52661,19 +52661,113 @@ var external_node_buffer_ = __nccwpck_require__(4573);
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/mime-types/index.js
 var mime_types = __nccwpck_require__(4096);
+;// CONCATENATED MODULE: ./src/log.ts
+
+/**
+ * The log, safe from what it quotes. The runner reads lines of a step's output as workflow
+ * commands, and `core.info` writes its text as it is: a file name, a path or a server
+ * message could make a line `::warning \u2026`, `::add-mask::` or `::stop-commands::`
+ * (workflow-command injection). Every plain log line goes through here, with control
+ * characters shown as escapes and command syntax broken. `warning` and `error` are commands
+ * of their own, whose text @actions/core escapes.
+ */
+function log_info(message) {
+    info(inert(printable(message)));
+}
+/**
+ * A line the runner cannot read as a command. It takes a line as one when it starts with
+ * `::` after leading white space, and, in the older syntax, when `##[` appears anywhere in it
+ * (actions/runner, ActionCommand.TryParseV2 and TryParse): a file named `::error::x.txt`
+ * needs no line break to forge an annotation.
+ */
+function inert(line) {
+    return line.replace(/^(\s*)::/, '$1\\::').replace(/##\[/g, '##\\[');
+}
+/**
+ * How much log may wait in the pipe to the runner before {@link drained} holds a loop back.
+ * Written to a pipe, a line the runner has not read yet stays in this process's memory.
+ */
+const BACKLOG_BYTES = 64 * 1024;
+/** The wait for the backlog to drain, shared by every loop held back meanwhile. */
+let draining;
+/**
+ * Resolves at once unless more than {@link BACKLOG_BYTES} of log wait for the runner to read
+ * them; then once they are taken, or once `signal` aborts: a cancelled run must not wait on a
+ * runner that stopped reading. Loops that log a line per file call it between files, so
+ * that they do not run far ahead of the runner: 10,000 lines held at once live long enough
+ * for V8 to count them as long-lived data and grow its young generation for them (measured
+ * over 10,000 files: peak memory during the uploads 148-168 MiB with this, 161-173 without).
+ * The loops waiting share one pair of listeners on stdout, however many uploads run at once.
+ */
+async function drained(signal) {
+    const out = process.stdout;
+    if (out.destroyed || out.writableLength <= BACKLOG_BYTES || signal?.aborted)
+        return;
+    draining ??= new Promise((resolve) => {
+        const done = () => {
+            out.off('drain', done);
+            out.off('close', done);
+            draining = undefined;
+            resolve();
+        };
+        out.on('drain', done);
+        out.on('close', done);
+    });
+    if (signal === undefined)
+        return draining;
+    const drain = draining;
+    await new Promise((resolve) => {
+        const stop = () => {
+            signal.removeEventListener('abort', stop);
+            resolve();
+        };
+        signal.addEventListener('abort', stop);
+        void drain.then(stop);
+    });
+}
+function log_warning(message) {
+    warning(message);
+}
+function log_error(message) {
+    error(message);
+}
+/**
+ * The text with every control character (C0, DEL, C1) and the Unicode line and paragraph
+ * separators written as escapes (`\n`, `\t`, `\x1b`, `\u2028`), so that it stays on one
+ * line and cannot move the terminal's cursor either.
+ */
+function printable(text) {
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+        const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+        const code = c.charCodeAt(0);
+        return (named[c] ??
+            (code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`));
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/listing.ts
+
 /** How many items an error or warning names before it only counts the rest. */
 const LISTED = 20;
 /**
  * The first {@link LISTED} items joined, and a count of the rest: a glob that matched
  * 10,000 badly named files should fail with one readable error, not a megabyte of names
- * (GitHub cuts an annotation long before that).
+ * (GitHub cuts an annotation long before that). With `heading`, a list that is cut is also
+ * written to the log in full, one item a line under that heading, and the text says so: a
+ * user who must rename every one of them should not need a run per 20.
  */
-function listSome(items, separator) {
+function listSome(items, separator, heading) {
     if (items.length <= LISTED)
         return items.join(separator);
     const rest = items.length - LISTED;
-    return `${items.slice(0, LISTED).join(separator)}${separator}\u2026 and ${rest.toLocaleString('en-US')} more`;
+    const all = items.length.toLocaleString('en-US');
+    if (heading !== undefined) {
+        log_info(`${heading} (${all}):`);
+        for (const item of items)
+            log_info(`  ${item}`);
+    }
+    return `${items.slice(0, LISTED).join(separator)}${separator}\u2026 and ${rest.toLocaleString('en-US')} more${heading !== undefined ? ` (all ${all} in the log)` : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./src/names.ts
@@ -52722,7 +52816,7 @@ function nameProblem(name) {
 }
 /** One error naming every file whose name cannot be a download's, so that one fix suffices. */
 function badNamesError(bad) {
-    const listing = listSome(bad.map((b) => `${showName(b.path)} (${b.problem})`).sort(), '; ');
+    const listing = listSome(bad.map((b) => `${showName(b.path)} (${b.problem})`).sort(), '; ', 'Files whose names no download can take');
     const files = bad.length === 1 ? '1 file has a name' : `${bad.length} files have names`;
     return new Error(`${files} that no download can take: ${listing}. Nothing was changed. Rename ${bad.length === 1 ? 'it' : 'them'}, or leave ${bad.length === 1 ? 'it' : 'them'} out with a '!' pattern in 'glob'.`);
 }
@@ -52933,7 +53027,7 @@ async function findSourceFiles(patterns, workspace, options = {}) {
             paths.push(source.path);
             groups.set(source.name, paths);
         }
-        const listing = listSome([...groups].map(([name, paths]) => `${name}: ${listSome(paths, ', ')}`), '; ');
+        const listing = listSome([...groups].map(([name, paths]) => `${name}: ${listSome(paths, ', ')}`), '; ', 'Download names that several files have');
         throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`);
     }
     const pairs = lookalikes(sources.map((a) => a.name));
@@ -52997,7 +53091,7 @@ async function warnOutsideWorkspace(sources, workspace) {
     if (outside.length === 0)
         return;
     const one = outside.length === 1;
-    warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${listSome(outside.map((f) => showName(f)), ', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
+    warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${listSome(outside.map((f) => showName(f)), ', ', 'Files outside the workspace')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
 }
 /**
  * The files the patterns select whose path is not valid UTF-8, with the reason. On Linux a
@@ -53163,9 +53257,10 @@ const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * cannot do. The growth factor is read in one place, `SemiSpaceNewSpace::Grow`, as the
  * multiplier of the current capacity: at 1 the new capacity is the current one and a growth
  * adds no page (only a debug build's DCHECK would object; Node's release builds have none).
- * Node warns that flags changed after start-up may do nothing, and some V8 versions raise
- * this one to at least 2: then the memory is as before, never wrong. Other flags are not set
- * this way on purpose: `--minor-ms`, set at run time, crashed Node here.
+ * Node warns that a flag changed after start-up may behave unpredictably, crash or do
+ * nothing; this one is read nowhere else, and some V8 versions raise it to at least 2, when
+ * the memory is as before, never wrong. No other flag is set this way, on purpose:
+ * `--minor-ms`, set at run time, crashed Node here.
  */
 function heap_keepYoungGenerationSmall() {
     (0,external_node_v8_namespaceObject.setFlagsFromString)('--semi-space-growth-factor=1');
@@ -53728,75 +53823,6 @@ async function digestsOf(source) {
     return { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
 }
 
-;// CONCATENATED MODULE: ./src/log.ts
-
-/**
- * The log, safe from what it quotes. The runner reads lines of a step's output as workflow
- * commands, and `core.info` writes its text as it is: a file name, a path or a server
- * message could make a line `::warning \u2026`, `::add-mask::` or `::stop-commands::`
- * (workflow-command injection). Every plain log line goes through here, with control
- * characters shown as escapes and command syntax broken. `warning` and `error` are commands
- * of their own, whose text @actions/core escapes.
- */
-function log_info(message) {
-    info(inert(printable(message)));
-}
-/**
- * A line the runner cannot read as a command. It takes a line as one when it starts with
- * `::` after leading white space, and, in the older syntax, when `##[` appears anywhere in it
- * (actions/runner, ActionCommand.TryParseV2 and TryParse): a file named `::error::x.txt`
- * needs no line break to forge an annotation.
- */
-function inert(line) {
-    return line.replace(/^(\s*)::/, '$1\\::').replace(/##\[/g, '##\\[');
-}
-/**
- * How much log may wait in the pipe to the runner before {@link drained} holds a loop back.
- * Written to a pipe, a line the runner has not read yet stays in this process's memory.
- */
-const BACKLOG_BYTES = 64 * 1024;
-/**
- * Resolves at once unless more than {@link BACKLOG_BYTES} of log wait for the runner to read
- * them; then once they are taken. Loops that log a line per file call it between files, so
- * that they do not run far ahead of the runner: 10,000 lines held at once live long enough
- * for V8 to count them as long-lived data and grow its young generation for them (measured
- * over 10,000 files: peak memory during the uploads 148-168 MiB with this, 161-173 without).
- */
-async function drained() {
-    const out = process.stdout;
-    if (out.destroyed || out.writableLength <= BACKLOG_BYTES)
-        return;
-    await new Promise((resolve) => {
-        const done = () => {
-            out.off('drain', done);
-            out.off('close', done);
-            resolve();
-        };
-        out.on('drain', done);
-        out.on('close', done);
-    });
-}
-function log_warning(message) {
-    warning(message);
-}
-function log_error(message) {
-    error(message);
-}
-/**
- * The text with every control character (C0, DEL, C1) and the Unicode line and paragraph
- * separators written as escapes (`\n`, `\t`, `\x1b`, `\u2028`), so that it stays on one
- * line and cannot move the terminal's cursor either.
- */
-function printable(text) {
-    // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-        const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-        const code = c.charCodeAt(0);
-        return (named[c] ??
-            (code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`));
-    });
-}
-
 ;// CONCATENATED MODULE: ./src/plan.ts
 
 
@@ -53845,7 +53871,7 @@ async function makePlan(sources, existing, replaceExisting, repository, inspect)
         }
     }
     if (clashes.length > 0) {
-        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${listSome(clashes, ', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
+        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${listSome(clashes, ', ', 'Downloads that exist with other bytes')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
     }
     return plan;
 }
@@ -54815,6 +54841,17 @@ class DownloadsApi {
                 throw error;
             }
         });
+    }
+    /**
+     * Whether download `id` exists, asked of it alone. A listing read page by page can miss a
+     * download that is there: when another writer deletes one listed before it while the pages
+     * are read, it moves up onto a page already read.
+     */
+    async exists(id) {
+        return this.rest.call(`Looking up download ${id}`, { method: 'GET', url: `${this.base}/${id}` }, async (res) => {
+            await res.dump();
+            return res.status !== 404;
+        }, [404]);
     }
     /** The downloads named `name` (at most one, unless another writer raced this run). */
     async findByName(name) {
@@ -56233,6 +56270,7 @@ function session_createSession(inputs, signal) {
 
 
 
+
 /**
  * The action's main step: read the inputs, find the files, check them against the
  * repository's downloads, publish them, and report. With {@link runPost}, the one place that
@@ -56351,7 +56389,7 @@ async function publishRun(run, cancellation, started) {
             tempDir: work.dir,
             onProgress: (source, sent) => progress.update(source, sent)
         });
-        const uploaded = await group('Upload', () => publishAll(plan, session, publisher));
+        const uploaded = await group('Upload', () => publishAll(plan, session, publisher, cancellation.signal));
         const checked = await checkStillListed(session, uploaded.published);
         const published = checked.published;
         const failed = [...uploaded.failed, ...checked.failed];
@@ -56391,7 +56429,7 @@ async function publishRun(run, cancellation, started) {
             notPruned
         });
         if (unsettled.length > 0) {
-            log_warning(`Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`);
+            log_warning(`Left half-done, for the post step to settle: ${listSome(unsettled, ', ', 'Left half-done')}. Its saved copies are in ${work.dir}.`);
         }
         const messages = failed.map((failure) => `${failure.name}: ${failure.message}`);
         if (cancellation.cancelled) {
@@ -56602,6 +56640,13 @@ async function checkStillListed(session, published) {
         log_warning(`Could not list the downloads again to check them: ${errors_describe(error)}`);
         return { published, failed: [] };
     }
+    // Not listed is not yet gone: a download moves up onto a page already read when another
+    // writer deletes one listed before it meanwhile. Each one missing is asked for by itself;
+    // a server that cannot answer that leaves the listing's word standing.
+    for (const id of [...unseen]) {
+        if (await session.undo.api.exists(id).catch(() => false))
+            unseen.delete(id);
+    }
     const gone = (p) => unseen.has(p.download.id);
     return {
         published: published.filter((p) => !gone(p)),
@@ -56611,9 +56656,9 @@ async function checkStillListed(session, published) {
         }))
     };
 }
-async function publishAll(plan, session, publisher) {
+async function publishAll(plan, session, publisher, signal) {
     const results = await settleAll(plan, session.limit, async (item) => {
-        await drained();
+        await drained(signal);
         const published = await publisher.publish(item);
         if (published.status !== 'unchanged') {
             log_info(`${item.source.name} \u2192 ${published.download.htmlUrl} (${published.status})`);

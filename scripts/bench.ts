@@ -79,6 +79,25 @@ async function main(argv: string[]): Promise<void> {
   let ceph: CephInfo | undefined
   const rows: Row[] = []
   const workspace = await makeWorkspace()
+  // The Ceph daemons run in a process group of their own, so a Ctrl-C reaches only this
+  // process: without this, it ended here and left the cluster running, and the next
+  // `--ceph` would start a second one beside it.
+  let interrupted = false
+  let starting = false
+  const leave = async (): Promise<never> => {
+    if (ceph !== undefined) await stopCeph(ceph)
+    await rm(workspace, { recursive: true, force: true })
+    process.exit(130)
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return
+    interrupted = true
+    console.log(`${signal}: stopping${options.ceph ? ' the Ceph gateway' : ''} and leaving.`)
+    // While the cluster forms, its daemons are not all known yet: it stops once formed.
+    if (!starting) void leave()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   try {
     const running = options.externalS3 === undefined ? await findRunningCeph() : undefined
     if (running !== undefined) {
@@ -86,7 +105,13 @@ async function main(argv: string[]): Promise<void> {
       stores.push(running)
     } else if (options.ceph) {
       console.log('Starting a Ceph gateway (scripts/ceph.ts)…')
-      ceph = await startCeph({ log: (line) => console.log(`ceph: ${line}`) })
+      starting = true
+      try {
+        ceph = await startCeph({ log: (line) => console.log(`ceph: ${line}`) })
+      } finally {
+        starting = false
+      }
+      if (interrupted) await leave()
       stores.push(ceph)
     }
     for (const externalS3 of stores) {
@@ -99,6 +124,8 @@ async function main(argv: string[]): Promise<void> {
     }
     rows.push(await startUp(workspace, options.quick ? 3 : 10))
   } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     await rm(workspace, { recursive: true, force: true })
     if (ceph !== undefined) await stopCeph(ceph)
   }
@@ -250,7 +277,12 @@ async function action(target: Target, repo: string, glob: string) {
     github: { token: TOKEN, repository: repo, apiUrl: target.emulator.apiUrl }
   })
   if (result.code !== 0) {
-    throw new Error(`the action failed on ${repo}: ${result.errors.join('; ')}`)
+    // A crash writes no ::error:: command: its exit and stderr say what happened.
+    const why =
+      result.errors.length > 0 ? result.errors.join('; ') : result.stderr.trim().slice(-2000)
+    throw new Error(
+      `the action failed on ${repo} (exit ${result.code}${result.signal ? `, ${result.signal}` : ''}): ${why}`
+    )
   }
   return {
     seconds: result.elapsedMs / 1000,

@@ -207,6 +207,23 @@ export class DownloadsApi {
     })
   }
 
+  /**
+   * Whether download `id` exists, asked of it alone. A listing read page by page can miss a
+   * download that is there: when another writer deletes one listed before it while the pages
+   * are read, it moves up onto a page already read.
+   */
+  async exists(id: number): Promise<boolean> {
+    return this.rest.call(
+      `Looking up download ${id}`,
+      { method: 'GET', url: `${this.base}/${id}` },
+      async (res) => {
+        await res.dump()
+        return res.status !== 404
+      },
+      [404]
+    )
+  }
+
   /** The downloads named `name` (at most one, unless another writer raced this run). */
   async findByName(name: string): Promise<Download[]> {
     return (await this.list()).filter((d) => d.name === name)

@@ -125,7 +125,8 @@ export async function findSourceFiles(
     }
     const listing = listSome(
       [...groups].map(([name, paths]) => `${name}: ${listSome(paths, ', ')}`),
-      '; '
+      '; ',
+      'Download names that several files have'
     )
     throw new Error(
       `Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`
@@ -199,7 +200,8 @@ async function warnOutsideWorkspace(sources: SourceFile[], workspace: string): P
   core.warning(
     `${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${listSome(
       outside.map((f) => showName(f)),
-      ', '
+      ', ',
+      'Files outside the workspace'
     )}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`
   )
 }

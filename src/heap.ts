@@ -15,9 +15,10 @@ import { setFlagsFromString } from 'node:v8'
  * cannot do. The growth factor is read in one place, `SemiSpaceNewSpace::Grow`, as the
  * multiplier of the current capacity: at 1 the new capacity is the current one and a growth
  * adds no page (only a debug build's DCHECK would object; Node's release builds have none).
- * Node warns that flags changed after start-up may do nothing, and some V8 versions raise
- * this one to at least 2: then the memory is as before, never wrong. Other flags are not set
- * this way on purpose: `--minor-ms`, set at run time, crashed Node here.
+ * Node warns that a flag changed after start-up may behave unpredictably, crash or do
+ * nothing; this one is read nowhere else, and some V8 versions raise it to at least 2, when
+ * the memory is as before, never wrong. No other flag is set this way, on purpose:
+ * `--minor-ms`, set at run time, crashed Node here.
  */
 export function keepYoungGenerationSmall(): void {
   setFlagsFromString('--semi-space-growth-factor=1')

@@ -28,24 +28,40 @@ export function inert(line: string): string {
  */
 const BACKLOG_BYTES = 64 * 1024
 
+/** The wait for the backlog to drain, shared by every loop held back meanwhile. */
+let draining: Promise<void> | undefined
+
 /**
  * Resolves at once unless more than {@link BACKLOG_BYTES} of log wait for the runner to read
- * them; then once they are taken. Loops that log a line per file call it between files, so
+ * them; then once they are taken, or once `signal` aborts: a cancelled run must not wait on a
+ * runner that stopped reading. Loops that log a line per file call it between files, so
  * that they do not run far ahead of the runner: 10,000 lines held at once live long enough
  * for V8 to count them as long-lived data and grow its young generation for them (measured
  * over 10,000 files: peak memory during the uploads 148-168 MiB with this, 161-173 without).
+ * The loops waiting share one pair of listeners on stdout, however many uploads run at once.
  */
-export async function drained(): Promise<void> {
+export async function drained(signal?: AbortSignal): Promise<void> {
   const out = process.stdout
-  if (out.destroyed || out.writableLength <= BACKLOG_BYTES) return
-  await new Promise<void>((resolve) => {
+  if (out.destroyed || out.writableLength <= BACKLOG_BYTES || signal?.aborted) return
+  draining ??= new Promise<void>((resolve) => {
     const done = (): void => {
       out.off('drain', done)
       out.off('close', done)
+      draining = undefined
       resolve()
     }
     out.on('drain', done)
     out.on('close', done)
+  })
+  if (signal === undefined) return draining
+  const drain = draining
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      signal.removeEventListener('abort', stop)
+      resolve()
+    }
+    signal.addEventListener('abort', stop)
+    void drain.then(stop)
   })
 }
 

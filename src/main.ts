@@ -8,6 +8,7 @@ import { findSourceFiles, type SourceFile } from './files.js'
 import { keepYoungGenerationSmall } from './heap.js'
 import { readInputs, type Inputs } from './inputs.js'
 import { finishedCleanly, Journal, JOURNAL_STATE, namesToSettle } from './journal.js'
+import { listSome } from './listing.js'
 import { digestsOf } from './local-file.js'
 import * as log from './log.js'
 import type { Checksummed } from './checksums.js'
@@ -171,7 +172,9 @@ async function publishRun(
       tempDir: work.dir,
       onProgress: (source, sent) => progress.update(source, sent)
     })
-    const uploaded = await core.group('Upload', () => publishAll(plan, session, publisher))
+    const uploaded = await core.group('Upload', () =>
+      publishAll(plan, session, publisher, cancellation.signal)
+    )
     const checked = await checkStillListed(session, uploaded.published)
     const published = checked.published
     const failed = [...uploaded.failed, ...checked.failed]
@@ -209,7 +212,7 @@ async function publishRun(
     })
     if (unsettled.length > 0) {
       log.warning(
-        `Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`
+        `Left half-done, for the post step to settle: ${listSome(unsettled, ', ', 'Left half-done')}. Its saved copies are in ${work.dir}.`
       )
     }
     const messages = failed.map((failure) => `${failure.name}: ${failure.message}`)
@@ -440,6 +443,12 @@ async function checkStillListed(
     log.warning(`Could not list the downloads again to check them: ${describe(error)}`)
     return { published, failed: [] }
   }
+  // Not listed is not yet gone: a download moves up onto a page already read when another
+  // writer deletes one listed before it meanwhile. Each one missing is asked for by itself;
+  // a server that cannot answer that leaves the listing's word standing.
+  for (const id of [...unseen]) {
+    if (await session.undo.api.exists(id).catch(() => false)) unseen.delete(id)
+  }
   const gone = (p: Published): boolean => unseen.has(p.download.id)
   return {
     published: published.filter((p) => !gone(p)),
@@ -453,10 +462,11 @@ async function checkStillListed(
 async function publishAll(
   plan: PlanItem[],
   session: Session,
-  publisher: Publisher
+  publisher: Publisher,
+  signal: AbortSignal
 ): Promise<{ published: Published[]; failed: Failure[] }> {
   const results = await settleAll(plan, session.limit, async (item) => {
-    await log.drained()
+    await log.drained(signal)
     const published = await publisher.publish(item)
     if (published.status !== 'unchanged') {
       log.info(`${item.source.name} → ${published.download.htmlUrl} (${published.status})`)

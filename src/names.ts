@@ -54,7 +54,11 @@ export interface BadName {
 
 /** One error naming every file whose name cannot be a download's, so that one fix suffices. */
 export function badNamesError(bad: BadName[]): Error {
-  const listing = listSome(bad.map((b) => `${showName(b.path)} (${b.problem})`).sort(), '; ')
+  const listing = listSome(
+    bad.map((b) => `${showName(b.path)} (${b.problem})`).sort(),
+    '; ',
+    'Files whose names no download can take'
+  )
   const files = bad.length === 1 ? '1 file has a name' : `${bad.length} files have names`
   return new Error(
     `${files} that no download can take: ${listing}. Nothing was changed. Rename ${bad.length === 1 ? 'it' : 'them'}, or leave ${bad.length === 1 ? 'it' : 'them'} out with a '!' pattern in 'glob'.`

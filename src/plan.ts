@@ -87,7 +87,7 @@ export async function makePlan(
   }
   if (clashes.length > 0) {
     throw new Error(
-      `${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${listSome(clashes, ', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`
+      `${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${listSome(clashes, ', ', 'Downloads that exist with other bytes')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`
     )
   }
   return plan

@@ -96,6 +96,12 @@ export class FakeRepository {
     }
     if (method === 'POST' && url === this.base) return this.create(request)
     const one = new RegExp(`^${escape(this.base)}/(\\d+)$`).exec(url)
+    if (method === 'GET' && one) {
+      const stored = this.downloads.get(Number(one[1]))
+      return stored !== undefined
+        ? json(200, this.toJson(stored))
+        : json(404, { message: 'Not Found' })
+    }
     if (method === 'DELETE' && one) {
       return this.downloads.delete(Number(one[1]))
         ? { status: 204 }

@@ -116,8 +116,13 @@ describe('findSourceFiles', () => {
       nameOf: (file) => `a/${path.basename(file)}`
     })
     await expect(bad).rejects.toThrow(
-      /^30 files have names that no download can take: .*… and 10 more\./
+      /^30 files have names that no download can take: .*… and 10 more \(all 30 in the log\)\./
     )
+    // Every one of them in the log, so that one run tells the user all there is to rename.
+    const logged = fake.log.filter((line) => line.startsWith('info:   '))
+    expect(logged).toHaveLength(30)
+    expect(logged[29]).toContain(path.join(workspace, 'out/build-29.bin'))
+    expect(fake.log).toContain('info: Files whose names no download can take (30):')
     const same = findSourceFiles(['out/*'], workspace, { nameOf: () => 'app.bin' })
     await expect(same).rejects.toThrow(
       `app.bin: ${path.join(workspace, 'out/build-00.bin')}, ${path.join(workspace, 'out/build-01.bin')}`

@@ -66,4 +66,33 @@ describe('drained', () => {
       Reflect.deleteProperty(process.stdout, 'writableLength')
     }
   })
+
+  it('lets a cancelled run go when the runner stops reading, with one listener for all who wait', async () => {
+    Object.defineProperty(process.stdout, 'writableLength', {
+      configurable: true,
+      get: () => 1024 * 1024
+    })
+    const before = process.stdout.listenerCount('drain')
+    try {
+      const controller = new AbortController()
+      let done = 0
+      const waiting = Array.from({ length: 32 }, () =>
+        log.drained(controller.signal).then(() => done++)
+      )
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(done).toBe(0)
+      // 32 uploads at once: no MaxListenersExceededWarning.
+      expect(process.stdout.listenerCount('drain')).toBe(before + 1)
+
+      controller.abort()
+      await Promise.all(waiting)
+      expect(done).toBe(32)
+      // Already cancelled: at once.
+      await log.drained(controller.signal)
+    } finally {
+      Reflect.deleteProperty(process.stdout, 'writableLength')
+      process.stdout.emit('drain')
+    }
+    expect(process.stdout.listenerCount('drain')).toBe(before)
+  })
 })

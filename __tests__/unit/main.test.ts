@@ -201,6 +201,25 @@ describe('run', () => {
     expect(fake.summary).toContain('heading: Not published')
   })
 
+  it('names at most 20 files left half-done in its warning, and lists them all in the log', async () => {
+    for (let i = 0; i < 25; i++) await write(`dist/f${String(i).padStart(2, '0')}.zip`, `f${i}`)
+    // S3 refuses every upload and the record cannot be deleted again: each name is left
+    // half-done, for the post step.
+    http.onEvery('POST', repo.s3Url, () => s3Error(403, 'AccessDenied', 'Access Denied'))
+    http.onEvery(
+      'DELETE',
+      (url: string) => url.startsWith(`${repo.base}/`),
+      () => json(403, { message: 'Forbidden' })
+    )
+
+    await run()
+
+    const warning = fake.log.find((line) => line.startsWith('warning: Left half-done'))
+    expect(warning).toContain('f19.zip, … and 5 more (all 25 in the log)')
+    expect(warning).not.toContain('f24.zip')
+    expect(fake.log).toContain('info:   f24.zip')
+  })
+
   it('fails a file whose download somebody else deleted after its bytes landed, checking page by page', async () => {
     await write('dist/a.zip', 'ay')
     await write('dist/b.zip', 'bee')
@@ -209,6 +228,7 @@ describe('run', () => {
     const listed = (request: Parameters<typeof repo.handle>[0]) =>
       JSON.parse(String(repo.handle(request).body)) as { id: number; name: string }[]
     const page2 = `${repo.base}?per_page=100&page=2`
+    let deleted: number | undefined
     http.on(
       'GET',
       isList,
@@ -217,7 +237,7 @@ describe('run', () => {
       // The check after the uploads: b.zip was deleted meanwhile, and the list comes in two pages.
       (request) => {
         const b = [...repo.downloads.values()].find((d) => d.name === 'b.zip')
-        if (b !== undefined) repo.downloads.delete(b.id)
+        if (b !== undefined) repo.downloads.delete((deleted = b.id))
         return json(200, listed(request).slice(0, 1), { link: `<${page2}>; rel="next"` })
       },
       (request) => json(200, listed(request).slice(1))
@@ -228,7 +248,9 @@ describe('run', () => {
     expect(http.sent('GET', repo.base).map((r) => r.url)).toEqual([
       `${repo.base}?per_page=100`,
       `${repo.base}?per_page=100`,
-      page2
+      page2,
+      // Not listed: asked for by itself before it is called gone.
+      `${repo.base}/${deleted}`
     ])
     expect(fake.failed).toEqual([
       expect.stringMatching(
@@ -236,6 +258,62 @@ describe('run', () => {
       )
     ])
     expect(outputs().map((d) => d.name)).toEqual(['a.zip', 'c.zip'])
+    expect(fake.outputs.count).toBe('2')
+  })
+
+  it("keeps the listing's word when the server cannot look up one download", async () => {
+    await write('dist/a.zip', 'ay')
+    await write('dist/b.zip', 'bee')
+    http.on(
+      'GET',
+      (url: string) => url.startsWith(`${repo.base}?`),
+      (request) => repo.handle(request),
+      (request) => {
+        const b = [...repo.downloads.values()].find((d) => d.name === 'b.zip')
+        if (b !== undefined) repo.downloads.delete(b.id)
+        return repo.handle(request)
+      }
+    )
+    http.on('GET', (url: string) => url.startsWith(`${repo.base}/`), json(405, { message: 'No' }))
+
+    await run()
+
+    expect(fake.failed).toEqual([
+      expect.stringMatching(/^b\.zip: its bytes landed, but download \d+ was deleted since/)
+    ])
+    expect(outputs().map((d) => d.name)).toEqual(['a.zip'])
+  })
+
+  it('does not call a download gone that moved onto a page already read while the list was paged', async () => {
+    await write('dist/a.zip', 'ay')
+    await write('dist/b.zip', 'bee')
+    const other = repo.seed('other.zip', Buffer.from('other'))
+    const isList = (url: string) => url.startsWith(`${repo.base}?`)
+    const listed = (request: Parameters<typeof repo.handle>[0]) =>
+      JSON.parse(String(repo.handle(request).body)) as { id: number; name: string }[]
+    const page2 = `${repo.base}?per_page=100&page=2`
+    http.on(
+      'GET',
+      isList,
+      (request) => repo.handle(request),
+      // Page 1 of the final check: other.zip and the first of this run's downloads.
+      (request) => json(200, listed(request).slice(0, 2), { link: `<${page2}>; rel="next"` }),
+      // Somebody deletes other.zip before page 2 is read: everything moves up one place, and
+      // the second of this run's downloads is on page 1 now, which was read already.
+      (request) => {
+        repo.downloads.delete(other.id)
+        return json(200, listed(request).slice(2))
+      }
+    )
+
+    await run()
+
+    expect(fake.failed).toEqual([])
+    expect(
+      outputs()
+        .map((d) => d.name)
+        .sort()
+    ).toEqual(['a.zip', 'b.zip'])
     expect(fake.outputs.count).toBe('2')
   })
 

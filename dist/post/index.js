@@ -45795,7 +45795,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9043:
+/***/ 9116:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -52641,6 +52641,279 @@ var external_node_buffer_ = __nccwpck_require__(4573);
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/mime-types/index.js
 var mime_types = __nccwpck_require__(4096);
+;// CONCATENATED MODULE: ./src/log.ts
+
+/**
+ * The log, safe from what it quotes. The runner reads lines of a step's output as workflow
+ * commands, and `core.info` writes its text as it is: a file name, a path or a server
+ * message could make a line `::warning \u2026`, `::add-mask::` or `::stop-commands::`
+ * (workflow-command injection). Every plain log line goes through here, with control
+ * characters shown as escapes and command syntax broken. `warning` and `error` are commands
+ * of their own, whose text @actions/core escapes.
+ */
+function log_info(message) {
+    info(inert(printable(message)));
+}
+/**
+ * A line the runner cannot read as a command. It takes a line as one when it starts with
+ * `::` after leading white space, and, in the older syntax, when `##[` appears anywhere in it
+ * (actions/runner, ActionCommand.TryParseV2 and TryParse): a file named `::error::x.txt`
+ * needs no line break to forge an annotation.
+ */
+function inert(line) {
+    return line.replace(/^(\s*)::/, '$1\\::').replace(/##\[/g, '##\\[');
+}
+/**
+ * How much log may wait in the pipe to the runner before {@link drained} holds a loop back.
+ * Written to a pipe, a line the runner has not read yet stays in this process's memory.
+ */
+const BACKLOG_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
+/** The wait for the backlog to drain, shared by every loop held back meanwhile. */
+let draining;
+/**
+ * Resolves at once unless more than {@link BACKLOG_BYTES} of log wait for the runner to read
+ * them; then once they are taken, or once `signal` aborts: a cancelled run must not wait on a
+ * runner that stopped reading. Loops that log a line per file call it between files, so
+ * that they do not run far ahead of the runner: 10,000 lines held at once live long enough
+ * for V8 to count them as long-lived data and grow its young generation for them (measured
+ * over 10,000 files: peak memory during the uploads 148-168 MiB with this, 161-173 without).
+ * The loops waiting share one pair of listeners on stdout, however many uploads run at once.
+ */
+async function drained(signal) {
+    const out = process.stdout;
+    if (out.destroyed || out.writableLength <= BACKLOG_BYTES || signal?.aborted)
+        return;
+    draining ??= new Promise((resolve) => {
+        const done = () => {
+            out.off('drain', done);
+            out.off('close', done);
+            draining = undefined;
+            resolve();
+        };
+        out.on('drain', done);
+        out.on('close', done);
+    });
+    if (signal === undefined)
+        return draining;
+    const drain = draining;
+    await new Promise((resolve) => {
+        const stop = () => {
+            signal.removeEventListener('abort', stop);
+            resolve();
+        };
+        signal.addEventListener('abort', stop);
+        void drain.then(stop);
+    });
+}
+function log_warning(message) {
+    warning(message);
+}
+function log_error(message) {
+    error(message);
+}
+/**
+ * The text with every control character (C0, DEL, C1) and the Unicode line and paragraph
+ * separators written as escapes (`\n`, `\t`, `\x1b`, `\u2028`), so that it stays on one
+ * line and cannot move the terminal's cursor either.
+ */
+function printable(text) {
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+        const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+        const code = c.charCodeAt(0);
+        return (named[c] ??
+            (code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`));
+    });
+}
+
+;// CONCATENATED MODULE: ./src/listing.ts
+
+/** How many items an error or warning names before it only counts the rest. */
+const LISTED = 20;
+/**
+ * The first {@link LISTED} items joined, and a count of the rest: a glob that matched
+ * 10,000 badly named files should fail with one readable error, not a megabyte of names
+ * (GitHub cuts an annotation long before that). With `heading`, a list that is cut is also
+ * written to the log in full, one item a line under that heading, and the text says so: a
+ * user who must rename every one of them should not need a run per 20.
+ */
+function listing_listSome(items, separator, heading) {
+    if (items.length <= LISTED)
+        return items.join(separator);
+    const rest = items.length - LISTED;
+    const all = items.length.toLocaleString('en-US');
+    if (heading !== undefined) {
+        log.info(`${heading} (${all}):`);
+        for (const item of items)
+            log.info(`  ${item}`);
+    }
+    return `${items.slice(0, LISTED).join(separator)}${separator}\u2026 and ${rest.toLocaleString('en-US')} more${heading !== undefined ? ` (all ${all} in the log)` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./src/names.ts
+/**
+ * The rules a download's name must meet, checked before any request so that a bad name fails
+ * the run with every offender listed instead of a 422 after other files were published.
+ */
+
+/** The server keeps a name as one path segment: at most 255 bytes of UTF-8. */
+const MAX_NAME_BYTES = 255;
+/** C0 controls, DEL and C1 controls: the characters a log or a terminal would act upon. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+/**
+ * Why no download can be called `name`, or undefined when it can. A name is one path segment
+ * of the download's URL and of the S3 key: the server refuses C0 controls and DEL, `.`, `..`,
+ * `/` and names over 255 bytes (the emulator's `validName` enforces the same). Refused here as
+ * well: C1 controls, which nobody can see or type and which terminals act upon (U+009B starts
+ * an escape sequence), and a backslash, which Windows cannot have in a file name, so browsers
+ * there save the download under another name than the one published.
+ */
+/**
+ * Zero-width characters and bidirectional controls: `\u202eexe.txt` shows as `txt.exe`
+ * ("Trojan Source", CVE-2021-42574), and zero-width ones make two names look alike.
+ */
+const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+function names_nameProblem(name) {
+    if (name === '' || name === '.' || name === '..')
+        return 'not a file name';
+    const controls = [...new Set(name.match(CONTROL) ?? [])];
+    if (controls.length > 0) {
+        const which = controls.map(codePoint).join(', ');
+        return `control character${controls.length === 1 ? '' : 's'} ${which} in the name`;
+    }
+    const hiding = [...new Set(name.match(INVISIBLE) ?? [])];
+    if (hiding.length > 0) {
+        return `invisible or text-reordering character${hiding.length === 1 ? '' : 's'} ${hiding.map(codePoint).join(', ')} in the name (a name could show as another one)`;
+    }
+    if (name.includes('/') || name.includes('\\'))
+        return 'a slash or backslash in the name';
+    const bytes = Buffer.byteLength(name);
+    if (bytes > MAX_NAME_BYTES) {
+        return `a name of ${bytes} bytes in UTF-8, over the limit of ${MAX_NAME_BYTES}`;
+    }
+    return undefined;
+}
+/** One error naming every file whose name cannot be a download's, so that one fix suffices. */
+function names_badNamesError(bad) {
+    const listing = listSome(bad.map((b) => `${names_showName(b.path)} (${b.problem})`).sort(), '; ', 'Files whose names no download can take');
+    const files = bad.length === 1 ? '1 file has a name' : `${bad.length} files have names`;
+    return new Error(`${files} that no download can take: ${listing}. Nothing was changed. Rename ${bad.length === 1 ? 'it' : 'them'}, or leave ${bad.length === 1 ? 'it' : 'them'} out with a '!' pattern in 'glob'.`);
+}
+/**
+ * A name or path quoted as JSON quotes it, so that quotes, backslashes and control characters
+ * are visible, and, beyond JSON, DEL and C1 controls as `\u007f`\u2026`\u009f` (JSON leaves them
+ * raw, and a terminal acts on C1 controls) and bytes that are not UTF-8 as `\xff`.
+ */
+function names_showName(name) {
+    const parts = typeof name === 'string' ? [name] : decodeKeepingBadBytes(name);
+    const shown = parts.map((part) => typeof part === 'number'
+        ? `\\x${part.toString(16).padStart(2, '0')}`
+        : JSON.stringify(part)
+            .slice(1, -1)
+            .replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    return `"${shown.join('')}"`;
+}
+/**
+ * Splits bytes into the runs that are valid UTF-8 (decoded) and the bytes that belong to no
+ * valid sequence (as numbers), so that each bad byte can be shown on its own.
+ */
+function decodeKeepingBadBytes(bytes) {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const parts = [];
+    let run = '';
+    for (let i = 0; i < bytes.length;) {
+        const length = sequenceLength(bytes[i]);
+        let char;
+        if (length > 0 && i + length <= bytes.length) {
+            try {
+                char = strict.decode(bytes.subarray(i, i + length));
+            }
+            catch {
+                // An overlong form, a surrogate or a missing continuation byte: the lead byte is bad.
+            }
+        }
+        if (char === undefined) {
+            if (run !== '')
+                parts.push(run);
+            run = '';
+            parts.push(bytes[i]);
+            i += 1;
+        }
+        else {
+            run += char;
+            i += length;
+        }
+    }
+    if (run !== '')
+        parts.push(run);
+    return parts;
+}
+/** How long a UTF-8 sequence its lead byte announces; 0 for a byte that cannot lead one. */
+function sequenceLength(lead) {
+    if (lead < 0x80)
+        return 1;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        return 2;
+    if (lead >= 0xe0 && lead <= 0xef)
+        return 3;
+    if (lead >= 0xf0 && lead <= 0xf4)
+        return 4;
+    return 0;
+}
+function codePoint(c) {
+    return `U+${c.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+/**
+ * Pairs of names that differ only by Unicode normalization (\u00e9 as one code point or as e and
+ * a combining accent) or only by letter case. The server keys downloads by exact name and
+ * takes both, but macOS normalizes names and macOS and Windows ignore case, so whoever
+ * downloads both into one folder keeps one of them.
+ */
+function names_lookalikes(names) {
+    // Grouped by what the two tests agree on, so that a thousand files cost a thousand keys,
+    // not half a million comparisons. A name alone under its key (nearly all of them) is held
+    // as itself, not in an array of its own.
+    const groups = new Map();
+    for (const name of new Set(names)) {
+        const key = name.normalize('NFC').toLowerCase();
+        const group = groups.get(key);
+        if (group === undefined)
+            groups.set(key, name);
+        else if (typeof group === 'string')
+            groups.set(key, [group, name]);
+        else
+            group.push(name);
+    }
+    const pairs = [];
+    for (const group of groups.values()) {
+        if (typeof group === 'string')
+            continue;
+        group.forEach((a, i) => {
+            for (const b of group.slice(i + 1)) {
+                const differ = a.normalize('NFC') === b.normalize('NFC') ? 'normalization' : 'case';
+                pairs.push({ names: [a, b], differ });
+            }
+        });
+    }
+    return pairs;
+}
+/** The warning for {@link lookalikes}, naming each pair so that the difference shows. */
+function names_lookalikesWarning(pairs) {
+    const listing = listSome(pairs.map(({ names: [a, b], differ }) => differ === 'normalization'
+        ? `${names_showName(a)} (${names_form(a)}) and ${names_showName(b)} (${names_form(b)})`
+        : `${names_showName(a)} and ${names_showName(b)}`), '; ');
+    return `Some download names differ only by Unicode normalization or letter case: ${listing}. They are published as distinct downloads, but macOS and Windows may save them as one file; rename one of each pair if both matter.`;
+}
+/** Which Unicode normalization form a name is in, as a user would be told. */
+function names_form(name) {
+    if (name === name.normalize('NFC'))
+        return 'NFC';
+    if (name === name.normalize('NFD'))
+        return 'NFD';
+    return 'neither NFC nor NFD';
+}
+
 ;// CONCATENATED MODULE: ./src/files.ts
 
 
@@ -52734,7 +53007,7 @@ async function files_findSourceFiles(patterns, workspace, options = {}) {
             paths.push(source.path);
             groups.set(source.name, paths);
         }
-        const listing = listSome([...groups].map(([name, paths]) => `${name}: ${listSome(paths, ', ')}`), '; ');
+        const listing = listSome([...groups].map(([name, paths]) => `${name}: ${listSome(paths, ', ')}`), '; ', 'Download names that several files have');
         throw new Error(`Several files have the same download name (${listing}). A repository's downloads are keyed by name: narrow the glob, rename the files${options.nameOf ? ", or change 'name-template'" : ', or name them with a name-template'}.`);
     }
     const pairs = lookalikes(sources.map((a) => a.name));
@@ -52798,7 +53071,7 @@ async function warnOutsideWorkspace(sources, workspace) {
     if (outside.length === 0)
         return;
     const one = outside.length === 1;
-    core.warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${listSome(outside.map((f) => showName(f)), ', ')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
+    core.warning(`${one ? '1 file lies' : `${outside.length} files lie`} outside the workspace (${showName(realWorkspace)}) once symlinks are resolved: ${listSome(outside.map((f) => showName(f)), ', ', 'Files outside the workspace')}. ${one ? 'It is' : 'They are'} published all the same; narrow the glob if ${one ? 'it was' : 'they were'} not meant to be.`);
 }
 /**
  * The files the patterns select whose path is not valid UTF-8, with the reason. On Linux a
@@ -52964,9 +53237,10 @@ const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * cannot do. The growth factor is read in one place, `SemiSpaceNewSpace::Grow`, as the
  * multiplier of the current capacity: at 1 the new capacity is the current one and a growth
  * adds no page (only a debug build's DCHECK would object; Node's release builds have none).
- * Node warns that flags changed after start-up may do nothing, and some V8 versions raise
- * this one to at least 2: then the memory is as before, never wrong. Other flags are not set
- * this way on purpose: `--minor-ms`, set at run time, crashed Node here.
+ * Node warns that a flag changed after start-up may behave unpredictably, crash or do
+ * nothing; this one is read nowhere else, and some V8 versions raise it to at least 2, when
+ * the memory is as before, never wrong. No other flag is set this way, on purpose:
+ * `--minor-ms`, set at run time, crashed Node here.
  */
 function heap_keepYoungGenerationSmall() {
     (0,external_node_v8_namespaceObject.setFlagsFromString)('--semi-space-growth-factor=1');
@@ -53032,170 +53306,6 @@ function parseNameTemplate(template) {
         const values = placeholdersOf(file);
         return parts.map((part) => ('text' in part ? part.text : values[part.placeholder])).join('');
     };
-}
-
-;// CONCATENATED MODULE: ./src/names.ts
-/**
- * The rules a download's name must meet, checked before any request so that a bad name fails
- * the run with every offender listed instead of a 422 after other files were published.
- */
-
-/** The server keeps a name as one path segment: at most 255 bytes of UTF-8. */
-const MAX_NAME_BYTES = 255;
-/** C0 controls, DEL and C1 controls: the characters a log or a terminal would act upon. */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-/**
- * Why no download can be called `name`, or undefined when it can. A name is one path segment
- * of the download's URL and of the S3 key: the server refuses C0 controls and DEL, `.`, `..`,
- * `/` and names over 255 bytes (the emulator's `validName` enforces the same). Refused here as
- * well: C1 controls, which nobody can see or type and which terminals act upon (U+009B starts
- * an escape sequence), and a backslash, which Windows cannot have in a file name, so browsers
- * there save the download under another name than the one published.
- */
-/**
- * Zero-width characters and bidirectional controls: `\u202eexe.txt` shows as `txt.exe`
- * ("Trojan Source", CVE-2021-42574), and zero-width ones make two names look alike.
- */
-const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
-function names_nameProblem(name) {
-    if (name === '' || name === '.' || name === '..')
-        return 'not a file name';
-    const controls = [...new Set(name.match(CONTROL) ?? [])];
-    if (controls.length > 0) {
-        const which = controls.map(codePoint).join(', ');
-        return `control character${controls.length === 1 ? '' : 's'} ${which} in the name`;
-    }
-    const hiding = [...new Set(name.match(INVISIBLE) ?? [])];
-    if (hiding.length > 0) {
-        return `invisible or text-reordering character${hiding.length === 1 ? '' : 's'} ${hiding.map(codePoint).join(', ')} in the name (a name could show as another one)`;
-    }
-    if (name.includes('/') || name.includes('\\'))
-        return 'a slash or backslash in the name';
-    const bytes = Buffer.byteLength(name);
-    if (bytes > MAX_NAME_BYTES) {
-        return `a name of ${bytes} bytes in UTF-8, over the limit of ${MAX_NAME_BYTES}`;
-    }
-    return undefined;
-}
-/** One error naming every file whose name cannot be a download's, so that one fix suffices. */
-function names_badNamesError(bad) {
-    const listing = listSome(bad.map((b) => `${names_showName(b.path)} (${b.problem})`).sort(), '; ');
-    const files = bad.length === 1 ? '1 file has a name' : `${bad.length} files have names`;
-    return new Error(`${files} that no download can take: ${listing}. Nothing was changed. Rename ${bad.length === 1 ? 'it' : 'them'}, or leave ${bad.length === 1 ? 'it' : 'them'} out with a '!' pattern in 'glob'.`);
-}
-/**
- * A name or path quoted as JSON quotes it, so that quotes, backslashes and control characters
- * are visible, and, beyond JSON, DEL and C1 controls as `\u007f`\u2026`\u009f` (JSON leaves them
- * raw, and a terminal acts on C1 controls) and bytes that are not UTF-8 as `\xff`.
- */
-function names_showName(name) {
-    const parts = typeof name === 'string' ? [name] : decodeKeepingBadBytes(name);
-    const shown = parts.map((part) => typeof part === 'number'
-        ? `\\x${part.toString(16).padStart(2, '0')}`
-        : JSON.stringify(part)
-            .slice(1, -1)
-            .replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
-    return `"${shown.join('')}"`;
-}
-/**
- * Splits bytes into the runs that are valid UTF-8 (decoded) and the bytes that belong to no
- * valid sequence (as numbers), so that each bad byte can be shown on its own.
- */
-function decodeKeepingBadBytes(bytes) {
-    const strict = new TextDecoder('utf-8', { fatal: true });
-    const parts = [];
-    let run = '';
-    for (let i = 0; i < bytes.length;) {
-        const length = sequenceLength(bytes[i]);
-        let char;
-        if (length > 0 && i + length <= bytes.length) {
-            try {
-                char = strict.decode(bytes.subarray(i, i + length));
-            }
-            catch {
-                // An overlong form, a surrogate or a missing continuation byte: the lead byte is bad.
-            }
-        }
-        if (char === undefined) {
-            if (run !== '')
-                parts.push(run);
-            run = '';
-            parts.push(bytes[i]);
-            i += 1;
-        }
-        else {
-            run += char;
-            i += length;
-        }
-    }
-    if (run !== '')
-        parts.push(run);
-    return parts;
-}
-/** How long a UTF-8 sequence its lead byte announces; 0 for a byte that cannot lead one. */
-function sequenceLength(lead) {
-    if (lead < 0x80)
-        return 1;
-    if (lead >= 0xc2 && lead <= 0xdf)
-        return 2;
-    if (lead >= 0xe0 && lead <= 0xef)
-        return 3;
-    if (lead >= 0xf0 && lead <= 0xf4)
-        return 4;
-    return 0;
-}
-function codePoint(c) {
-    return `U+${c.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
-}
-/**
- * Pairs of names that differ only by Unicode normalization (\u00e9 as one code point or as e and
- * a combining accent) or only by letter case. The server keys downloads by exact name and
- * takes both, but macOS normalizes names and macOS and Windows ignore case, so whoever
- * downloads both into one folder keeps one of them.
- */
-function names_lookalikes(names) {
-    // Grouped by what the two tests agree on, so that a thousand files cost a thousand keys,
-    // not half a million comparisons. A name alone under its key (nearly all of them) is held
-    // as itself, not in an array of its own.
-    const groups = new Map();
-    for (const name of new Set(names)) {
-        const key = name.normalize('NFC').toLowerCase();
-        const group = groups.get(key);
-        if (group === undefined)
-            groups.set(key, name);
-        else if (typeof group === 'string')
-            groups.set(key, [group, name]);
-        else
-            group.push(name);
-    }
-    const pairs = [];
-    for (const group of groups.values()) {
-        if (typeof group === 'string')
-            continue;
-        group.forEach((a, i) => {
-            for (const b of group.slice(i + 1)) {
-                const differ = a.normalize('NFC') === b.normalize('NFC') ? 'normalization' : 'case';
-                pairs.push({ names: [a, b], differ });
-            }
-        });
-    }
-    return pairs;
-}
-/** The warning for {@link lookalikes}, naming each pair so that the difference shows. */
-function names_lookalikesWarning(pairs) {
-    const listing = listSome(pairs.map(({ names: [a, b], differ }) => differ === 'normalization'
-        ? `${names_showName(a)} (${names_form(a)}) and ${names_showName(b)} (${names_form(b)})`
-        : `${names_showName(a)} and ${names_showName(b)}`), '; ');
-    return `Some download names differ only by Unicode normalization or letter case: ${listing}. They are published as distinct downloads, but macOS and Windows may save them as one file; rename one of each pair if both matter.`;
-}
-/** Which Unicode normalization form a name is in, as a user would be told. */
-function names_form(name) {
-    if (name === name.normalize('NFC'))
-        return 'NFC';
-    if (name === name.normalize('NFD'))
-        return 'NFD';
-    return 'neither NFC nor NFD';
 }
 
 // EXTERNAL MODULE: external "node:net"
@@ -53693,75 +53803,6 @@ async function local_file_digestsOf(source) {
     return { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
 }
 
-;// CONCATENATED MODULE: ./src/log.ts
-
-/**
- * The log, safe from what it quotes. The runner reads lines of a step's output as workflow
- * commands, and `core.info` writes its text as it is: a file name, a path or a server
- * message could make a line `::warning \u2026`, `::add-mask::` or `::stop-commands::`
- * (workflow-command injection). Every plain log line goes through here, with control
- * characters shown as escapes and command syntax broken. `warning` and `error` are commands
- * of their own, whose text @actions/core escapes.
- */
-function log_info(message) {
-    info(inert(printable(message)));
-}
-/**
- * A line the runner cannot read as a command. It takes a line as one when it starts with
- * `::` after leading white space, and, in the older syntax, when `##[` appears anywhere in it
- * (actions/runner, ActionCommand.TryParseV2 and TryParse): a file named `::error::x.txt`
- * needs no line break to forge an annotation.
- */
-function inert(line) {
-    return line.replace(/^(\s*)::/, '$1\\::').replace(/##\[/g, '##\\[');
-}
-/**
- * How much log may wait in the pipe to the runner before {@link drained} holds a loop back.
- * Written to a pipe, a line the runner has not read yet stays in this process's memory.
- */
-const BACKLOG_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
-/**
- * Resolves at once unless more than {@link BACKLOG_BYTES} of log wait for the runner to read
- * them; then once they are taken. Loops that log a line per file call it between files, so
- * that they do not run far ahead of the runner: 10,000 lines held at once live long enough
- * for V8 to count them as long-lived data and grow its young generation for them (measured
- * over 10,000 files: peak memory during the uploads 148-168 MiB with this, 161-173 without).
- */
-async function drained() {
-    const out = process.stdout;
-    if (out.destroyed || out.writableLength <= BACKLOG_BYTES)
-        return;
-    await new Promise((resolve) => {
-        const done = () => {
-            out.off('drain', done);
-            out.off('close', done);
-            resolve();
-        };
-        out.on('drain', done);
-        out.on('close', done);
-    });
-}
-function log_warning(message) {
-    warning(message);
-}
-function log_error(message) {
-    error(message);
-}
-/**
- * The text with every control character (C0, DEL, C1) and the Unicode line and paragraph
- * separators written as escapes (`\n`, `\t`, `\x1b`, `\u2028`), so that it stays on one
- * line and cannot move the terminal's cursor either.
- */
-function printable(text) {
-    // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-        const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-        const code = c.charCodeAt(0);
-        return (named[c] ??
-            (code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`));
-    });
-}
-
 ;// CONCATENATED MODULE: ./src/plan.ts
 
 
@@ -53810,7 +53851,7 @@ async function plan_makePlan(sources, existing, replaceExisting, repository, ins
         }
     }
     if (clashes.length > 0) {
-        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${listSome(clashes, ', ')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
+        throw new Error(`${clashes.length} download${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${repository} with the same name and other bytes: ${listSome(clashes, ', ', 'Downloads that exist with other bytes')}. Nothing was changed. Set 'replace-existing: true' to replace them, or rename the files.`);
     }
     return plan;
 }
@@ -54705,6 +54746,17 @@ class DownloadsApi {
                 throw error;
             }
         });
+    }
+    /**
+     * Whether download `id` exists, asked of it alone. A listing read page by page can miss a
+     * download that is there: when another writer deletes one listed before it while the pages
+     * are read, it moves up onto a page already read.
+     */
+    async exists(id) {
+        return this.rest.call(`Looking up download ${id}`, { method: 'GET', url: `${this.base}/${id}` }, async (res) => {
+            await res.dump();
+            return res.status !== 404;
+        }, [404]);
     }
     /** The downloads named `name` (at most one, unless another writer raced this run). */
     async findByName(name) {
@@ -56163,6 +56215,7 @@ function session_createSession(inputs, signal) {
 
 
 
+
 /**
  * The action's main step: read the inputs, find the files, check them against the
  * repository's downloads, publish them, and report. With {@link runPost}, the one place that
@@ -56281,7 +56334,7 @@ async function publishRun(run, cancellation, started) {
             tempDir: work.dir,
             onProgress: (source, sent) => progress.update(source, sent)
         });
-        const uploaded = await core.group('Upload', () => publishAll(plan, session, publisher));
+        const uploaded = await core.group('Upload', () => publishAll(plan, session, publisher, cancellation.signal));
         const checked = await checkStillListed(session, uploaded.published);
         const published = checked.published;
         const failed = [...uploaded.failed, ...checked.failed];
@@ -56321,7 +56374,7 @@ async function publishRun(run, cancellation, started) {
             notPruned
         });
         if (unsettled.length > 0) {
-            log.warning(`Left half-done, for the post step to settle: ${unsettled.join(', ')}. Its saved copies are in ${work.dir}.`);
+            log.warning(`Left half-done, for the post step to settle: ${listSome(unsettled, ', ', 'Left half-done')}. Its saved copies are in ${work.dir}.`);
         }
         const messages = failed.map((failure) => `${failure.name}: ${failure.message}`);
         if (cancellation.cancelled) {
@@ -56532,6 +56585,13 @@ async function checkStillListed(session, published) {
         log.warning(`Could not list the downloads again to check them: ${describe(error)}`);
         return { published, failed: [] };
     }
+    // Not listed is not yet gone: a download moves up onto a page already read when another
+    // writer deletes one listed before it meanwhile. Each one missing is asked for by itself;
+    // a server that cannot answer that leaves the listing's word standing.
+    for (const id of [...unseen]) {
+        if (await session.undo.api.exists(id).catch(() => false))
+            unseen.delete(id);
+    }
     const gone = (p) => unseen.has(p.download.id);
     return {
         published: published.filter((p) => !gone(p)),
@@ -56541,9 +56601,9 @@ async function checkStillListed(session, published) {
         }))
     };
 }
-async function publishAll(plan, session, publisher) {
+async function publishAll(plan, session, publisher, signal) {
     const results = await settleAll(plan, session.limit, async (item) => {
-        await log.drained();
+        await log.drained(signal);
         const published = await publisher.publish(item);
         if (published.status !== 'unchanged') {
             log.info(`${item.source.name} \u2192 ${published.download.htmlUrl} (${published.status})`);
@@ -56569,7 +56629,7 @@ async function publishAll(plan, session, publisher) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9043);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9116);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
