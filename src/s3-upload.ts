@@ -127,7 +127,11 @@ function s3Failure(name: string, status: number, text: string): S3Error {
     ? `: ${message}`
     : code === 'AccessDenied'
       ? ' (the store gave no reason: it refused the signature, the policy or the bucket permissions)'
-      : ' (no message)'
+      : code === 'EntityTooLarge'
+        ? // Measured with Ceph 16 (pacific): it compares the whole form's length, fields included, with
+          // rgw_max_put_size, so that a file of exactly 5 GiB is refused.
+          " (over the store's size limit for one upload; Ceph's gateway counts the whole form against its rgw_max_put_size, 5 GiB by default)"
+        : ' (no message)'
   return new S3Error(`S3 refused ${name}: ${code}${detail}`, status, code, {
     transient: TRANSIENT_CODES.has(code) || isTransientStatus(status)
   })

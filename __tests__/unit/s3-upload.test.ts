@@ -267,6 +267,16 @@ describe('uploadToS3', () => {
     expect(isPolicyExpired(error)).toBe(true)
   })
 
+  it('explains a bare EntityTooLarge (Ceph counts the whole form against its size limit), as final', async () => {
+    const upload = await fileWith('a.zip', Buffer.from('x'))
+    http.on('POST', S3, s3Error(400, 'EntityTooLarge', ''))
+    const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), upload))
+    expect(error.message).toBe(
+      "S3 refused a.zip: EntityTooLarge (over the store's size limit for one upload; Ceph's gateway counts the whole form against its rgw_max_put_size, 5 GiB by default)"
+    )
+    expect(isTransient(error)).toBe(false)
+  })
+
   it('says so when the store refuses with a bare AccessDenied, as Ceph does, and takes it as final', async () => {
     const upload = await fileWith('a.zip', Buffer.from('x'))
     http.on('POST', S3, s3Error(403, 'AccessDenied', ''))
