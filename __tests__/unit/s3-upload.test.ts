@@ -290,9 +290,9 @@ describe('uploadToS3', () => {
 
   it('names a code that came without a message', async () => {
     const upload = await fileWith('a.zip', Buffer.from('x'))
-    http.on('POST', S3, s3Error(400, 'EntityTooLarge', ''))
+    http.on('POST', S3, s3Error(400, 'InvalidArgument', ''))
     const error = await rejectionOf<S3Error>(uploadToS3(http, ticketFor('a.zip'), upload))
-    expect(error.message).toBe('S3 refused a.zip: EntityTooLarge (no message)')
+    expect(error.message).toBe('S3 refused a.zip: InvalidArgument (no message)')
     expect(isTransient(error)).toBe(false)
   })
 
