@@ -239,10 +239,7 @@ export class Publisher {
         )
       }
       // Asked with the undo's client: a cancelled run still needs the answer.
-      const stillThere = await this.options.undo.api.list().then(
-        (all) => all.some((d) => d.id === old.id),
-        () => undefined
-      )
+      const stillThere = await this.options.undo.api.exists(old.id).catch(() => undefined)
       if (stillThere === false) return
       if (stillThere === undefined) {
         // The delete may have happened with its answer lost: the copy is all that is sure.

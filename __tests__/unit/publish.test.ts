@@ -516,7 +516,7 @@ describe('Publisher.publish, replacing a download', () => {
     expect(repo.byName('app.zip')?.bytes?.toString()).toBe('new bytes')
   })
 
-  // Bug (src/publish.ts deleteForReplace): when the delete's answers were all lost and the list
+  // Bug (src/publish.ts deleteForReplace): when the delete's answers were all lost and the lookup
   // that should tell whether it happened fails too, the replace assumes the download is still
   // there: it journals `kept` and removes the saved copy. If the delete did happen, the old
   // download is gone and its only copy with it, and the post step has nothing to restore.
@@ -526,7 +526,7 @@ describe('Publisher.publish, replacing a download', () => {
     // The check is the undo's, which tries harder: every one of its attempts is lost.
     http.on(
       'GET',
-      `${repo.base}?per_page=100`,
+      `${repo.base}/1`,
       ...Array.from({ length: undoRetry.maxAttempts }, () => lostAnswer())
     )
     const file = await source('app.zip', 'new bytes')
