@@ -138,7 +138,7 @@ function readInteger(name: string, min: number, max: number): number {
 }
 
 /** `owner/name` as GitHub allows them: letters, digits, `-`, `_`, `.`. */
-export function parseRepository(raw: string): { owner: string; repo: string } {
+function parseRepository(raw: string): { owner: string; repo: string } {
   const match = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))\/([A-Za-z0-9._-]{1,100})$/.exec(raw.trim())
   if (!match || match[2] === '.' || match[2] === '..') {
     throw new Error(
@@ -152,7 +152,7 @@ export function parseRepository(raw: string): { owner: string; repo: string } {
  * The API base. The token travels to it, so plain `http` is refused unless the host is this
  * machine (the bundled emulator).
  */
-export function parseApiUrl(raw: string): string {
+function parseApiUrl(raw: string): string {
   let url: URL
   try {
     url = new URL(raw.trim())

@@ -82,7 +82,7 @@ function localFileError(source: SourceFile, error: unknown): LocalFileError {
   )
 }
 
-export function fileChanged(source: SourceFile): LocalFileError {
+function fileChanged(source: SourceFile): LocalFileError {
   return new LocalFileError(
     `${source.path} changed while it was uploaded (it was ${source.size} bytes when the run began): make sure no other step writes it.`
   )

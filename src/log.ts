@@ -18,7 +18,7 @@ export function info(message: string): void {
  * (actions/runner, ActionCommand.TryParseV2 and TryParse): a file named `::error::x.txt`
  * needs no line break to forge an annotation.
  */
-export function inert(line: string): string {
+function inert(line: string): string {
   return line.replace(/^(\s*)::/, '$1\\::').replace(/##\[/g, '##\\[')
 }
 

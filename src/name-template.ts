@@ -22,7 +22,7 @@ export function splitName(name: string): { stem: string; ext: string } {
 }
 
 /** The values of the placeholders for one file. */
-export function placeholdersOf(file: string): Record<Placeholder, string> {
+function placeholdersOf(file: string): Record<Placeholder, string> {
   const name = path.basename(file)
   return { name, ...splitName(name), dir: path.basename(path.dirname(file)) }
 }
