@@ -55316,7 +55316,7 @@ class publish_Publisher {
                 throw new ConflictError(`${errors_describe(error)}: another run or a person is changing ${old.name} at the same time. This run left ${old.name} to them; run the job again once they are done.`, { cause: error });
             }
             // Asked with the undo's client: a cancelled run still needs the answer.
-            const stillThere = await this.options.undo.api.list().then((all) => all.some((d) => d.id === old.id), () => undefined);
+            const stillThere = await this.options.undo.api.exists(old.id).catch(() => undefined);
             if (stillThere === false)
                 return;
             if (stillThere === undefined) {
