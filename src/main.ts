@@ -5,7 +5,7 @@ import * as path from 'node:path'
 import { Cancellation, holdSignals } from './cancellation.js'
 import { describe } from './errors.js'
 import { findSourceFiles, type SourceFile } from './files.js'
-import { keepYoungGenerationSmall } from './heap.js'
+import { favourSmallHeap } from './heap.js'
 import { readInputs, type Inputs } from './inputs.js'
 import { finishedCleanly, Journal, JOURNAL_STATE, namesToSettle } from './journal.js'
 import { listSome } from './listing.js'
@@ -46,7 +46,7 @@ import { createSession, type Session } from './session.js'
  */
 export async function run(): Promise<void> {
   const started = Date.now()
-  keepYoungGenerationSmall()
+  favourSmallHeap()
   // Listening only once changes start: until then a signal may end the process at once,
   // since there is nothing to undo.
   const cancellation = new Cancellation(log.info)
@@ -234,7 +234,7 @@ async function publishRun(
  * saved copies. After a clean run it says so in one line.
  */
 export async function runPost(): Promise<void> {
-  keepYoungGenerationSmall()
+  favourSmallHeap()
   const journalPath = core.getState(JOURNAL_STATE)
   let session: Session | undefined
   let journal: Journal | undefined

@@ -3,10 +3,12 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import * as log from './log.js'
+import { listSome } from './listing.js'
 import type { Download } from './downloads-api.js'
 import type { PlanItem } from './plan.js'
 import type { Published } from './publish.js'
 import type { Settled } from './recovery.js'
+import { StepOutput } from './step-output.js'
 
 /** One file that did not land, and why. */
 export interface Failure {
@@ -85,12 +87,16 @@ function setListOutputs(
   core.setOutput('downloads-file', file)
   core.setOutput('count', String(url === undefined ? 0 : count))
 
-  const urls = fitJoined(url === undefined ? 0 : count, url ?? (() => ''), '\n', OUTPUT_BUDGET)
-  core.setOutput('urls', urls.text)
+  const urls = writeJoined('urls', url === undefined ? 0 : count, url ?? (() => ''), '\n', {
+    budget: OUTPUT_BUDGET
+  })
   // The array's two brackets come out of the budget too.
-  const downloads = fitJoined(count, (i) => JSON.stringify(entry(i)), ',', OUTPUT_BUDGET - 2)
-  core.setOutput('downloads', `[${downloads.text}]`)
-  const kept = Math.min(urls.kept, downloads.kept)
+  const downloads = writeJoined('downloads', count, (i) => JSON.stringify(entry(i)), ',', {
+    budget: OUTPUT_BUDGET - 2,
+    before: '[',
+    after: ']'
+  })
+  const kept = Math.min(urls, downloads)
   if (kept < count) {
     log.warning(
       `The 'downloads' and 'urls' outputs hold the first ${kept} of ${count} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`
@@ -122,27 +128,37 @@ function writeJsonArray(file: string, count: number, item: (i: number) => object
 }
 
 /**
- * As many leading parts as fit in `budget` bytes once joined by `separator`; the `urls` output
- * joins lines with newlines, `downloads` joins JSON items with commas inside its brackets. Parts
- * are made one at a time and only while they fit, like the summary's rows.
+ * Writes the output `name`: as many leading parts as fit in `budget` bytes once joined by
+ * `separator`, between `before` and `after`. The `urls` output joins lines with newlines,
+ * `downloads` joins JSON items with commas inside its brackets. Parts are made one at a time,
+ * only while they fit, and go to the output file as they are made, like the summary's rows.
+ * Returns how many parts it holds.
  */
-function fitJoined(
+function writeJoined(
+  name: string,
   count: number,
   part: (i: number) => string,
   separator: string,
-  budget: number
-): { text: string; kept: number } {
-  const parts: string[] = []
+  options: { budget: number; before?: string; after?: string }
+): number {
+  const output = new StepOutput(name)
   const separatorSize = Buffer.byteLength(separator)
   let size = 0
-  for (let i = 0; i < count; i++) {
-    const text = part(i)
-    const next = size + Buffer.byteLength(text) + (parts.length > 0 ? separatorSize : 0)
-    if (next > budget) break
-    size = next
-    parts.push(text)
+  let kept = 0
+  try {
+    output.write(options.before ?? '')
+    for (; kept < count; kept++) {
+      const text = part(kept)
+      const next = size + Buffer.byteLength(text) + (kept > 0 ? separatorSize : 0)
+      if (next > options.budget) break
+      size = next
+      output.write(kept > 0 ? separator + text : text)
+    }
+    output.write(options.after ?? '')
+  } finally {
+    output.end()
   }
-  return { text: parts.join(separator), kept: parts.length }
+  return kept
 }
 
 /**
@@ -181,36 +197,30 @@ export function setPlannedOutputs(plan: { item: PlanItem; sha256: string }[]): v
 
 /** Writes the job summary: what landed, what replaced what, what failed, and the totals. */
 export async function writeSummary(report: RunReport): Promise<void> {
-  const summary = core.summary
+  const summary = new SummaryFile()
   const { published, failed } = report
   if (report.dryRun) {
-    summary.addHeading(`Downloads for ${report.repository}: dry run, nothing changed`, 2)
-    summary.addTable([
-      [
-        { data: 'File', header: true },
-        { data: 'Size', header: true },
-        { data: 'Action', header: true }
-      ],
-      ...fitRows(
-        report.planned.length,
-        (i) => {
-          const item = report.planned[i]
-          return [
-            escapeHtml(item.source.name),
-            humanSize(item.source.size),
-            item.action === 'create'
-              ? 'create'
-              : item.action === 'replace'
-                ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
-                : `unchanged (download ${item.existing.id} holds these bytes)`
-          ]
-        },
-        SUMMARY_BUDGET * 0.8,
-        'the log has the whole plan'
-      )
-    ])
-    addPruned(report.pruned, 'Would prune')
-    await flush()
+    core.summary.addHeading(`Downloads for ${report.repository}: dry run, nothing changed`, 2)
+    await summary.table(
+      ['File', 'Size', 'Action'],
+      report.planned.length,
+      (i) => {
+        const item = report.planned[i]
+        return [
+          escapeHtml(item.source.name),
+          humanSize(item.source.size),
+          item.action === 'create'
+            ? 'create'
+            : item.action === 'replace'
+              ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
+              : `unchanged (download ${item.existing.id} holds these bytes)`
+        ]
+      },
+      SUMMARY_BUDGET * 0.8,
+      'the log has the whole plan'
+    )
+    await addPruned(summary, report.pruned, 'Would prune')
+    await summary.flush()
     return
   }
 
@@ -220,56 +230,57 @@ export async function writeSummary(report: RunReport): Promise<void> {
       : failed.length === 0
         ? 'published'
         : `${failed.length} failed`
-  summary.addHeading(`Downloads for ${report.repository}: ${status}`, 2)
+  core.summary.addHeading(`Downloads for ${report.repository}: ${status}`, 2)
   if (published.length > 0) {
     const sorted = [...published].sort((a, b) => compareNames(a.source.name, b.source.name))
-    summary.addTable([
-      [
-        { data: 'File', header: true },
-        { data: 'Size', header: true },
-        { data: 'SHA-256', header: true },
-        { data: 'Download', header: true },
-        { data: 'Status', header: true }
-      ],
-      ...fitRows(
-        sorted.length,
-        (i) => {
-          const p = sorted[i]
-          return [
-            escapeHtml(p.source.name),
-            humanSize(p.source.size),
-            `<code>${p.sha256.slice(0, 12)}</code>`,
-            `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
-            p.status === 'replaced' && p.replaced
-              ? `replaced download ${p.replaced.id}`
-              : p.status === 'unchanged'
-                ? 'unchanged'
-                : 'created'
-          ]
-        },
-        failed.length > 0 ? SUMMARY_BUDGET * 0.6 : SUMMARY_BUDGET,
-        "the 'downloads-file' output has the whole list"
-      )
-    ])
+    await summary.table(
+      ['File', 'Size', 'SHA-256', 'Download', 'Status'],
+      sorted.length,
+      (i) => {
+        const p = sorted[i]
+        return [
+          escapeHtml(p.source.name),
+          humanSize(p.source.size),
+          `<code>${p.sha256.slice(0, 12)}</code>`,
+          `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
+          p.status === 'replaced' && p.replaced
+            ? `replaced download ${p.replaced.id}`
+            : p.status === 'unchanged'
+              ? 'unchanged'
+              : 'created'
+        ]
+      },
+      // Room for what follows: the failures' list, or what was pruned and what was not.
+      failed.length > 0 ? SUMMARY_BUDGET * 0.6 : SUMMARY_BUDGET * 0.85,
+      "the 'downloads-file' output has the whole list"
+    )
   }
   if (failed.length > 0) {
-    summary.addHeading(report.cancelled !== undefined ? 'Stopped and undone' : 'Not published', 3)
-    const items = fitRows(
+    core.summary.addHeading(
+      report.cancelled !== undefined ? 'Stopped and undone' : 'Not published',
+      3
+    )
+    await summary.list(
       failed.length,
-      (i) => [`${escapeHtml(failed[i].name)}: ${escapeHtml(failed[i].message)}`],
+      (i) => `${escapeHtml(failed[i].name)}: ${escapeHtml(failed[i].message)}`,
       SUMMARY_BUDGET * 0.3,
       'the log has one error per file'
     )
-    summary.addList(items.map(([item]) => item))
   }
-  addPruned(report.pruned, 'Pruned')
-  if (report.notPruned !== undefined && report.notPruned.length > 0) {
-    summary.addHeading('Not pruned', 3)
-    summary.addList(report.notPruned.map((f) => `${escapeHtml(f.name)}: ${escapeHtml(f.message)}`))
+  await addPruned(summary, report.pruned, 'Pruned')
+  const notPruned = report.notPruned ?? []
+  if (notPruned.length > 0) {
+    core.summary.addHeading('Not pruned', 3)
+    await summary.list(
+      notPruned.length,
+      (i) => `${escapeHtml(notPruned[i].name)}: ${escapeHtml(notPruned[i].message)}`,
+      SUMMARY_BUDGET * 0.05,
+      'the log names every one'
+    )
   }
   if (report.unsettled !== undefined && report.unsettled.length > 0) {
-    summary.addRaw(
-      `<p>Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.</p>`,
+    core.summary.addRaw(
+      `<p>Left half-done, for the post step to settle: ${listSome(report.unsettled.map(escapeHtml), ', ')}.</p>`,
       true
     )
   }
@@ -277,32 +288,32 @@ export async function writeSummary(report: RunReport): Promise<void> {
   const unchanged = published.length - uploaded.length
   const bytes = uploaded.reduce((sum, p) => sum + p.source.size, 0)
   const seconds = report.elapsedMs / 1000
-  summary.addRaw(
+  core.summary.addRaw(
     `${uploaded.length} file${uploaded.length === 1 ? '' : 's'} uploaded, ${humanSize(bytes)} in ${seconds.toFixed(1)} s` +
       (seconds > 0 ? ` (${humanSize(bytes / seconds)}/s)` : '') +
       (unchanged > 0 ? `; ${unchanged} unchanged` : ''),
     true
   )
-  await flush()
+  await summary.flush()
 }
 
 /** The post step's summary: what it found half-done, and what it did about each name. */
 export async function writeRecoverySummary(repository: string, results: Settled[]): Promise<void> {
-  const summary = core.summary
+  const summary = new SummaryFile()
   const failed = results.filter((r) => !r.ok).length
-  summary.addHeading(
+  core.summary.addHeading(
     `Downloads for ${repository}: the post step settled what the main step left half-done` +
       (failed > 0 ? ` (${failed} could not be settled)` : ''),
     3
   )
-  summary.addTable([
-    [
-      { data: 'File', header: true },
-      { data: 'Outcome', header: true }
-    ],
-    ...results.map((r) => [escapeHtml(r.name), (r.ok ? '' : '⚠ ') + escapeHtml(r.what)])
-  ])
-  await flush()
+  await summary.table(
+    ['File', 'Outcome'],
+    results.length,
+    (i) => [escapeHtml(results[i].name), (results[i].ok ? '' : '⚠ ') + escapeHtml(results[i].what)],
+    SUMMARY_BUDGET,
+    'the log has every one'
+  )
+  await summary.flush()
 }
 
 /**
@@ -313,60 +324,128 @@ export async function writeStoppedSummary(message: string): Promise<void> {
   core.summary.addHeading('Downloads: nothing published', 2)
   // In an HTML block, so that GitHub renders no Markdown (links, emphasis) from the text.
   core.summary.addRaw(`<p>${escapeHtml(message)}</p>`, true)
-  await flush()
+  await new SummaryFile().flush()
 }
 
 /** The old downloads that `prune` deleted, or would delete. */
-function addPruned(pruned: Download[] | undefined, heading: string): void {
+async function addPruned(
+  summary: SummaryFile,
+  pruned: Download[] | undefined,
+  heading: string
+): Promise<void> {
   if (pruned === undefined || pruned.length === 0) return
   core.summary.addHeading(`${heading} (${pruned.length})`, 3)
-  const items = fitRows(
+  await summary.list(
     pruned.length,
-    (i) => [
-      `${escapeHtml(pruned[i].name)} (download ${pruned[i].id}, ${escapeHtml(pruned[i].createdAt)})`
-    ],
+    (i) =>
+      `${escapeHtml(pruned[i].name)} (download ${pruned[i].id}, ${escapeHtml(pruned[i].createdAt)})`,
     SUMMARY_BUDGET * 0.1,
     'the log names every one'
   )
-  core.summary.addList(items.map(([item]) => item))
 }
+
+/** How much summary HTML waits in memory before it is appended to the summary file. */
+const SUMMARY_CHUNK_CHARS = 64 * 1024
 
 /**
- * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says how
- * many were left out and where to find them. Rows are made one at a time and only while they
- * fit: a summary of 10,000 files would otherwise make every row to keep a few thousand.
+ * The job summary, built with `core.summary` and appended to the summary file a chunk at a
+ * time. Tables and lists are written as they are made, the HTML `core.summary.addTable` and
+ * `addList` would make: a summary near GitHub's 1 MiB cap, made whole and then copied into
+ * one string to write, raised a run's peak memory at its very end.
  */
-function fitRows(
-  count: number,
-  row: (i: number) => string[],
-  budget: number,
-  whereElse: string
-): string[][] {
-  const rows: string[][] = []
-  let size = 0
-  for (let i = 0; i < count; i++) {
-    const cells = row(i)
-    // Each cell becomes `<td>…</td>`, each row `<tr>…</tr>`.
-    size += cells.reduce((sum, cell) => sum + Buffer.byteLength(cell) + 9, 9)
-    if (size > budget) {
-      const more = `… and ${count - i} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`
-      rows.push([more, ...Array<string>(cells.length - 1).fill('')])
-      break
-    }
-    rows.push(cells)
-  }
-  return rows
-}
+class SummaryFile {
+  /** Set once a write failed: the rest of the summary is dropped, and said so once. */
+  private unwritable = false
 
-/** Writes the summary; a run outside a runner (no GITHUB_STEP_SUMMARY) just skips it. */
-async function flush(): Promise<void> {
-  await core.summary.write().then(
-    () => undefined,
-    (error: unknown) => {
+  /**
+   * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says
+   * how many were left out and where to find them. Rows are made one at a time and only
+   * while they fit: a summary of 10,000 files would otherwise make every row to keep a few
+   * thousand.
+   */
+  async table(
+    headers: string[],
+    count: number,
+    row: (i: number) => string[],
+    budget: number,
+    whereElse: string
+  ): Promise<void> {
+    await this.rows(
+      `<table><tr>${headers.map((header) => `<th>${header}</th>`).join('')}</tr>`,
+      count,
+      (i) => row(i).map((cell) => `<td>${cell}</td>`),
+      (more) => `<td>${more}</td>${'<td></td>'.repeat(headers.length - 1)}`,
+      { open: '<tr>', close: '</tr>', end: '</table>' },
+      budget,
+      whereElse
+    )
+  }
+
+  /** A list, cut as {@link table} cuts its rows. */
+  async list(
+    count: number,
+    item: (i: number) => string,
+    budget: number,
+    whereElse: string
+  ): Promise<void> {
+    await this.rows(
+      '<ul>',
+      count,
+      (i) => [item(i)],
+      (more) => more,
+      { open: '<li>', close: '</li>', end: '</ul>' },
+      budget,
+      whereElse
+    )
+  }
+
+  /** Appends what `core.summary` holds to the summary file, and empties it. */
+  async flush(): Promise<void> {
+    if (this.unwritable) {
       core.summary.emptyBuffer()
-      log.info(`No job summary written: ${error instanceof Error ? error.message : String(error)}`)
+      return
     }
-  )
+    // A run outside a runner (no GITHUB_STEP_SUMMARY) has no summary to write.
+    await core.summary.write().then(
+      () => undefined,
+      (error: unknown) => {
+        this.unwritable = true
+        core.summary.emptyBuffer()
+        log.info(
+          `No job summary written: ${error instanceof Error ? error.message : String(error)}`
+        )
+      }
+    )
+  }
+
+  private async rows(
+    start: string,
+    count: number,
+    cells: (i: number) => string[],
+    moreCells: (more: string) => string,
+    tags: { open: string; close: string; end: string },
+    budget: number,
+    whereElse: string
+  ): Promise<void> {
+    let html = start
+    let size = 0
+    for (let i = 0; i < count; i++) {
+      const row = cells(i)
+      size += row.reduce((sum, cell) => sum + Buffer.byteLength(cell), 9)
+      if (size > budget) {
+        const more = `… and ${count - i} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`
+        html += `${tags.open}${moreCells(more)}${tags.close}`
+        break
+      }
+      html += `${tags.open}${row.join('')}${tags.close}`
+      if (html.length >= SUMMARY_CHUNK_CHARS) {
+        core.summary.addRaw(html)
+        html = ''
+        await this.flush()
+      }
+    }
+    core.summary.addRaw(`${html}${tags.end}`, true)
+  }
 }
 
 /** Sizes as people read them: 1023 B, 1.5 KiB, 20.0 MiB. */
@@ -383,9 +462,23 @@ export function humanSize(bytes: number): string {
 
 /** Byte order of the names, so that output order does not depend on the runner's locale. */
 export function compareNames(a: string, b: string): number {
-  // UTF-8 byte order, which is also code point order (`LC_ALL=C sort`); JavaScript's `<`
-  // compares UTF-16 code units, which puts U+1F600 before U+FF21.
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+  // UTF-8 byte order, which is also code point order (`LC_ALL=C sort`). JavaScript's `<`
+  // compares UTF-16 code units, which puts U+1F600 (a surrogate pair, 0xD83D…) before U+FF21;
+  // moving the surrogates above the rest of the BMP gives code point order, with no copy of
+  // either name (10,000 names are compared some 130,000 times).
+  const length = Math.min(a.length, b.length)
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return codePointRank(x) - codePointRank(y)
+  }
+  return a.length - b.length
+}
+
+/** A UTF-16 code unit's place in code point order: surrogates after U+E000-U+FFFF. */
+function codePointRank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000
+  return unit >= 0xe000 ? unit - 0x800 : unit
 }
 
 function escapeHtml(text: string): string {

@@ -16,6 +16,12 @@ export interface CoreFake {
   failed: string[]
   /** The summary as written, one entry per builder call. */
   summary: string[]
+  /**
+   * The summary as `heading:`, `table:`, `list:` and `raw:` entries: raw HTML written a
+   * piece at a time is joined, and its tables and lists read back into rows (cells joined by
+   * ` | `) and items.
+   */
+  summaryEntries(): string[]
   /** What the main step saved for its post step (`core.saveState`), read by `getState`. */
   state: Record<string, string>
   /**
@@ -26,6 +32,10 @@ export interface CoreFake {
 }
 
 export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
+  // The action appends its long outputs to GITHUB_OUTPUT itself (src/step-output.ts); without
+  // the variable it hands them to setOutput, which this fake records. Unset, so that a test
+  // run inside a workflow never writes to the runner's own file.
+  delete process.env.GITHUB_OUTPUT
   const fake: CoreFake = {
     module: {},
     inputs: { ...inputs },
@@ -35,6 +45,7 @@ export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
     failed: [],
     summary: [],
     state: {},
+    summaryEntries: () => readSummary(fake.summary),
     reset(inputs = {}) {
       fake.inputs = { ...inputs }
       fake.outputs = {}
@@ -68,7 +79,10 @@ export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
           .join('\n')}`
       ),
     addList: (items: string[]) => record(`list: ${items.join('\n')}`),
-    addRaw: (text: string) => record(`raw: ${text}`),
+    // A piece without a line break goes on in the next one: SummaryFile writes long tables
+    // in pieces.
+    addRaw: (text: string, addEol?: boolean) =>
+      record(addEol === true ? `raw: ${text}` : `${CONTINUED}${text}`),
     write: async () => summaryFake,
     emptyBuffer: () => summaryFake
   }
@@ -116,6 +130,44 @@ export function createCoreFake(inputs: Record<string, string> = {}): CoreFake {
   }
   return fake
 }
+
+function readSummary(entries: string[]): string[] {
+  const read: string[] = []
+  let raw = ''
+  const endRaw = (): void => {
+    const parts = raw.split(/(<table>.*?<\/table>|<ul>.*?<\/ul>)/s)
+    for (const part of parts) {
+      if (part.startsWith('<table>')) {
+        const rows = [...part.matchAll(/<tr>(.*?)<\/tr>/gs)].map((row) =>
+          [...row[1].matchAll(/<t[hd]>(.*?)<\/t[hd]>/gs)].map((cell) => cell[1]).join(' | ')
+        )
+        read.push(`table: ${rows.join('\n')}`)
+      } else if (part.startsWith('<ul>')) {
+        const items = [...part.matchAll(/<li>(.*?)<\/li>/gs)].map((item) => item[1])
+        read.push(`list: ${items.join('\n')}`)
+      } else if (part !== '') {
+        read.push(`raw: ${part}`)
+      }
+    }
+    raw = ''
+  }
+  for (const entry of entries) {
+    if (entry.startsWith(CONTINUED)) {
+      raw += entry.slice(CONTINUED.length)
+    } else if (entry.startsWith('raw: ')) {
+      raw += entry.slice('raw: '.length)
+      endRaw()
+    } else {
+      endRaw()
+      read.push(entry)
+    }
+  }
+  endRaw()
+  return read
+}
+
+/** How the fake records a raw piece written without a line break. */
+const CONTINUED = 'raw (continued): '
 
 /** The inputs action.yml gives when a workflow sets only `glob` (see scripts/action-metadata.ts). */
 export const ACTION_DEFAULTS: Record<string, string> = inputValues(

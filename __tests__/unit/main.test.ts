@@ -178,7 +178,7 @@ describe('run', () => {
 
     expect(fake.failed).toEqual([])
     expect(changes()).toEqual([])
-    expect(fake.summary).toContain(
+    expect(fake.summaryEntries()).toContain(
       'table: File | Size | Action\na.zip | 3 B | replace download 1\nb.zip | 3 B | create'
     )
     expect(fake.outputs.count).toBe('0')

@@ -9,7 +9,8 @@ import { createCoreFake } from '../helpers/core-fake.js'
 
 const fake = createCoreFake()
 jest.unstable_mockModule('@actions/core', () => fake.module)
-const { OUTPUT_BUDGET, humanSize, setOutputs, writeSummary } = await import('../../src/report.js')
+const { OUTPUT_BUDGET, SUMMARY_BUDGET, compareNames, humanSize, setOutputs, writeSummary } =
+  await import('../../src/report.js')
 
 const savedRunnerTemp = process.env.RUNNER_TEMP
 let runnerTemp: string
@@ -167,7 +168,7 @@ describe('writeSummary', () => {
       published: [published(3, 'zeta.zip', 2048, old), Beta],
       failed: []
     })
-    expect(fake.summary).toEqual([
+    expect(fake.summaryEntries()).toEqual([
       'heading: Downloads for o/r: published',
       [
         'table: File | Size | SHA-256 | Download | Status',
@@ -189,7 +190,7 @@ describe('writeSummary', () => {
     })
     expect(fake.summary[0]).toBe('heading: Downloads for o/r: 2 failed')
     expect(fake.summary).toContain('heading: Not published')
-    expect(fake.summary).toContain(
+    expect(fake.summaryEntries()).toContain(
       'list: b&lt;1&gt;.zip: S3 refused b&lt;1&gt;.zip: AccessDenied: &quot;no&quot;\nc.zip: The token was refused'
     )
     expect(fake.summary[fake.summary.length - 1]).toBe(
@@ -204,8 +205,40 @@ describe('writeSummary', () => {
       published: [],
       failed: [{ name: 'a', message: 'x' }]
     })
-    expect(fake.summary.some((entry) => entry.startsWith('table:'))).toBe(false)
+    expect(fake.summaryEntries().some((entry) => entry.startsWith('table:'))).toBe(false)
     expect(fake.summary[fake.summary.length - 1]).toBe('raw: 0 files uploaded, 0 B in 0.0 s')
+  })
+
+  it('writes a long table a piece at a time and cuts it under the budget, saying where the rest is', async () => {
+    const many = Array.from({ length: 6000 }, (_, i) =>
+      published(i + 1, `${'long-name-'.repeat(6)}${String(i).padStart(5, '0')}.zip`, 100)
+    )
+    const summary = fake.module.summary as unknown as { write: () => Promise<unknown> }
+    const write = jest.spyOn(summary, 'write')
+    await writeSummary({ ...base, published: many, failed: [] })
+
+    const pieces = fake.summary.filter((entry) => entry.startsWith('raw (continued): '))
+    // Flushed after each piece: no more than one piece of the table is held at a time.
+    expect(pieces.length).toBeGreaterThan(5)
+    expect(write.mock.calls.length).toBeGreaterThan(pieces.length)
+    for (const piece of pieces) expect(piece.length).toBeLessThan(80 * 1024)
+    const html = fake.summary
+      .filter((entry) => entry.startsWith('raw'))
+      .map((entry) => entry.replace(/^raw( \(continued\))?: /, ''))
+      .join('')
+    expect(Buffer.byteLength(html)).toBeLessThan(SUMMARY_BUDGET)
+
+    const table = fake.summaryEntries().find((entry) => entry.startsWith('table:')) ?? ''
+    const rows = table.split('\n')
+    expect(rows[0]).toBe('table: File | Size | SHA-256 | Download | Status')
+    expect(rows[1]).toMatch(/^long-name-.*00000\.zip \| 100 B \|/)
+    const kept = rows.length - 2
+    expect(kept).toBeGreaterThan(1000)
+    expect(kept).toBeLessThan(6000)
+    expect(rows[rows.length - 1]).toBe(
+      `… and ${6000 - kept} more (GitHub caps a job summary at 1 MiB): the 'downloads-file' output has the whole list. |  |  |  | `
+    )
+    write.mockRestore()
   })
 
   it('on a dry run shows the plan and says nothing changed', async () => {
@@ -219,10 +252,44 @@ describe('writeSummary', () => {
       }
     ]
     await writeSummary({ ...base, dryRun: true, planned: plan, published: [], failed: [] })
-    expect(fake.summary).toEqual([
+    expect(fake.summaryEntries()).toEqual([
       'heading: Downloads for o/r: dry run, nothing changed',
       'table: File | Size | Action\nalpha.txt | 10 B | create\nzeta.zip | 2.0 KiB | replace download 42'
     ])
+  })
+})
+
+describe('compareNames', () => {
+  it('orders names as their UTF-8 bytes do, astral characters after the whole BMP', () => {
+    const alphabet = [
+      'a',
+      'B',
+      'é',
+      '\u4e2d',
+      '\ud7ff',
+      '\ue000',
+      '\uff21',
+      '\ufffd',
+      '😀',
+      '𐀀',
+      '-',
+      '.'
+    ]
+    let seed = 7
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed % n
+    }
+    const names = Array.from({ length: 400 }, () =>
+      Array.from({ length: 1 + random(4) }, () => alphabet[random(alphabet.length)]).join('')
+    )
+    for (const a of names.slice(0, 60)) {
+      for (const b of names) {
+        const bytes = Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+        expect([a, b, Math.sign(compareNames(a, b))]).toEqual([a, b, bytes])
+      }
+    }
+    expect(['\uff21', '😀', 'z'].sort(compareNames)).toEqual(['z', '\uff21', '😀'])
   })
 })
 

@@ -45795,7 +45795,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9116:
+/***/ 5017:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -53223,26 +53223,35 @@ const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 ;// CONCATENATED MODULE: ./src/heap.ts
 
 /**
- * Keeps V8's young generation at the size it starts with.
+ * Asks V8 to favour a small heap over a fast one, the trade this action wants: its JavaScript
+ * only coordinates (the bytes move through the kernel, the hashing is native), and the issue
+ * users have is memory at thousands of files, never the heap's CPU time.
  *
- * V8 doubles the young generation each time enough objects have survived its collections
- * since the last growth, and over a long run of requests they always have: the objects of
- * the uploads in flight survive one collection after another. So it grows to its default
- * ceiling, semi-spaces of up to 32 MiB, and stays there. That was the largest part of the
- * action's memory at thousands of files (10,000 small files peaked at 172-182 MiB, against
- * 129-134 MiB without the growth), and bought no speed: the young objects here are a
- * request's and die with it, and large files are read into a few reused buffers.
+ * Two settings, both made at run time because a `node24` action cannot pass flags to Node:
  *
- * The ceiling itself can only be set when the process starts, which a `node24` action
- * cannot do. The growth factor is read in one place, `SemiSpaceNewSpace::Grow`, as the
- * multiplier of the current capacity: at 1 the new capacity is the current one and a growth
- * adds no page (only a debug build's DCHECK would object; Node's release builds have none).
+ * - `--memory-saver-mode`: V8's memory saver, the mode behind `Isolate::SetMemorySaverMode`,
+ *   which embedders (Chrome's memory saver) switch on and off while isolates run, so it is
+ *   read afresh wherever it applies. In it V8 grows the old generation by a small factor
+ *   over what survived the last full collection, compacts, and gives freed pages back.
+ *   Measured over 10,000 small files: peak memory 113-117 MiB with it, 130-138 without (and
+ *   V8's pages during the uploads 20 MiB against 35), for about 2 % more CPU in collections.
+ * - `--semi-space-growth-factor=1`: V8 doubles the young generation each time enough objects
+ *   have survived its collections since the last growth, and over a long run of requests
+ *   they always have, the objects of the uploads in flight; so it grew to its default
+ *   ceiling, semi-spaces of up to 32 MiB (10,000 small files peaked at 172-182 MiB, against
+ *   129-134 without the growth). The factor is read in one place,
+ *   `SemiSpaceNewSpace::Grow`, as the multiplier of the current capacity: at 1 a growth adds
+ *   no page.
+ *
  * Node warns that a flag changed after start-up may behave unpredictably, crash or do
- * nothing; this one is read nowhere else, and some V8 versions raise it to at least 2, when
- * the memory is as before, never wrong. No other flag is set this way, on purpose:
- * `--minor-ms`, set at run time, crashed Node here.
+ * nothing. These two are read where they apply, not once at start-up; at worst one does
+ * nothing, and the memory is as before, never wrong. Flags that failed this test are left
+ * alone: `--minor-ms` crashed Node here, and the WebAssembly tiering flags (which would spare
+ * the 15-23 MiB TurboFan takes, once, to optimise undici's HTTP parser) are read only at
+ * start-up.
  */
-function heap_keepYoungGenerationSmall() {
+function heap_favourSmallHeap() {
+    (0,external_node_v8_namespaceObject.setFlagsFromString)('--memory-saver-mode');
     (0,external_node_v8_namespaceObject.setFlagsFromString)('--semi-space-growth-factor=1');
 }
 
@@ -53907,7 +53916,75 @@ function plan_describeItem(item) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/step-output.ts
+
+
+
+
+/** How much of a value waits in memory before it is written to the output file. */
+const CHUNK_CHARS = (/* unused pure expression or super */ null && (64 * 1024));
+/**
+ * One step output, written a piece at a time. `core.setOutput` takes the value as one string
+ * and copies it twice more on its way to the file. The `downloads` and `urls` outputs of a
+ * run of thousands of files are up to 900 KB each, and building them whole, next to those
+ * copies, raised the run's peak memory at its very end. This writes the same file command
+ * (`name<<delimiter`, the value, the delimiter: GitHub's syntax for a multiline value) with
+ * the value streamed in between. Without GITHUB_OUTPUT (a run outside a runner) the value is
+ * gathered and handed to `core.setOutput`, which then prints it as a command.
+ */
+class step_output_StepOutput {
+    name;
+    delimiter = `ghadelimiter_${randomUUID()}`;
+    fd;
+    pending = '';
+    gathered = [];
+    constructor(name) {
+        this.name = name;
+        const file = process.env.GITHUB_OUTPUT;
+        if (file) {
+            this.fd = openSync(file, 'a');
+            this.pending = `${name}<<${this.delimiter}${EOL}`;
+        }
+    }
+    write(piece) {
+        // As in @actions/core: a value holding the delimiter would end early and could set
+        // outputs of its own. Each piece is checked; the delimiter is random, so no one can
+        // split it across two pieces on purpose.
+        if (piece.includes(this.delimiter)) {
+            throw new Error(`The '${this.name}' output holds its own delimiter.`);
+        }
+        if (this.fd === undefined) {
+            this.gathered.push(piece);
+            return;
+        }
+        this.pending += piece;
+        if (this.pending.length >= CHUNK_CHARS)
+            this.flush();
+    }
+    end() {
+        if (this.fd === undefined) {
+            core.setOutput(this.name, this.gathered.join(''));
+            this.gathered = [];
+            return;
+        }
+        try {
+            this.pending += `${EOL}${this.delimiter}${EOL}`;
+            this.flush();
+        }
+        finally {
+            closeSync(this.fd);
+        }
+    }
+    flush() {
+        if (this.fd !== undefined)
+            writeSync(this.fd, this.pending);
+        this.pending = '';
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/report.ts
+
+
 
 
 
@@ -53918,7 +53995,7 @@ function plan_describeItem(item) {
  * the summary is dropped. Both stay under these budgets, with room for the rest.
  */
 const OUTPUT_BUDGET = 900_000;
-const SUMMARY_BUDGET = (/* unused pure expression or super */ null && (900 * 1024));
+const SUMMARY_BUDGET = 900 * 1024;
 /**
  * Sets the outputs, in file-name order: every file that is now published, whether this run
  * uploaded it or found it already there. `downloads-file` names a JSON file (under
@@ -53956,12 +54033,16 @@ url) {
     writeJsonArray(file, count, entry);
     core.setOutput('downloads-file', file);
     core.setOutput('count', String(url === undefined ? 0 : count));
-    const urls = fitJoined(url === undefined ? 0 : count, url ?? (() => ''), '\n', OUTPUT_BUDGET);
-    core.setOutput('urls', urls.text);
+    const urls = writeJoined('urls', url === undefined ? 0 : count, url ?? (() => ''), '\n', {
+        budget: OUTPUT_BUDGET
+    });
     // The array's two brackets come out of the budget too.
-    const downloads = fitJoined(count, (i) => JSON.stringify(entry(i)), ',', OUTPUT_BUDGET - 2);
-    core.setOutput('downloads', `[${downloads.text}]`);
-    const kept = Math.min(urls.kept, downloads.kept);
+    const downloads = writeJoined('downloads', count, (i) => JSON.stringify(entry(i)), ',', {
+        budget: OUTPUT_BUDGET - 2,
+        before: '[',
+        after: ']'
+    });
+    const kept = Math.min(urls, downloads);
     if (kept < count) {
         log.warning(`The 'downloads' and 'urls' outputs hold the first ${kept} of ${count} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`);
     }
@@ -53990,23 +54071,33 @@ function writeJsonArray(file, count, item) {
     }
 }
 /**
- * As many leading parts as fit in `budget` bytes once joined by `separator`; the `urls` output
- * joins lines with newlines, `downloads` joins JSON items with commas inside its brackets. Parts
- * are made one at a time and only while they fit, like the summary's rows.
+ * Writes the output `name`: as many leading parts as fit in `budget` bytes once joined by
+ * `separator`, between `before` and `after`. The `urls` output joins lines with newlines,
+ * `downloads` joins JSON items with commas inside its brackets. Parts are made one at a time,
+ * only while they fit, and go to the output file as they are made, like the summary's rows.
+ * Returns how many parts it holds.
  */
-function fitJoined(count, part, separator, budget) {
-    const parts = [];
+function writeJoined(name, count, part, separator, options) {
+    const output = new StepOutput(name);
     const separatorSize = Buffer.byteLength(separator);
     let size = 0;
-    for (let i = 0; i < count; i++) {
-        const text = part(i);
-        const next = size + Buffer.byteLength(text) + (parts.length > 0 ? separatorSize : 0);
-        if (next > budget)
-            break;
-        size = next;
-        parts.push(text);
+    let kept = 0;
+    try {
+        output.write(options.before ?? '');
+        for (; kept < count; kept++) {
+            const text = part(kept);
+            const next = size + Buffer.byteLength(text) + (kept > 0 ? separatorSize : 0);
+            if (next > options.budget)
+                break;
+            size = next;
+            output.write(kept > 0 ? separator + text : text);
+        }
+        output.write(options.after ?? '');
     }
-    return { text: parts.join(separator), kept: parts.length };
+    finally {
+        output.end();
+    }
+    return kept;
 }
 /**
  * `checksums-path` (set only when the checksums file is published, or planned in a dry run,
@@ -54039,31 +54130,24 @@ function report_setPlannedOutputs(plan) {
 }
 /** Writes the job summary: what landed, what replaced what, what failed, and the totals. */
 async function report_writeSummary(report) {
-    const summary = core.summary;
+    const summary = new SummaryFile();
     const { published, failed } = report;
     if (report.dryRun) {
-        summary.addHeading(`Downloads for ${report.repository}: dry run, nothing changed`, 2);
-        summary.addTable([
-            [
-                { data: 'File', header: true },
-                { data: 'Size', header: true },
-                { data: 'Action', header: true }
-            ],
-            ...fitRows(report.planned.length, (i) => {
-                const item = report.planned[i];
-                return [
-                    escapeHtml(item.source.name),
-                    report_humanSize(item.source.size),
-                    item.action === 'create'
-                        ? 'create'
-                        : item.action === 'replace'
-                            ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
-                            : `unchanged (download ${item.existing.id} holds these bytes)`
-                ];
-            }, SUMMARY_BUDGET * 0.8, 'the log has the whole plan')
-        ]);
-        addPruned(report.pruned, 'Would prune');
-        await flush();
+        core.summary.addHeading(`Downloads for ${report.repository}: dry run, nothing changed`, 2);
+        await summary.table(['File', 'Size', 'Action'], report.planned.length, (i) => {
+            const item = report.planned[i];
+            return [
+                escapeHtml(item.source.name),
+                report_humanSize(item.source.size),
+                item.action === 'create'
+                    ? 'create'
+                    : item.action === 'replace'
+                        ? `replace download ${item.replaces.id}${item.reason === 'no-bytes' ? ' (holds no bytes)' : ''}`
+                        : `unchanged (download ${item.existing.id} holds these bytes)`
+            ];
+        }, SUMMARY_BUDGET * 0.8, 'the log has the whole plan');
+        await addPruned(summary, report.pruned, 'Would prune');
+        await summary.flush();
         return;
     }
     const status = report.cancelled !== undefined
@@ -54071,69 +54155,56 @@ async function report_writeSummary(report) {
         : failed.length === 0
             ? 'published'
             : `${failed.length} failed`;
-    summary.addHeading(`Downloads for ${report.repository}: ${status}`, 2);
+    core.summary.addHeading(`Downloads for ${report.repository}: ${status}`, 2);
     if (published.length > 0) {
         const sorted = [...published].sort((a, b) => report_compareNames(a.source.name, b.source.name));
-        summary.addTable([
-            [
-                { data: 'File', header: true },
-                { data: 'Size', header: true },
-                { data: 'SHA-256', header: true },
-                { data: 'Download', header: true },
-                { data: 'Status', header: true }
-            ],
-            ...fitRows(sorted.length, (i) => {
-                const p = sorted[i];
-                return [
-                    escapeHtml(p.source.name),
-                    report_humanSize(p.source.size),
-                    `<code>${p.sha256.slice(0, 12)}</code>`,
-                    `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
-                    p.status === 'replaced' && p.replaced
-                        ? `replaced download ${p.replaced.id}`
-                        : p.status === 'unchanged'
-                            ? 'unchanged'
-                            : 'created'
-                ];
-            }, failed.length > 0 ? SUMMARY_BUDGET * 0.6 : SUMMARY_BUDGET, "the 'downloads-file' output has the whole list")
-        ]);
+        await summary.table(['File', 'Size', 'SHA-256', 'Download', 'Status'], sorted.length, (i) => {
+            const p = sorted[i];
+            return [
+                escapeHtml(p.source.name),
+                report_humanSize(p.source.size),
+                `<code>${p.sha256.slice(0, 12)}</code>`,
+                `<a href="${escapeHtml(p.download.htmlUrl)}">${escapeHtml(p.download.htmlUrl)}</a>`,
+                p.status === 'replaced' && p.replaced
+                    ? `replaced download ${p.replaced.id}`
+                    : p.status === 'unchanged'
+                        ? 'unchanged'
+                        : 'created'
+            ];
+        }, 
+        // Room for what follows: the failures' list, or what was pruned and what was not.
+        failed.length > 0 ? SUMMARY_BUDGET * 0.6 : SUMMARY_BUDGET * 0.85, "the 'downloads-file' output has the whole list");
     }
     if (failed.length > 0) {
-        summary.addHeading(report.cancelled !== undefined ? 'Stopped and undone' : 'Not published', 3);
-        const items = fitRows(failed.length, (i) => [`${escapeHtml(failed[i].name)}: ${escapeHtml(failed[i].message)}`], SUMMARY_BUDGET * 0.3, 'the log has one error per file');
-        summary.addList(items.map(([item]) => item));
+        core.summary.addHeading(report.cancelled !== undefined ? 'Stopped and undone' : 'Not published', 3);
+        await summary.list(failed.length, (i) => `${escapeHtml(failed[i].name)}: ${escapeHtml(failed[i].message)}`, SUMMARY_BUDGET * 0.3, 'the log has one error per file');
     }
-    addPruned(report.pruned, 'Pruned');
-    if (report.notPruned !== undefined && report.notPruned.length > 0) {
-        summary.addHeading('Not pruned', 3);
-        summary.addList(report.notPruned.map((f) => `${escapeHtml(f.name)}: ${escapeHtml(f.message)}`));
+    await addPruned(summary, report.pruned, 'Pruned');
+    const notPruned = report.notPruned ?? [];
+    if (notPruned.length > 0) {
+        core.summary.addHeading('Not pruned', 3);
+        await summary.list(notPruned.length, (i) => `${escapeHtml(notPruned[i].name)}: ${escapeHtml(notPruned[i].message)}`, SUMMARY_BUDGET * 0.05, 'the log names every one');
     }
     if (report.unsettled !== undefined && report.unsettled.length > 0) {
-        summary.addRaw(`<p>Left half-done, for the post step to settle: ${report.unsettled.map(escapeHtml).join(', ')}.</p>`, true);
+        core.summary.addRaw(`<p>Left half-done, for the post step to settle: ${listSome(report.unsettled.map(escapeHtml), ', ')}.</p>`, true);
     }
     const uploaded = published.filter((p) => p.status !== 'unchanged');
     const unchanged = published.length - uploaded.length;
     const bytes = uploaded.reduce((sum, p) => sum + p.source.size, 0);
     const seconds = report.elapsedMs / 1000;
-    summary.addRaw(`${uploaded.length} file${uploaded.length === 1 ? '' : 's'} uploaded, ${report_humanSize(bytes)} in ${seconds.toFixed(1)} s` +
+    core.summary.addRaw(`${uploaded.length} file${uploaded.length === 1 ? '' : 's'} uploaded, ${report_humanSize(bytes)} in ${seconds.toFixed(1)} s` +
         (seconds > 0 ? ` (${report_humanSize(bytes / seconds)}/s)` : '') +
         (unchanged > 0 ? `; ${unchanged} unchanged` : ''), true);
-    await flush();
+    await summary.flush();
 }
 /** The post step's summary: what it found half-done, and what it did about each name. */
 async function writeRecoverySummary(repository, results) {
-    const summary = summary_summary;
+    const summary = new SummaryFile();
     const failed = results.filter((r) => !r.ok).length;
-    summary.addHeading(`Downloads for ${repository}: the post step settled what the main step left half-done` +
+    summary_summary.addHeading(`Downloads for ${repository}: the post step settled what the main step left half-done` +
         (failed > 0 ? ` (${failed} could not be settled)` : ''), 3);
-    summary.addTable([
-        [
-            { data: 'File', header: true },
-            { data: 'Outcome', header: true }
-        ],
-        ...results.map((r) => [escapeHtml(r.name), (r.ok ? '' : '\u26a0 ') + escapeHtml(r.what)])
-    ]);
-    await flush();
+    await summary.table(['File', 'Outcome'], results.length, (i) => [escapeHtml(results[i].name), (results[i].ok ? '' : '\u26a0 ') + escapeHtml(results[i].what)], SUMMARY_BUDGET, 'the log has every one');
+    await summary.flush();
 }
 /**
  * The summary of a run that stopped before uploading anything: bad input, a clash, a
@@ -54143,45 +54214,72 @@ async function report_writeStoppedSummary(message) {
     core.summary.addHeading('Downloads: nothing published', 2);
     // In an HTML block, so that GitHub renders no Markdown (links, emphasis) from the text.
     core.summary.addRaw(`<p>${escapeHtml(message)}</p>`, true);
-    await flush();
+    await new SummaryFile().flush();
 }
 /** The old downloads that `prune` deleted, or would delete. */
-function addPruned(pruned, heading) {
+async function addPruned(summary, pruned, heading) {
     if (pruned === undefined || pruned.length === 0)
         return;
     core.summary.addHeading(`${heading} (${pruned.length})`, 3);
-    const items = fitRows(pruned.length, (i) => [
-        `${escapeHtml(pruned[i].name)} (download ${pruned[i].id}, ${escapeHtml(pruned[i].createdAt)})`
-    ], SUMMARY_BUDGET * 0.1, 'the log names every one');
-    core.summary.addList(items.map(([item]) => item));
+    await summary.list(pruned.length, (i) => `${escapeHtml(pruned[i].name)} (download ${pruned[i].id}, ${escapeHtml(pruned[i].createdAt)})`, SUMMARY_BUDGET * 0.1, 'the log names every one');
 }
+/** How much summary HTML waits in memory before it is appended to the summary file. */
+const SUMMARY_CHUNK_CHARS = 64 * 1024;
 /**
- * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says how
- * many were left out and where to find them. Rows are made one at a time and only while they
- * fit: a summary of 10,000 files would otherwise make every row to keep a few thousand.
+ * The job summary, built with `core.summary` and appended to the summary file a chunk at a
+ * time. Tables and lists are written as they are made, the HTML `core.summary.addTable` and
+ * `addList` would make: a summary near GitHub's 1 MiB cap, made whole and then copied into
+ * one string to write, raised a run's peak memory at its very end.
  */
-function fitRows(count, row, budget, whereElse) {
-    const rows = [];
-    let size = 0;
-    for (let i = 0; i < count; i++) {
-        const cells = row(i);
-        // Each cell becomes `<td>\u2026</td>`, each row `<tr>\u2026</tr>`.
-        size += cells.reduce((sum, cell) => sum + Buffer.byteLength(cell) + 9, 9);
-        if (size > budget) {
-            const more = `\u2026 and ${count - i} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`;
-            rows.push([more, ...Array(cells.length - 1).fill('')]);
-            break;
-        }
-        rows.push(cells);
+class SummaryFile {
+    /** Set once a write failed: the rest of the summary is dropped, and said so once. */
+    unwritable = false;
+    /**
+     * The leading rows whose HTML fits in `budget` bytes; when some do not, a last row says
+     * how many were left out and where to find them. Rows are made one at a time and only
+     * while they fit: a summary of 10,000 files would otherwise make every row to keep a few
+     * thousand.
+     */
+    async table(headers, count, row, budget, whereElse) {
+        await this.rows(`<table><tr>${headers.map((header) => `<th>${header}</th>`).join('')}</tr>`, count, (i) => row(i).map((cell) => `<td>${cell}</td>`), (more) => `<td>${more}</td>${'<td></td>'.repeat(headers.length - 1)}`, { open: '<tr>', close: '</tr>', end: '</table>' }, budget, whereElse);
     }
-    return rows;
-}
-/** Writes the summary; a run outside a runner (no GITHUB_STEP_SUMMARY) just skips it. */
-async function flush() {
-    await summary_summary.write().then(() => undefined, (error) => {
-        summary_summary.emptyBuffer();
-        log_info(`No job summary written: ${error instanceof Error ? error.message : String(error)}`);
-    });
+    /** A list, cut as {@link table} cuts its rows. */
+    async list(count, item, budget, whereElse) {
+        await this.rows('<ul>', count, (i) => [item(i)], (more) => more, { open: '<li>', close: '</li>', end: '</ul>' }, budget, whereElse);
+    }
+    /** Appends what `core.summary` holds to the summary file, and empties it. */
+    async flush() {
+        if (this.unwritable) {
+            summary_summary.emptyBuffer();
+            return;
+        }
+        // A run outside a runner (no GITHUB_STEP_SUMMARY) has no summary to write.
+        await summary_summary.write().then(() => undefined, (error) => {
+            this.unwritable = true;
+            summary_summary.emptyBuffer();
+            log_info(`No job summary written: ${error instanceof Error ? error.message : String(error)}`);
+        });
+    }
+    async rows(start, count, cells, moreCells, tags, budget, whereElse) {
+        let html = start;
+        let size = 0;
+        for (let i = 0; i < count; i++) {
+            const row = cells(i);
+            size += row.reduce((sum, cell) => sum + Buffer.byteLength(cell), 9);
+            if (size > budget) {
+                const more = `\u2026 and ${count - i} more (GitHub caps a job summary at 1 MiB): ${whereElse}.`;
+                html += `${tags.open}${moreCells(more)}${tags.close}`;
+                break;
+            }
+            html += `${tags.open}${row.join('')}${tags.close}`;
+            if (html.length >= SUMMARY_CHUNK_CHARS) {
+                summary_summary.addRaw(html);
+                html = '';
+                await this.flush();
+            }
+        }
+        summary_summary.addRaw(`${html}${tags.end}`, true);
+    }
 }
 /** Sizes as people read them: 1023 B, 1.5 KiB, 20.0 MiB. */
 function report_humanSize(bytes) {
@@ -54196,9 +54294,24 @@ function report_humanSize(bytes) {
 }
 /** Byte order of the names, so that output order does not depend on the runner's locale. */
 function report_compareNames(a, b) {
-    // UTF-8 byte order, which is also code point order (`LC_ALL=C sort`); JavaScript's `<`
-    // compares UTF-16 code units, which puts U+1F600 before U+FF21.
-    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+    // UTF-8 byte order, which is also code point order (`LC_ALL=C sort`). JavaScript's `<`
+    // compares UTF-16 code units, which puts U+1F600 (a surrogate pair, 0xD83D\u2026) before U+FF21;
+    // moving the surrogates above the rest of the BMP gives code point order, with no copy of
+    // either name (10,000 names are compared some 130,000 times).
+    const length = Math.min(a.length, b.length);
+    for (let i = 0; i < length; i++) {
+        const x = a.charCodeAt(i);
+        const y = b.charCodeAt(i);
+        if (x !== y)
+            return codePointRank(x) - codePointRank(y);
+    }
+    return a.length - b.length;
+}
+/** A UTF-16 code unit's place in code point order: surrogates after U+E000-U+FFFF. */
+function codePointRank(unit) {
+    if (unit >= 0xd800 && unit <= 0xdfff)
+        return unit + 0x2000;
+    return unit >= 0xe000 ? unit - 0x800 : unit;
 }
 function escapeHtml(text) {
     // Line breaks and other control characters as visible escapes: the summary is Markdown,
@@ -56227,7 +56340,7 @@ function session_createSession(inputs, signal) {
  */
 async function run() {
     const started = Date.now();
-    keepYoungGenerationSmall();
+    favourSmallHeap();
     // Listening only once changes start: until then a signal may end the process at once,
     // since there is nothing to undo.
     const cancellation = new Cancellation(log.info);
@@ -56397,7 +56510,7 @@ async function publishRun(run, cancellation, started) {
  * saved copies. After a clean run it says so in one line.
  */
 async function runPost() {
-    heap_keepYoungGenerationSmall();
+    heap_favourSmallHeap();
     const journalPath = getState(journal_JOURNAL_STATE);
     let session;
     let journal;
@@ -56633,7 +56746,7 @@ async function publishAll(plan, session, publisher, signal) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9116);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5017);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
