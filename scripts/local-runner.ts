@@ -246,6 +246,10 @@ export function parseOutputs(text: string): Record<string, string> {
     const match = /^([^<=]+)<<(.+)$/.exec(lines[i])
     if (match) {
       const end = lines.indexOf(match[2], i + 1)
+      // A block without its closing delimiter: a step killed while it wrote a long output
+      // (src/step-output.ts writes one in pieces). The runner stops there with an error and
+      // keeps what it read before; reading on from the top again would never end.
+      if (end < 0) break
       outputs[match[1]] = lines.slice(i + 1, end).join('\n')
       i = end
     } else if (lines[i].includes('=')) {
