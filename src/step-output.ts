@@ -59,7 +59,11 @@ export class StepOutput {
   }
 
   private flush(): void {
-    if (this.fd !== undefined) writeSync(this.fd, this.pending)
+    if (this.fd !== undefined) {
+      // writeSync may take less than it was given (a disk nearly full): write the rest.
+      const bytes = Buffer.from(this.pending, 'utf8')
+      for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at)
+    }
     this.pending = ''
   }
 }
