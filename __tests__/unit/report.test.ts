@@ -9,8 +9,15 @@ import { createCoreFake } from '../helpers/core-fake.js'
 
 const fake = createCoreFake()
 jest.unstable_mockModule('@actions/core', () => fake.module)
-const { OUTPUT_BUDGET, SUMMARY_BUDGET, compareNames, humanSize, setOutputs, writeSummary } =
-  await import('../../src/report.js')
+const {
+  OUTPUT_BUDGET,
+  SUMMARY_BUDGET,
+  compareNames,
+  humanSize,
+  setOutputs,
+  setReleaseOutputs,
+  writeSummary
+} = await import('../../src/report.js')
 
 const savedRunnerTemp = process.env.RUNNER_TEMP
 let runnerTemp: string
@@ -155,6 +162,43 @@ describe('setOutputs', () => {
       expect(fake.outputs.urls).toBe(first)
       expect(fake.log.join('\n')).toContain(cut(1))
     })
+  })
+})
+
+describe('setReleaseOutputs', () => {
+  const old = (i: number, name: string): Download => ({
+    ...zeta.download,
+    id: 1000 + i,
+    name
+  })
+
+  it('lists the pruned downloads by id and name, and sets checksums-path only when given', () => {
+    setReleaseOutputs({ pruned: [old(1, 'a.zip'), old(2, 'b "2".zip')] })
+    expect(fake.outputs).toEqual({
+      pruned: JSON.stringify([
+        { id: 1001, name: 'a.zip' },
+        { id: 1002, name: 'b "2".zip' }
+      ])
+    })
+    fake.reset()
+    setReleaseOutputs({ checksumsPath: '/tmp/SHA256SUMS', pruned: [] })
+    expect(fake.outputs).toEqual({ 'checksums-path': '/tmp/SHA256SUMS', pruned: '[]' })
+    expect(fake.log.filter((line) => line.startsWith('warning:'))).toEqual([])
+  })
+
+  it("keeps 'pruned' under GitHub's output cap, and says the log has the rest", () => {
+    const many = Array.from({ length: 12000 }, (_, i) =>
+      old(i, `${'nightly-é-'.repeat(8)}${i}.zip`)
+    )
+    setReleaseOutputs({ pruned: many })
+    expect(Buffer.byteLength(fake.outputs.pruned)).toBeLessThanOrEqual(OUTPUT_BUDGET)
+    const listed = JSON.parse(fake.outputs.pruned) as { id: number; name: string }[]
+    expect(listed.length).toBeGreaterThan(5000)
+    expect(listed.length).toBeLessThan(12000)
+    expect(listed).toEqual(many.slice(0, listed.length).map((d) => ({ id: d.id, name: d.name })))
+    expect(fake.log).toContain(
+      `warning: The 'pruned' output holds the first ${listed.length} of 12000 pruned downloads (GitHub caps an output at 1 MB); the log names every one.`
+    )
   })
 })
 

@@ -54107,12 +54107,17 @@ function writeJoined(name, count, part, separator, options) {
 }
 /**
  * `checksums-path` (set only when the checksums file is published, or planned in a dry run,
- * so that a later step never attests a list the server does not hold) and `pruned`.
+ * so that a later step never attests a list the server does not hold) and `pruned`, as much
+ * of it as fits in an output: the log names every download pruned.
  */
 function report_setReleaseOutputs(outputs) {
     if (outputs.checksumsPath !== undefined)
         core.setOutput('checksums-path', outputs.checksumsPath);
-    core.setOutput('pruned', JSON.stringify(outputs.pruned.map((d) => ({ id: d.id, name: d.name }))));
+    const { pruned } = outputs;
+    const kept = writeJoined('pruned', pruned.length, (i) => JSON.stringify({ id: pruned[i].id, name: pruned[i].name }), ',', { budget: OUTPUT_BUDGET - 2, before: '[', after: ']' });
+    if (kept < pruned.length) {
+        log.warning(`The 'pruned' output holds the first ${kept} of ${pruned.length} pruned downloads (GitHub caps an output at 1 MB); the log names every one.`);
+    }
 }
 /**
  * The outputs of a dry run: nothing was uploaded (`count` 0, no URLs), and `downloads`
