@@ -1,7 +1,8 @@
 import * as core from '@actions/core'
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
+import { ChunkedFile } from './chunked-file.js'
 import * as log from './log.js'
 import { listSome } from './listing.js'
 import type { Download } from './downloads-api.js'
@@ -90,12 +91,7 @@ function setListOutputs(
   const urls = writeJoined('urls', url === undefined ? 0 : count, url ?? (() => ''), '\n', {
     budget: OUTPUT_BUDGET
   })
-  // The array's two brackets come out of the budget too.
-  const downloads = writeJoined('downloads', count, (i) => JSON.stringify(entry(i)), ',', {
-    budget: OUTPUT_BUDGET - 2,
-    before: '[',
-    after: ']'
-  })
+  const downloads = writeJsonOutput('downloads', count, entry)
   const kept = Math.min(urls, downloads)
   if (kept < count) {
     log.warning(
@@ -105,26 +101,32 @@ function setListOutputs(
 }
 
 /** Writes what `JSON.stringify(items, null, 2)` would, an item at a time. */
-function writeJsonArray(file: string, count: number, item: (i: number) => object): void {
-  const fd = openSync(file, 'w')
+function writeJsonArray(path: string, count: number, item: (i: number) => object): void {
+  const file = new ChunkedFile(path, 'w')
   try {
-    if (count === 0) {
-      writeSync(fd, '[]')
-      return
-    }
-    let chunk = '[\n'
+    file.write(count === 0 ? '[]' : '[\n')
     for (let i = 0; i < count; i++) {
       // An item's own lines, indented one level more as the array's members.
-      chunk += `${i > 0 ? ',\n' : ''}  ${JSON.stringify(item(i), null, 2).replace(/\n/g, '\n  ')}`
-      if (chunk.length >= 64 * 1024) {
-        writeSync(fd, chunk)
-        chunk = ''
-      }
+      file.write(
+        `${i > 0 ? ',\n' : ''}  ${JSON.stringify(item(i), null, 2).replace(/\n/g, '\n  ')}`
+      )
     }
-    writeSync(fd, `${chunk}\n]`)
+    if (count > 0) file.write('\n]')
   } finally {
-    closeSync(fd)
+    file.close()
   }
+}
+
+/**
+ * Writes the output `name` as a JSON array of as many leading items as fit in an output
+ * (the brackets count too). Returns how many it holds.
+ */
+function writeJsonOutput(name: string, count: number, item: (i: number) => object): number {
+  return writeJoined(name, count, (i) => JSON.stringify(item(i)), ',', {
+    budget: OUTPUT_BUDGET - 2,
+    before: '[',
+    after: ']'
+  })
 }
 
 /**
@@ -169,13 +171,10 @@ function writeJoined(
 export function setReleaseOutputs(outputs: { checksumsPath?: string; pruned: Download[] }): void {
   if (outputs.checksumsPath !== undefined) core.setOutput('checksums-path', outputs.checksumsPath)
   const { pruned } = outputs
-  const kept = writeJoined(
-    'pruned',
-    pruned.length,
-    (i) => JSON.stringify({ id: pruned[i].id, name: pruned[i].name }),
-    ',',
-    { budget: OUTPUT_BUDGET - 2, before: '[', after: ']' }
-  )
+  const kept = writeJsonOutput('pruned', pruned.length, (i) => ({
+    id: pruned[i].id,
+    name: pruned[i].name
+  }))
   if (kept < pruned.length) {
     log.warning(
       `The 'pruned' output holds the first ${kept} of ${pruned.length} pruned downloads (GitHub caps an output at 1 MB); the log names every one.`

@@ -1,10 +1,7 @@
 import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
-import { closeSync, openSync, writeSync } from 'node:fs'
 import { EOL } from 'node:os'
-
-/** How much of a value waits in memory before it is written to the output file. */
-const CHUNK_CHARS = 64 * 1024
+import { ChunkedFile } from './chunked-file.js'
 
 /**
  * One step output, written a piece at a time. `core.setOutput` takes the value as one string
@@ -17,15 +14,14 @@ const CHUNK_CHARS = 64 * 1024
  */
 export class StepOutput {
   private readonly delimiter = `ghadelimiter_${randomUUID()}`
-  private readonly fd: number | undefined
-  private pending = ''
+  private readonly file: ChunkedFile | undefined
   private gathered: string[] = []
 
   constructor(private readonly name: string) {
-    const file = process.env.GITHUB_OUTPUT
-    if (file) {
-      this.fd = openSync(file, 'a')
-      this.pending = `${name}<<${this.delimiter}${EOL}`
+    const path = process.env.GITHUB_OUTPUT
+    if (path) {
+      this.file = new ChunkedFile(path, 'a')
+      this.file.write(`${name}<<${this.delimiter}${EOL}`)
     }
   }
 
@@ -36,34 +32,20 @@ export class StepOutput {
     if (piece.includes(this.delimiter)) {
       throw new Error(`The '${this.name}' output holds its own delimiter.`)
     }
-    if (this.fd === undefined) {
-      this.gathered.push(piece)
-      return
-    }
-    this.pending += piece
-    if (this.pending.length >= CHUNK_CHARS) this.flush()
+    if (this.file === undefined) this.gathered.push(piece)
+    else this.file.write(piece)
   }
 
   end(): void {
-    if (this.fd === undefined) {
+    if (this.file === undefined) {
       core.setOutput(this.name, this.gathered.join(''))
       this.gathered = []
       return
     }
     try {
-      this.pending += `${EOL}${this.delimiter}${EOL}`
-      this.flush()
+      this.file.write(`${EOL}${this.delimiter}${EOL}`)
     } finally {
-      closeSync(this.fd)
+      this.file.close()
     }
-  }
-
-  private flush(): void {
-    if (this.fd !== undefined) {
-      // writeSync may take less than it was given (a disk nearly full): write the rest.
-      const bytes = Buffer.from(this.pending, 'utf8')
-      for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at)
-    }
-    this.pending = ''
   }
 }

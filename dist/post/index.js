@@ -45795,7 +45795,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5017:
+/***/ 9201:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -53918,13 +53918,49 @@ function plan_describeItem(item) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/chunked-file.ts
+
+/** How much text waits in memory before it is written. */
+const CHUNK_CHARS = (/* unused pure expression or super */ null && (64 * 1024));
+/**
+ * A file written a piece at a time, 64 KiB at once: the long outputs and `downloads-file`,
+ * made as they are written rather than whole and then copied.
+ */
+class chunked_file_ChunkedFile {
+    fd;
+    pending = '';
+    /** `flags` as for `fs.openSync`: 'w' to start afresh, 'a' to append. */
+    constructor(file, flags) {
+        this.fd = openSync(file, flags);
+    }
+    write(text) {
+        this.pending += text;
+        if (this.pending.length >= CHUNK_CHARS)
+            this.flush();
+    }
+    /** Writes what waits and closes the file, even when the write fails. */
+    close() {
+        try {
+            this.flush();
+        }
+        finally {
+            closeSync(this.fd);
+        }
+    }
+    flush() {
+        // writeSync may take less than it was given (a disk nearly full): write the rest.
+        const bytes = Buffer.from(this.pending, 'utf8');
+        this.pending = '';
+        for (let at = 0; at < bytes.length;)
+            at += writeSync(this.fd, bytes, at);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/step-output.ts
 
 
 
 
-/** How much of a value waits in memory before it is written to the output file. */
-const CHUNK_CHARS = (/* unused pure expression or super */ null && (64 * 1024));
 /**
  * One step output, written a piece at a time. `core.setOutput` takes the value as one string
  * and copies it twice more on its way to the file. The `downloads` and `urls` outputs of a
@@ -53937,15 +53973,14 @@ const CHUNK_CHARS = (/* unused pure expression or super */ null && (64 * 1024));
 class step_output_StepOutput {
     name;
     delimiter = `ghadelimiter_${randomUUID()}`;
-    fd;
-    pending = '';
+    file;
     gathered = [];
     constructor(name) {
         this.name = name;
-        const file = process.env.GITHUB_OUTPUT;
-        if (file) {
-            this.fd = openSync(file, 'a');
-            this.pending = `${name}<<${this.delimiter}${EOL}`;
+        const path = process.env.GITHUB_OUTPUT;
+        if (path) {
+            this.file = new ChunkedFile(path, 'a');
+            this.file.write(`${name}<<${this.delimiter}${EOL}`);
         }
     }
     write(piece) {
@@ -53955,40 +53990,28 @@ class step_output_StepOutput {
         if (piece.includes(this.delimiter)) {
             throw new Error(`The '${this.name}' output holds its own delimiter.`);
         }
-        if (this.fd === undefined) {
+        if (this.file === undefined)
             this.gathered.push(piece);
-            return;
-        }
-        this.pending += piece;
-        if (this.pending.length >= CHUNK_CHARS)
-            this.flush();
+        else
+            this.file.write(piece);
     }
     end() {
-        if (this.fd === undefined) {
+        if (this.file === undefined) {
             core.setOutput(this.name, this.gathered.join(''));
             this.gathered = [];
             return;
         }
         try {
-            this.pending += `${EOL}${this.delimiter}${EOL}`;
-            this.flush();
+            this.file.write(`${EOL}${this.delimiter}${EOL}`);
         }
         finally {
-            closeSync(this.fd);
+            this.file.close();
         }
-    }
-    flush() {
-        if (this.fd !== undefined) {
-            // writeSync may take less than it was given (a disk nearly full): write the rest.
-            const bytes = Buffer.from(this.pending, 'utf8');
-            for (let at = 0; at < bytes.length;)
-                at += writeSync(this.fd, bytes, at);
-        }
-        this.pending = '';
     }
 }
 
 ;// CONCATENATED MODULE: ./src/report.ts
+
 
 
 
@@ -54042,39 +54065,38 @@ url) {
     const urls = writeJoined('urls', url === undefined ? 0 : count, url ?? (() => ''), '\n', {
         budget: OUTPUT_BUDGET
     });
-    // The array's two brackets come out of the budget too.
-    const downloads = writeJoined('downloads', count, (i) => JSON.stringify(entry(i)), ',', {
-        budget: OUTPUT_BUDGET - 2,
-        before: '[',
-        after: ']'
-    });
+    const downloads = writeJsonOutput('downloads', count, entry);
     const kept = Math.min(urls, downloads);
     if (kept < count) {
         log.warning(`The 'downloads' and 'urls' outputs hold the first ${kept} of ${count} files (GitHub caps an output at 1 MB); the whole list is in ${file}, the 'downloads-file' output.`);
     }
 }
 /** Writes what `JSON.stringify(items, null, 2)` would, an item at a time. */
-function writeJsonArray(file, count, item) {
-    const fd = openSync(file, 'w');
+function writeJsonArray(path, count, item) {
+    const file = new ChunkedFile(path, 'w');
     try {
-        if (count === 0) {
-            writeSync(fd, '[]');
-            return;
-        }
-        let chunk = '[\n';
+        file.write(count === 0 ? '[]' : '[\n');
         for (let i = 0; i < count; i++) {
             // An item's own lines, indented one level more as the array's members.
-            chunk += `${i > 0 ? ',\n' : ''}  ${JSON.stringify(item(i), null, 2).replace(/\n/g, '\n  ')}`;
-            if (chunk.length >= 64 * 1024) {
-                writeSync(fd, chunk);
-                chunk = '';
-            }
+            file.write(`${i > 0 ? ',\n' : ''}  ${JSON.stringify(item(i), null, 2).replace(/\n/g, '\n  ')}`);
         }
-        writeSync(fd, `${chunk}\n]`);
+        if (count > 0)
+            file.write('\n]');
     }
     finally {
-        closeSync(fd);
+        file.close();
     }
+}
+/**
+ * Writes the output `name` as a JSON array of as many leading items as fit in an output
+ * (the brackets count too). Returns how many it holds.
+ */
+function writeJsonOutput(name, count, item) {
+    return writeJoined(name, count, (i) => JSON.stringify(item(i)), ',', {
+        budget: OUTPUT_BUDGET - 2,
+        before: '[',
+        after: ']'
+    });
 }
 /**
  * Writes the output `name`: as many leading parts as fit in `budget` bytes once joined by
@@ -54114,7 +54136,10 @@ function report_setReleaseOutputs(outputs) {
     if (outputs.checksumsPath !== undefined)
         core.setOutput('checksums-path', outputs.checksumsPath);
     const { pruned } = outputs;
-    const kept = writeJoined('pruned', pruned.length, (i) => JSON.stringify({ id: pruned[i].id, name: pruned[i].name }), ',', { budget: OUTPUT_BUDGET - 2, before: '[', after: ']' });
+    const kept = writeJsonOutput('pruned', pruned.length, (i) => ({
+        id: pruned[i].id,
+        name: pruned[i].name
+    }));
     if (kept < pruned.length) {
         log.warning(`The 'pruned' output holds the first ${kept} of ${pruned.length} pruned downloads (GitHub caps an output at 1 MB); the log names every one.`);
     }
@@ -56757,7 +56782,7 @@ async function publishAll(plan, session, publisher, signal) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5017);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9201);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
